@@ -1,0 +1,46 @@
+"""screening: the eligibility-screening intake of a ketamine-therapy clinic."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from . import cli
+from . import config
+from . import db
+from . import errorpages
+from . import security
+from .config import PROJECT_ROOT
+
+csrf = CSRFProtect()
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Create the application.
+
+    Settings come from the defaults in ``screening.config``, then ``instance/config.py``,
+    then ``SCREENING_*`` environment variables, then ``test_config``.
+    """
+    app = Flask(
+        __name__,
+        instance_path=str(PROJECT_ROOT / "instance"),
+        instance_relative_config=True,
+        template_folder=str(PROJECT_ROOT / "templates"),
+    )
+    config.load(app, test_config)
+    csrf.init_app(app)
+    db.init_app(app)
+    security.init_app(app)
+    errorpages.init_app(app)
+    cli.init_app(app)
+    _register_blueprints(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    """Attach one blueprint per audience."""
+    from .intake.views import bp as intake_bp
+
+    app.register_blueprint(intake_bp)

@@ -1,0 +1,44 @@
+"""Command-line commands: ``flask --app screening init-db``, ``purge-drafts``."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from datetime import datetime
+
+import click
+from flask import Flask
+from flask import current_app
+
+from . import audit
+from . import db
+from . import migrate
+
+
+def init_app(app: Flask) -> None:
+    """Register the commands."""
+    app.cli.add_command(init_db_command)
+    app.cli.add_command(purge_drafts_command)
+
+
+@click.command("init-db")
+def init_db_command() -> None:
+    """Create the database or migrate it to the latest schema."""
+    migrate.upgrade(current_app.config["DATABASE_URL"])
+    revision = migrate.current_revision(db.engine_for(current_app))
+    click.echo(f"Database is at the latest schema (revision {revision}).")
+
+
+@click.command("purge-drafts")
+def purge_drafts_command() -> None:
+    """Delete saved intake forms that have expired."""
+    from .intake.service import purge_expired_drafts
+
+    now = datetime.now(UTC)
+    with db.new_session(current_app) as session:
+        count = purge_expired_drafts(session, now=now)
+        audit.record(
+            session, actor="cli", action="drafts.purged", subject_type="draft", subject_id=None,
+            at=now, details={"count": count},
+        )
+        session.commit()
+    click.echo(f"Deleted {count} expired draft(s).")

@@ -1,0 +1,95 @@
+"""Configuration defaults and the checks that run before the app serves anyone.
+
+Order of precedence, lowest first: the defaults below, ``instance/config.py``,
+``SCREENING_*`` environment variables, then the ``test_config`` passed to ``create_app``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+#: The value a SECRET_KEY has until a deployment sets one; never valid in production.
+DEFAULT_SECRET_KEY = "change-me"
+
+#: The secret generated for development is kept here, inside the instance folder.
+SECRET_KEY_FILE = "secret_key"
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(RuntimeError):
+    """The configuration is unsafe or unusable; the app refuses to start."""
+
+
+def defaults(instance_path: str) -> dict[str, Any]:
+    """Return the default settings for an app whose instance folder is ``instance_path``."""
+    return {
+        # "development" or "production"; wsgi.py defaults to production.
+        "ENVIRONMENT": "development",
+        "SECRET_KEY": DEFAULT_SECRET_KEY,
+        "DATABASE_URL": "sqlite:///" + os.path.join(instance_path, "screening.sqlite3"),
+        "RULES_DIR": str(PROJECT_ROOT / "rules"),
+        # Saved intake forms expire this many days after the patient last saved them.
+        "DRAFT_TTL_DAYS": 7,
+        # Intake posts are small; anything larger is refused with a 413 page.
+        "MAX_CONTENT_LENGTH": 64 * 1024,
+        "MAX_FORM_PARTS": 400,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_NAME": "screening_session",
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+        "CRISIS_PHONE": "988",
+    }
+
+
+def load(app: Flask, test_config: dict[str, Any] | None) -> None:
+    """Fill ``app.config`` in precedence order and make it safe to serve."""
+    app.config.from_mapping(defaults(app.instance_path))
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("SCREENING")
+    if test_config is not None:
+        app.config.update(test_config)
+    # Plain http is only acceptable on a developer's own machine.
+    app.config["SESSION_COOKIE_SECURE"] = not is_development(app)
+    ensure_secret_key(app)
+
+
+def is_development(app: Flask) -> bool:
+    """Return True when the app runs as a developer's local server."""
+    environment = app.config["ENVIRONMENT"]
+    if environment not in {"development", "production"}:
+        raise ConfigError(f"SCREENING_ENVIRONMENT must be 'development' or 'production', not {environment!r}")
+    return environment == "development"
+
+
+def ensure_secret_key(app: Flask) -> None:
+    """Refuse the default secret in production; in development keep a generated one in instance/."""
+    if app.config["SECRET_KEY"] and app.config["SECRET_KEY"] != DEFAULT_SECRET_KEY:
+        return
+    if not is_development(app):
+        raise ConfigError(
+            "SECRET_KEY is not set. Set SCREENING_SECRET_KEY (or SECRET_KEY in instance/config.py) "
+            "to a long random value before running in production."
+        )
+    app.config["SECRET_KEY"] = _development_secret(Path(app.instance_path))
+
+
+def _development_secret(instance: Path) -> str:
+    """Return the development secret stored in ``instance``, creating it on first run."""
+    path = instance / SECRET_KEY_FILE
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_hex(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process created it first: use theirs
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret)
+    return secret

@@ -1,0 +1,69 @@
+"""Map every failure to a clear page with the right status; never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from flask import render_template
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from .errors import ScreeningError
+
+log = logging.getLogger(__name__)
+
+#: What we tell a person for the HTTP errors they can run into.
+MESSAGES = {
+    400: "The form could not be read. Please go back and try again; the answers you saved are kept.",
+    403: "You do not have access to this page.",
+    404: "There is no page at this address.",
+    405: "This page cannot be used that way. Please use the buttons on the form.",
+    413: "What was sent is larger than this form accepts. Please shorten your answers and try again; "
+    "the answers you saved earlier are kept.",
+    429: "Too many requests. Please wait a minute and try again.",
+    500: "Something went wrong on our side. Your saved answers are kept; please try again in a few minutes.",
+}
+
+CSRF_MESSAGE = (
+    "This form has expired or was not sent from this site, so nothing was changed. "
+    "Please go back, reload the page and send it again; the answers you saved earlier are kept."
+)
+
+
+def init_app(app: Flask) -> None:
+    """Register the error handlers."""
+    app.register_error_handler(CSRFError, handle_csrf)
+    app.register_error_handler(ScreeningError, handle_screening_error)
+    app.register_error_handler(HTTPException, handle_http)
+    app.register_error_handler(Exception, handle_unexpected)
+
+
+def render_error(status: int, title: str, message: str) -> tuple[str, int]:
+    """Render the error page."""
+    return render_template("errors/error.html", status=status, title=title, message=message), status
+
+
+def handle_csrf(error: CSRFError) -> tuple[str, int]:
+    """Explain a missing or stale CSRF token."""
+    return render_error(400, "Please send the form again", CSRF_MESSAGE)
+
+
+def handle_screening_error(error: ScreeningError) -> tuple[str, int]:
+    """Show a domain error with its own status and message."""
+    return render_error(error.http_status, error.title, error.message)
+
+
+def handle_http(error: HTTPException) -> tuple[str, int] | HTTPException:
+    """Show an HTTP error as a page; redirects and other non-errors pass through."""
+    status = error.code or 500
+    if status < 400:
+        return error
+    message = MESSAGES.get(status, error.description or MESSAGES[400])
+    return render_error(status, error.name, message)
+
+
+def handle_unexpected(error: Exception) -> tuple[str, int]:
+    """Log the failure without request data and show a calm page."""
+    log.error("unhandled %s", type(error).__name__, exc_info=error)
+    return render_error(500, "Something went wrong", MESSAGES[500])

@@ -1,0 +1,101 @@
+"""WTForms fields derived from instrument definitions and vocabulary tables."""
+
+from __future__ import annotations
+
+from typing import Any
+from typing import Iterator
+from typing import Mapping
+
+from wtforms import Field
+from wtforms import FieldList
+from wtforms import Form
+from wtforms import FormField
+from wtforms import RadioField
+from wtforms import SelectChoice
+from wtforms import SelectMultipleField
+from wtforms import widgets
+from wtforms.validators import InputRequired
+
+from ..instruments.base import Instrument
+from ..instruments.base import Item
+
+CHOOSE_ONE = "Choose one of the answers."
+NOT_LISTED = "Choose one of the answers listed."
+YES_NO = (SelectChoice("yes", "Yes"), SelectChoice("no", "No"))
+
+
+class ChoiceField(RadioField):
+    """A radio group whose error for a value that is not offered reads plainly."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        """Read the posted value; one that cannot be read is not among the answers."""
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as error:
+            raise ValueError(NOT_LISTED) from error
+
+    def pre_validate(self, form: Form) -> None:
+        """Reject a value that is not one of the offered choices."""
+        if self.data is None and not self.raw_data:
+            return
+        if not any(value == self.data for value, *_ in self.iter_choices()):
+            raise ValueError(NOT_LISTED)
+
+
+class CheckboxesField(SelectMultipleField):
+    """A group of checkboxes, one per choice."""
+
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+    def pre_validate(self, form: Form) -> None:
+        """Reject values that are not offered, naming them."""
+        offered = {value for value, *_ in self.iter_choices()}
+        unknown = [value for value in self.data or () if value not in offered]
+        if unknown:
+            raise ValueError(f"{', '.join(map(str, unknown))} is not one of the answers listed.")
+
+
+def choices_from(table: Mapping[str, str]) -> list[SelectChoice]:
+    """Return radio or checkbox choices for a code -> label table."""
+    return [SelectChoice(code, label) for code, label in table.items()]
+
+
+def item_field(instrument: Instrument, item: Item, **kwargs: Any) -> ChoiceField:
+    """Return the radio group that asks one instrument item."""
+    options = instrument.options_for(item)
+    return ChoiceField(
+        item.text,
+        choices=[SelectChoice(o.points, o.label) for o in options],
+        coerce=int,
+        validators=[InputRequired(CHOOSE_ONE)],
+        **kwargs,
+    )
+
+
+def instrument_form(instrument: Instrument, *instruments: Instrument) -> type[Form]:
+    """Return a form class with one radio group per item of the given instruments."""
+    attributes: dict[str, Any] = {}
+    for each in (instrument, *instruments):
+        for item in each.items:
+            attributes[item.key] = item_field(each, item)
+    return type(f"{instrument.key.title()}Form", (Form,), attributes)
+
+
+
+def error_list(form: Form) -> list[tuple[str, str, str]]:
+    """Return (field id, field label, message) for every error, nested rows included."""
+    return [error for field in form for error in _field_errors(field)]
+
+
+def _field_errors(field: Field) -> Iterator[tuple[str, str, str]]:
+    """Yield the errors of one field, descending into lists and sub-forms."""
+    if isinstance(field, FieldList):
+        for entry in field.entries:
+            yield from _field_errors(entry)
+    elif isinstance(field, FormField):
+        for subfield in field.form:
+            yield from _field_errors(subfield)
+    else:
+        for message in field.errors:
+            yield field.id, field.label.text, message

@@ -1,0 +1,152 @@
+"""Drafts and submissions: plain functions over an explicit session, no request globals."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from .. import audit
+from ..answers import parse_answers
+from ..errors import DraftExpired
+from ..errors import DraftNotFound
+from ..instruments.scoring import score_answers
+from ..models import Draft
+from ..models import Submission
+from . import steps
+
+#: Crockford's base32 without I, L, O and U: easy to read aloud and to type.
+REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+REFERENCE_LENGTH = 8
+
+#: PHQ-9 item 9 ("thoughts that you would be better off dead...") is the last item.
+PHQ9_ITEM9 = "phq9_9"
+
+
+@dataclass(frozen=True)
+class NewDraft:
+    """A draft just created, with the resume token that is shown once and never stored."""
+
+    draft: Draft
+    token: str
+
+
+def hash_token(token: str) -> str:
+    """Return the stored form of a resume token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_reference() -> str:
+    """Return a random reference code such as "K7M4-QX9P" (40 bits)."""
+    code = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))
+    return f"{code[:4]}-{code[4:]}"
+
+
+def create_draft(session: orm.Session, saved: dict[str, steps.Pairs], *, now: datetime, ttl_days: int) -> NewDraft:
+    """Store a new draft holding the steps answered so far."""
+    token = secrets.token_urlsafe(32)  # 256 bits
+    draft = Draft(
+        token_hash=hash_token(token),
+        created_at=now,
+        updated_at=now,
+        expires_at=now + timedelta(days=ttl_days),
+        steps=dict(saved),
+    )
+    session.add(draft)
+    session.flush()
+    return NewDraft(draft, token)
+
+
+def find_draft(session: orm.Session, token: str | None, *, now: datetime) -> Draft:
+    """Return the draft a resume token opens; raise if there is none or it has expired."""
+    if not token:
+        raise DraftNotFound("Start a new form, or open the resume link you were given.")
+    draft = session.scalar(sa.select(Draft).where(Draft.token_hash == hash_token(token)))
+    if draft is None:
+        raise DraftNotFound("The link may be mistyped, or the form was deleted. You can start a new form.")
+    if draft.expires_at <= now:
+        raise DraftExpired("Saved forms are kept for a limited time. Please start a new form.")
+    return draft
+
+
+def save_step(draft: Draft, key: str, pairs: steps.Pairs, *, now: datetime, ttl_days: int) -> None:
+    """Keep a step's posted answers and push back the draft's expiry."""
+    draft.steps = {**draft.steps, key: pairs}
+    draft.updated_at = now
+    draft.expires_at = now + timedelta(days=ttl_days)
+    if key == "mood" and item9_above_zero(pairs) and draft.safety_flagged_at is None:
+        draft.safety_flagged_at = now
+
+
+def item9_above_zero(pairs: steps.Pairs) -> bool:
+    """Return True when the posted PHQ-9 answers put item 9 above 0, valid or not."""
+    return any(name == PHQ9_ITEM9 and value.strip() not in ("", "0") for name, value in pairs)
+
+
+def submission_for(session: orm.Session, draft: Draft) -> Submission | None:
+    """Return the submission already made from ``draft``, if any."""
+    return session.scalar(sa.select(Submission).where(Submission.draft_id == draft.id))
+
+
+def submit_draft(session: orm.Session, draft: Draft, *, now: datetime, remote_addr: str | None) -> Submission:
+    """Score and store the draft's answers once; a second call returns the first submission."""
+    existing = submission_for(session, draft)
+    if existing is not None:
+        return existing
+    document = parse_answers(steps.build_document(draft.steps)).to_document()
+    scores = score_answers(document).as_dict()
+    submission = Submission(
+        reference=_unused_reference(session),
+        submitted_at=now,
+        form_version=steps.FORM_VERSION,
+        answers=document,
+        scores=scores,
+        safety_flag=bool(scores["phq9_item9"]) or draft.safety_flagged_at is not None,
+        draft_id=draft.id,
+    )
+    session.add(submission)
+    session.flush()
+    audit.record(
+        session,
+        actor="patient",
+        action="submission.created",
+        subject_type="submission",
+        subject_id=submission.id,
+        at=now,
+        remote_addr=remote_addr,
+        details={"form_version": steps.FORM_VERSION, "safety_flag": submission.safety_flag},
+    )
+    draft.steps = {}  # the answers now live in the submission only
+    return submission
+
+
+def _unused_reference(session: orm.Session) -> str:
+    """Return a reference code no submission has yet."""
+    while True:
+        reference = new_reference()
+        taken = session.scalar(sa.select(Submission.id).where(Submission.reference == reference))
+        if taken is None:
+            return reference
+
+
+def purge_expired_drafts(session: orm.Session, *, now: datetime) -> int:
+    """Delete drafts past their expiry and return how many were deleted."""
+    result = session.execute(sa.delete(Draft).where(Draft.expires_at <= now))
+    count: int = getattr(result, "rowcount", 0)
+    return count
+
+
+def safety_flagged(draft: Draft, submission: Submission | None) -> bool:
+    """Return True when crisis resources must be shown for this intake."""
+    return draft.safety_flagged_at is not None or (submission is not None and submission.safety_flag)
+
+
+def summary(draft: Draft) -> dict[str, Any]:
+    """Return non-identifying facts about a draft for audit rows."""
+    return {"draft_id": draft.id, "steps_saved": len(draft.steps)}
