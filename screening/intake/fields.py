@@ -99,3 +99,14 @@ def _field_errors(field: Field) -> Iterator[tuple[str, str, str]]:
     else:
         for message in field.errors:
             yield field.id, field.label.text, message
+
+
+def aria(field: Field, **attributes: Any) -> dict[str, Any]:
+    """Return HTML attributes for ``field`` that tie its hint and error message to it."""
+    described = [f"{field.id}-hint"] if field.description else []
+    if field.errors:
+        described.append(f"{field.id}-error")
+        attributes["aria-invalid"] = "true"
+    if described:
+        attributes["aria-describedby"] = " ".join(described)
+    return attributes

@@ -20,17 +20,39 @@ from werkzeug.wrappers import Response
 from ..db import get_session
 from ..errors import ScreeningError
 from ..models import Draft
+from ..answers import MAX_MEDICATION_TRIALS
+from ..instruments import INSTRUMENTS
+from ..instruments import PAIN_AREAS
+from ..instruments import REGIONS
 from . import display
 from . import service
 from . import steps
+from .fields import aria
+from .fields import error_list
 
 bp = Blueprint("intake", __name__)
+bp.add_app_template_global(error_list)
+bp.add_app_template_global(aria)
 
 DRAFT_TOKEN = "draft_token"
 #: Answers to the steps before the draft exists (consent), kept in the signed session cookie.
 PENDING = "pending_steps"
 FROM_REVIEW = "review"
 RowAction = tuple[str, int | None]
+PAIN_REGIONS = [
+    {"label": region.label, "areas": {area.key for area in PAIN_AREAS if area.region == region.key}}
+    for region in REGIONS
+]
+
+
+@bp.context_processor
+def _definitions() -> dict[str, Any]:
+    """Give the step templates the instrument definitions they render questions from."""
+    return {
+        "instruments": INSTRUMENTS,
+        "pain_regions": PAIN_REGIONS,
+        "max_medication_rows": MAX_MEDICATION_TRIALS,
+    }
 
 
 def _now() -> datetime:

@@ -1,0 +1,89 @@
+"""Fixtures: an app per test on each database backend, a client, a CLI runner, and a patient helper.
+
+Every test that uses ``app`` runs once on SQLite and, when SCREENING_TEST_POSTGRES_URL names
+a server, once more on PostgreSQL. The schema is migrated once per backend and session; the
+tables are emptied after every test.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+from typing import Iterator
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from flask.testing import FlaskCliRunner
+
+from screening import create_app
+from screening import migrate
+from screening.db import Model
+from screening.db import engine_for
+
+from .patient import Patient
+
+POSTGRES_URL = os.environ.get("SCREENING_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
+
+
+@pytest.fixture(scope="session")
+def database_urls(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Migrate one database per backend for the whole session."""
+    urls = {"sqlite": f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"}
+    if POSTGRES_URL:
+        engine = sa.create_engine(POSTGRES_URL)
+        with engine.begin() as connection:
+            connection.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        engine.dispose()
+        urls["postgresql"] = POSTGRES_URL
+    for url in urls.values():
+        migrate.upgrade(url)
+    return urls
+
+
+def _empty_tables(app: Flask) -> None:
+    """Delete every row, children first."""
+    with engine_for(app).begin() as connection:
+        for table in reversed(Model.metadata.sorted_tables):
+            connection.execute(table.delete())
+
+
+@pytest.fixture(params=BACKENDS)
+def app(request: pytest.FixtureRequest, database_urls: dict[str, str]) -> Iterator[Flask]:
+    """Return an app on a migrated, empty database of the backend under test."""
+    app = make_app(database_urls[request.param])
+    yield app
+    _empty_tables(app)
+    engine_for(app).dispose()
+
+
+def make_app(database_url: str, **config: Any) -> Flask:
+    """Create an app for tests, with a fixed secret."""
+    return create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret-key-not-for-production",
+            "DATABASE_URL": database_url,
+            **config,
+        }
+    )
+
+
+@pytest.fixture()
+def client(app: Flask) -> FlaskClient:
+    """Return a test client, as one patient's browser."""
+    return app.test_client()
+
+
+@pytest.fixture()
+def runner(app: Flask) -> FlaskCliRunner:
+    """Return a runner for the app's CLI commands."""
+    return app.test_cli_runner()
+
+
+@pytest.fixture()
+def patient(client: FlaskClient) -> Patient:
+    """Return a helper that walks the wizard as a patient."""
+    return Patient(client)
