@@ -1,0 +1,37 @@
+# make run: set up everything and serve the app on http://127.0.0.1:5000 (SQLite in instance/).
+# make test: install the test dependencies (system packages too) and run the whole suite
+#            on SQLite and on a throwaway PostgreSQL server.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test install install-test system-deps db clean
+
+run: install db
+	SCREENING_ENVIRONMENT=development $(BIN)/flask --app screening run
+
+db: install
+	$(BIN)/flask --app screening init-db
+
+test: install-test system-deps
+	scripts/with-postgres.sh $(BIN)/pytest
+
+install: $(BIN)/.installed
+
+install-test: $(BIN)/.installed-test
+
+$(BIN)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(BIN)/.installed-test: $(BIN)/.installed
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+system-deps:
+	scripts/system-deps.sh
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

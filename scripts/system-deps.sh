@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Install the system packages the test suite needs (Chromium, PostgreSQL) when they are missing.
+set -euo pipefail
+
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then
+  as_root=()
+elif command -v sudo >/dev/null; then
+  as_root=(sudo)
+else
+  echo "Please install these Debian packages, then run this again: ${missing[*]}" >&2
+  exit 1
+fi
+echo "Installing ${missing[*]} ..."
+"${as_root[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
