@@ -25,7 +25,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """
     app = Flask(
         __name__,
-        instance_path=str(PROJECT_ROOT / "instance"),
         instance_relative_config=True,
         template_folder=str(PROJECT_ROOT / "templates"),
     )

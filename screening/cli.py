@@ -8,6 +8,7 @@ from datetime import datetime
 import click
 from flask import Flask
 from flask import current_app
+from flask.cli import with_appcontext
 
 from . import audit
 from . import db
@@ -21,6 +22,7 @@ def init_app(app: Flask) -> None:
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db_command() -> None:
     """Create the database or migrate it to the latest schema."""
     migrate.upgrade(current_app.config["DATABASE_URL"])
@@ -29,6 +31,7 @@ def init_db_command() -> None:
 
 
 @click.command("purge-drafts")
+@with_appcontext
 def purge_drafts_command() -> None:
     """Delete saved intake forms that have expired."""
     from .intake.service import purge_expired_drafts

@@ -1,0 +1,113 @@
+"""The app factory, configuration order, secret key handling and the database commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from flask import Flask
+
+from screening import config
+from screening import create_app
+from screening import migrate
+from screening.db import Model
+from screening.db import engine_for
+
+
+def bare_app(instance: Path) -> Flask:
+    """Return a Flask app with its own instance folder, before configuration."""
+    return Flask("screening", instance_path=str(instance), instance_relative_config=True)
+
+
+def test_testing_flag() -> None:
+    assert not create_app({"SECRET_KEY": "k"}).testing
+    assert create_app({"SECRET_KEY": "k", "TESTING": True}).testing
+
+
+def test_config_order_defaults_file_env_test_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "config.py").write_text("DRAFT_TTL_DAYS = 3\nRULES_DIR = 'from-file'\nCRISIS_PHONE = 'file'\n")
+    monkeypatch.setenv("SCREENING_RULES_DIR", "from-env")
+    monkeypatch.setenv("SCREENING_CRISIS_PHONE", "env")
+    app = bare_app(tmp_path)
+    config.load(app, {"SECRET_KEY": "k", "CRISIS_PHONE": "test"})
+    assert app.config["DRAFT_TTL_DAYS"] == 3  # file beats default
+    assert app.config["RULES_DIR"] == "from-env"  # environment beats file
+    assert app.config["CRISIS_PHONE"] == "test"  # test_config beats environment
+    assert app.config["MAX_CONTENT_LENGTH"] == 64 * 1024  # default kept
+
+
+def test_environment_variables_use_the_screening_prefix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'env.sqlite3'}"
+    monkeypatch.setenv("SCREENING_DATABASE_URL", url)
+    monkeypatch.setenv("SCREENING_SECRET_KEY", "from-environment")
+    app = create_app()
+    assert app.config["DATABASE_URL"] == url
+    assert app.config["SECRET_KEY"] == "from-environment"
+
+
+def test_production_refuses_the_default_secret(tmp_path: Path) -> None:
+    with pytest.raises(config.ConfigError, match="SCREENING_SECRET_KEY"):
+        config.load(bare_app(tmp_path), {"ENVIRONMENT": "production"})
+    assert not (tmp_path / config.SECRET_KEY_FILE).exists()
+
+
+def test_production_with_a_secret_sets_secure_cookies(tmp_path: Path) -> None:
+    app = bare_app(tmp_path)
+    config.load(app, {"ENVIRONMENT": "production", "SECRET_KEY": "a-real-secret"})
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["SESSION_COOKIE_HTTPONLY"] is True
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+def test_development_generates_a_secret_once(tmp_path: Path) -> None:
+    first = bare_app(tmp_path)
+    config.load(first, {})
+    secret_file = tmp_path / config.SECRET_KEY_FILE
+    assert secret_file.stat().st_mode & 0o777 == 0o600
+    assert first.config["SECRET_KEY"] == secret_file.read_text() != config.DEFAULT_SECRET_KEY
+    assert len(first.config["SECRET_KEY"]) == 64
+    second = bare_app(tmp_path)
+    config.load(second, {})
+    assert second.config["SECRET_KEY"] == first.config["SECRET_KEY"]
+    assert second.config["SESSION_COOKIE_SECURE"] is False
+
+
+def test_unknown_environment_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(config.ConfigError, match="development' or 'production"):
+        config.load(bare_app(tmp_path), {"ENVIRONMENT": "staging", "SECRET_KEY": "k"})
+
+
+def test_wsgi_defaults_to_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+    import sys
+
+    monkeypatch.delenv("SCREENING_ENVIRONMENT", raising=False)
+    monkeypatch.setenv("SCREENING_SECRET_KEY", "wsgi-secret")
+    sys.modules.pop("wsgi", None)
+    wsgi = importlib.import_module("wsgi")
+    assert wsgi.app.config["ENVIRONMENT"] == "production"
+    assert wsgi.app.config["SESSION_COOKIE_SECURE"] is True
+    monkeypatch.delenv("SCREENING_ENVIRONMENT")
+    sys.modules.pop("wsgi", None)
+
+
+def test_init_db_creates_then_is_harmless_twice(tmp_path: Path) -> None:
+    app = create_app({"SECRET_KEY": "k", "DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.sqlite3'}"})
+    runner = app.test_cli_runner()
+    for _ in range(2):
+        result = runner.invoke(args=["init-db"])
+        assert result.exit_code == 0, result.output
+        assert f"revision {migrate.head_revision()}" in result.output
+    tables = sa.inspect(engine_for(app)).get_table_names()
+    assert {"draft", "submission", "audit_event", "alembic_version"} <= set(tables)
+
+
+def test_migrations_match_the_models(app: Flask) -> None:
+    """Would fail if a model changed without a migration (on each backend)."""
+    with engine_for(app).connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Model.metadata)
+    assert diff == []
+    assert migrate.current_revision(engine_for(app)) == migrate.head_revision()
