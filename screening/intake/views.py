@@ -141,21 +141,28 @@ def step(key: str) -> Response | tuple[str, int]:
     """Show one step, filled with the answers saved so far."""
     current = _known_step(key)
     draft = _current_draft()
-    if draft is not None and service.submission_for(get_session(), draft) is not None:
-        return redirect(url_for("intake.done"))
-    if draft is None and key not in steps.BEFORE_DRAFT:
-        return redirect(url_for("intake.welcome"))
-    saved = _saved_steps(draft)
-    blocking = _first_incomplete(saved)
-    if blocking is not None and steps.number_of(blocking) < steps.number_of(key):
-        return redirect(_step_url(blocking))
-    return _render_step(current, steps.load_form(current, saved.get(key)), draft)
+    not_ready = _redirect_if_not_ready(key, draft)
+    if not_ready is not None:
+        return not_ready
+    return _render_step(current, steps.load_form(current, _saved_steps(draft).get(key)), draft)
 
 
 @bp.post("/intake/<key>")
 def step_submit(key: str) -> Response | tuple[str, int]:
     """Save the step's answers, then move on, go back, or show what needs fixing."""
     return _save_and_continue(_known_step(key))
+
+
+def _redirect_if_not_ready(key: str, draft: Draft | None) -> Response | None:
+    """Return where to go instead when step ``key`` cannot be shown or saved yet, else None."""
+    if draft is not None and service.submission_for(get_session(), draft) is not None:
+        return redirect(url_for("intake.done"))
+    if draft is None and key not in steps.BEFORE_DRAFT:
+        return redirect(url_for("intake.welcome"))
+    blocking = _first_incomplete(_saved_steps(draft))
+    if blocking is not None and steps.number_of(blocking) < steps.number_of(key):
+        return redirect(_step_url(blocking))
+    return None
 
 
 def _known_step(key: str) -> steps.Step:
@@ -168,10 +175,9 @@ def _known_step(key: str) -> steps.Step:
 def _save_and_continue(step: steps.Step) -> Response | tuple[str, int]:
     """Handle a step's POST: keep every answer posted, then navigate."""
     draft = _current_draft()
-    if draft is not None and service.submission_for(get_session(), draft) is not None:
-        return redirect(url_for("intake.done"))
-    if draft is None and step.key not in steps.BEFORE_DRAFT:
-        return redirect(url_for("intake.welcome"))
+    not_ready = _redirect_if_not_ready(step.key, draft)
+    if not_ready is not None:
+        return not_ready
     pairs = steps.posted_pairs(request.form)
     action, row = _row_action(request.form.get("action", "next"))
     pairs = _apply_row_action(pairs, action, row)
@@ -275,13 +281,9 @@ def support() -> str:
 def review() -> Response | str:
     """Show every answer with a link to change it, and the submit button."""
     draft = _current_draft()
-    if draft is None:
-        return redirect(url_for("intake.welcome"))
-    if service.submission_for(get_session(), draft) is not None:
-        return redirect(url_for("intake.done"))
-    blocking = _first_incomplete(draft.steps)
-    if blocking is not None:
-        return redirect(_step_url(blocking))
+    not_ready = _redirect_if_not_ready("review", draft)
+    if not_ready is not None or draft is None:
+        return not_ready or redirect(url_for("intake.welcome"))
     document = steps.build_document(draft.steps)
     return render_template(
         "intake/review.html",
