@@ -43,7 +43,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_NAME": "screening_session",
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
-        "CRISIS_PHONE": "988",
+        # Reverse proxies in front of the app whose X-Forwarded-For/-Proto headers are trusted.
+        "PROXY_COUNT": 0,
     }
 
 

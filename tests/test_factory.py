@@ -28,14 +28,14 @@ def test_testing_flag() -> None:
 
 
 def test_config_order_defaults_file_env_test_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "config.py").write_text("DRAFT_TTL_DAYS = 3\nRULES_DIR = 'from-file'\nCRISIS_PHONE = 'file'\n")
+    (tmp_path / "config.py").write_text("DRAFT_TTL_DAYS = 3\nRULES_DIR = 'from-file'\nPROXY_COUNT = 1\n")
     monkeypatch.setenv("SCREENING_RULES_DIR", "from-env")
-    monkeypatch.setenv("SCREENING_CRISIS_PHONE", "env")
+    monkeypatch.setenv("SCREENING_PROXY_COUNT", "2")
     app = bare_app(tmp_path)
-    config.load(app, {"SECRET_KEY": "k", "CRISIS_PHONE": "test"})
+    config.load(app, {"SECRET_KEY": "k", "PROXY_COUNT": 3})
     assert app.config["DRAFT_TTL_DAYS"] == 3  # file beats default
     assert app.config["RULES_DIR"] == "from-env"  # environment beats file
-    assert app.config["CRISIS_PHONE"] == "test"  # test_config beats environment
+    assert app.config["PROXY_COUNT"] == 3  # test_config beats environment
     assert app.config["MAX_CONTENT_LENGTH"] == 64 * 1024  # default kept
 
 
@@ -111,3 +111,18 @@ def test_migrations_match_the_models(app: Flask) -> None:
         diff = compare_metadata(MigrationContext.configure(connection), Model.metadata)
     assert diff == []
     assert migrate.current_revision(engine_for(app)) == migrate.head_revision()
+
+
+def test_proxy_count_trusts_forwarded_client_address(tmp_path: Path) -> None:
+    seen: list[str | None] = []
+    app = create_app({"SECRET_KEY": "k", "PROXY_COUNT": 1, "DATABASE_URL": f"sqlite:///{tmp_path / 'p.sqlite3'}"})
+
+    @app.get("/__address")
+    def address() -> str:
+        from flask import request
+
+        seen.append(request.remote_addr)
+        return "ok"
+
+    app.test_client().get("/__address", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert seen == ["203.0.113.9"]
