@@ -39,7 +39,9 @@ _TOKEN_IN_PATH = re.compile(r"(/resume/)[A-Za-z0-9_\-]+")
 def init_app(app: Flask) -> None:
     """Add the security headers to every response and redact tokens from request logs."""
     app.after_request(add_security_headers)
-    logging.getLogger("werkzeug").addFilter(RedactTokens())
+    werkzeug_log = logging.getLogger("werkzeug")
+    if not any(isinstance(f, RedactTokens) for f in werkzeug_log.filters):
+        werkzeug_log.addFilter(RedactTokens())
 
 
 def add_security_headers(response: Response) -> Response:

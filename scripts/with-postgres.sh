@@ -8,7 +8,7 @@ if [ -z "$PGBIN" ]; then
   echo "PostgreSQL is not installed (apt-get install postgresql, or run scripts/system-deps.sh)." >&2
   exit 1
 fi
-PGPORT=${PGPORT:-54329}
+PGPORT=${PGPORT:-$(python3 -c "import socket; s = socket.socket(); s.bind((\"127.0.0.1\", 0)); print(s.getsockname()[1])")}
 PGTMP=$(mktemp -d /tmp/screening-pg.XXXXXX)
 chmod 755 "$PGTMP"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -87,11 +88,13 @@ def test_wsgi_defaults_to_production(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SCREENING_ENVIRONMENT", raising=False)
     monkeypatch.setenv("SCREENING_SECRET_KEY", "wsgi-secret")
     sys.modules.pop("wsgi", None)
-    wsgi = importlib.import_module("wsgi")
+    try:
+        wsgi = importlib.import_module("wsgi")
+    finally:
+        os.environ.pop("SCREENING_ENVIRONMENT", None)  # set by wsgi.py itself, not by monkeypatch
+        sys.modules.pop("wsgi", None)
     assert wsgi.app.config["ENVIRONMENT"] == "production"
     assert wsgi.app.config["SESSION_COOKIE_SECURE"] is True
-    monkeypatch.delenv("SCREENING_ENVIRONMENT")
-    sys.modules.pop("wsgi", None)
 
 
 def test_init_db_creates_then_is_harmless_twice(tmp_path: Path) -> None:

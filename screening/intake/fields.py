@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 from typing import Iterator
 from typing import Mapping
@@ -10,11 +11,15 @@ from wtforms import Field
 from wtforms import FieldList
 from wtforms import Form
 from wtforms import FormField
+from wtforms import IntegerField
 from wtforms import RadioField
 from wtforms import SelectChoice
 from wtforms import SelectMultipleField
 from wtforms import widgets
+from wtforms.fields import DecimalField
 from wtforms.validators import InputRequired
+from wtforms.validators import StopValidation
+from wtforms.validators import ValidationError
 
 from ..instruments.base import Instrument
 from ..instruments.base import Item
@@ -38,8 +43,10 @@ class ChoiceField(RadioField):
         """Reject a value that is not one of the offered choices."""
         if self.data is None and not self.raw_data:
             return
+        if self.process_errors:  # unreadable: process_formdata has said so already
+            raise StopValidation()
         if not any(value == self.data for value, *_ in self.iter_choices()):
-            raise ValueError(NOT_LISTED)
+            raise ValidationError(NOT_LISTED)
 
 
 class CheckboxesField(SelectMultipleField):
@@ -48,12 +55,55 @@ class CheckboxesField(SelectMultipleField):
     widget = widgets.ListWidget(prefix_label=False)
     option_widget = widgets.CheckboxInput()
 
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        """Read the ticked values, each once even if it was posted twice."""
+        super().process_formdata(list(dict.fromkeys(valuelist)))
+
     def pre_validate(self, form: Form) -> None:
         """Reject values that are not offered, naming them."""
         offered = {value for value, *_ in self.iter_choices()}
         unknown = [value for value in self.data or () if value not in offered]
         if unknown:
-            raise ValueError(f"{', '.join(map(str, unknown))} is not one of the answers listed.")
+            raise ValidationError(f"{', '.join(map(str, unknown))} is not one of the answers listed.")
+
+
+class WholeNumberField(IntegerField):
+    """An integer field for which a huge number is out of range rather than a crash.
+
+    NumberRange converts the value to float, which overflows for integers of 309 digits or more.
+    """
+
+    LARGEST = 10**15
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        """Read the posted whole number; one too large to compare reads as infinitely large."""
+        super().process_formdata(valuelist)
+        if self.data is not None and abs(self.data) > self.LARGEST:
+            self.data = math.inf if self.data > 0 else -math.inf
+
+
+class FiniteDecimalField(DecimalField):
+    """A decimal field that reads "NaN", "sNaN" and "Infinity" as not a number."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        """Read the posted number; refuse the special values Decimal would accept."""
+        super().process_formdata(valuelist)
+        if self.data is not None and not self.data.is_finite():
+            self.data = None
+            raise ValueError(self.gettext("Not a valid decimal value."))
+
+
+class RowList(FieldList):
+    """A list of sub-forms whose row numbers must be plain ASCII digits."""
+
+    def _extract_indices(self, prefix: str, formdata: Any) -> Iterator[int]:
+        """Yield the row numbers posted; names such as "medications-²-drug" are ignored."""
+        offset = len(prefix) + 1
+        for name in formdata:
+            if name.startswith(prefix):
+                index = name[offset:].split(self._separator, 1)[0]
+                if index.isascii() and index.isdigit():
+                    yield int(index)
 
 
 def choices_from(table: Mapping[str, str]) -> list[SelectChoice]:

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
 from wtforms import BooleanField
-from wtforms import FieldList
 from wtforms import Form
 from wtforms import FormField
-from wtforms import IntegerField
 from wtforms import SelectChoice
 from wtforms import SelectField
 from wtforms import StringField
-from wtforms.fields import DecimalField
 from wtforms.validators import InputRequired
 from wtforms.validators import NumberRange
 from wtforms.validators import Optional
@@ -31,6 +29,9 @@ from ..instruments.definitions import SSS_SOMATIC
 from ..instruments.definitions import SSS_SYMPTOMS
 from .fields import CHOOSE_ONE
 from .fields import CheckboxesField
+from .fields import FiniteDecimalField
+from .fields import RowList
+from .fields import WholeNumberField
 from .fields import ChoiceField
 from .fields import choices_from
 from .fields import instrument_form
@@ -53,7 +54,7 @@ class WelcomeForm(Form):
 class AgeForm(Form):
     """Age in whole years; under 18 stops the intake."""
 
-    age = IntegerField(
+    age = WholeNumberField(
         "How old are you?",
         description="Your age in whole years.",
         validators=[
@@ -106,7 +107,7 @@ class PainForm(Form):
         description="Tick every area that hurt. Leave them all empty if none did.",
         choices=[SelectChoice(area.key, area.label) for area in acr2016.PAIN_AREAS],
     )
-    pain_duration_months = IntegerField(
+    pain_duration_months = WholeNumberField(
         "For how many months have these symptoms been generally present?",
         description="In whole months; 1 year is 12 months. Enter 0 if less than a month.",
         validators=[
@@ -134,18 +135,19 @@ class MedicationTrialForm(Form):
             SelectChoice(OTHER_DRUG, "Another medicine (type its name below)"),
         ],
         validate_choice=True,
+        default="",  # a row whose medicine was not posted at all is a blank row, not a bad choice
     )
     other_name = StringField("Name of the other medicine", description="The generic name, e.g. paroxetine.")
-    dose_mg_per_day = DecimalField(
+    dose_mg_per_day = FiniteDecimalField(
         "Highest daily dose, in mg",
         places=None,
-        validators=[Optional(), NumberRange(0.1, 10000, "Enter a daily dose in mg between 0.1 and 10000.")],
+        validators=[Optional(), NumberRange(Decimal("0.1"), 10000, "Enter a daily dose in mg between 0.1 and 10000.")],
     )
-    weeks = IntegerField(
+    weeks = WholeNumberField(
         "Weeks at that dose",
         validators=[Optional(), NumberRange(0, 1000, "Enter a number of weeks between 0 and 1000.")],
     )
-    improvement_pct = IntegerField(
+    improvement_pct = WholeNumberField(
         "How much better did you feel, in percent?",
         description="0 means no better, 100 means completely well.",
         validators=[Optional(), NumberRange(0, 100, "Enter a percentage between 0 and 100.")],
@@ -211,7 +213,7 @@ def _therapy_field(code: str) -> ChoiceField:
 class TreatmentsForm(Form):
     """Medicines taken before, and the first-line treatments tried."""
 
-    medications = FieldList(FormField(MedicationTrialForm), min_entries=1, max_entries=MAX_MEDICATION_TRIALS)
+    medications = RowList(FormField(MedicationTrialForm), min_entries=1, max_entries=MAX_MEDICATION_TRIALS)
     graded_exercise = _therapy_field("graded_exercise")
     cbt = _therapy_field("cbt")
     sleep_treatment = _therapy_field("sleep_treatment")

@@ -86,7 +86,15 @@ def save_step(draft: Draft, key: str, pairs: steps.Pairs, *, now: datetime, ttl_
 
 def item9_above_zero(pairs: steps.Pairs) -> bool:
     """Return True when the posted PHQ-9 answers put item 9 above 0, valid or not."""
-    return any(name == PHQ9_ITEM9 and value.strip() not in ("", "0") for name, value in pairs)
+    return any(name == PHQ9_ITEM9 and _points(value) != 0 for name, value in pairs)
+
+
+def _points(value: str) -> int | None:
+    """Return a posted answer as points; a value that is not a number counts as above 0 (the safe side)."""
+    text = value.strip()
+    if not text:
+        return 0
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 4 else None
 
 
 def submission_for(session: orm.Session, draft: Draft) -> Submission | None:

@@ -37,6 +37,8 @@ bp.add_app_template_global(aria)
 DRAFT_TOKEN = "draft_token"
 #: Answers to the steps before the draft exists (consent), kept in the signed session cookie.
 PENDING = "pending_steps"
+#: Longest answer kept in the session cookie before the draft exists (consent and age are short).
+PENDING_VALUE_LENGTH = 40
 FROM_REVIEW = "review"
 RowAction = tuple[str, int | None]
 PAIN_REGIONS = [
@@ -123,10 +125,13 @@ def _render_step(step: steps.Step, form: Any, draft: Draft | None, status: int =
 
 
 @bp.get("/")
-def welcome() -> tuple[str, int]:
+def welcome() -> Response | tuple[str, int]:
     """Show what the intake collects and why, and ask for consent."""
     step = steps.BY_KEY["welcome"]
     draft = _current_draft()
+    not_ready = _redirect_if_not_ready(step.key, draft)  # after submitting: the confirmation
+    if not_ready is not None:
+        return not_ready
     return _render_step(step, steps.load_form(step, _saved_steps(draft).get("welcome")), draft)
 
 
@@ -187,7 +192,8 @@ def _save_and_continue(step: steps.Step) -> Response | tuple[str, int]:
         return _stop_under_age(draft)
     draft = _store(step, pairs, draft, valid)
     if action in {"add", "remove"}:
-        return redirect(_step_url(step.key) + "#medications")
+        returning = "?from=review" if request.form.get("return_to") == FROM_REVIEW else ""
+        return redirect(_step_url(step.key) + returning + "#medications")
     if not valid and action == "next":
         return _render_step(step, form, draft, status=422)
     target = _destination(step, action)
@@ -199,7 +205,7 @@ def _save_and_continue(step: steps.Step) -> Response | tuple[str, int]:
 def _row_action(value: str) -> RowAction:
     """Split a posted button value such as "remove-2" into its action and row."""
     name, _, index = value.partition("-")
-    if name == "remove" and index.isdigit():
+    if name == "remove" and index.isascii() and index.isdigit():
         return name, int(index)
     if name in {"next", "back", "save", "add"} and not index:
         return name, None
@@ -218,7 +224,7 @@ def _apply_row_action(pairs: steps.Pairs, action: str, row: int | None) -> steps
 
 def _next_row(pairs: steps.Pairs) -> int:
     """Return an unused medicine row index."""
-    used = [int(name.split("-")[1]) for name, _ in pairs if name.startswith("medications-") and name.split("-")[1].isdigit()]
+    used = [int(name.split("-")[1]) for name, _ in pairs if name.startswith("medications-") and name.split("-")[1].isascii() and name.split("-")[1].isdigit()]
     return max(used, default=-1) + 1
 
 
@@ -228,7 +234,7 @@ def _store(step: steps.Step, pairs: steps.Pairs, draft: Draft | None, valid: boo
         service.save_step(draft, step.key, pairs, now=_now(), ttl_days=_ttl())
         get_session().commit()
         return draft
-    pending = {**session.get(PENDING, {}), step.key: pairs}
+    pending = {**session.get(PENDING, {}), step.key: _cookie_pairs(step, pairs)}
     if step.key != "age" or not valid:
         session[PENDING] = pending
         return None
@@ -237,6 +243,12 @@ def _store(step: steps.Step, pairs: steps.Pairs, draft: Draft | None, valid: boo
     session.pop(PENDING, None)
     session[DRAFT_TOKEN] = created.token
     return created.draft
+
+
+def _cookie_pairs(step: steps.Step, pairs: steps.Pairs) -> steps.Pairs:
+    """Return only the step's own answers, shortened: the signed session cookie must stay small."""
+    names = {field.name for field in step.form()}
+    return [[name, value[:PENDING_VALUE_LENGTH]] for name, value in pairs if name in names][: len(names)]
 
 
 def _stop_under_age(draft: Draft | None) -> Response:
