@@ -12,6 +12,7 @@ from . import cli
 from . import config
 from . import db
 from . import errorpages
+from . import rules
 from . import security
 from .config import PROJECT_ROOT
 
@@ -33,6 +34,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _trust_proxies(app)
     csrf.init_app(app)
     db.init_app(app)
+    rules.init_app(app)
     security.init_app(app)
     errorpages.init_app(app)
     cli.init_app(app)

@@ -1,4 +1,4 @@
-"""Command-line commands: ``flask --app screening init-db``, ``purge-drafts``."""
+"""Command-line commands: init-db, purge-drafts, the rules group and screen."""
 
 from __future__ import annotations
 
@@ -13,12 +13,16 @@ from flask.cli import with_appcontext
 from . import audit
 from . import db
 from . import migrate
+from .rules_cli import rules_group
+from .rules_cli import screen_command
 
 
 def init_app(app: Flask) -> None:
     """Register the commands."""
     app.cli.add_command(init_db_command)
     app.cli.add_command(purge_drafts_command)
+    app.cli.add_command(rules_group)
+    app.cli.add_command(screen_command)
 
 
 @click.command("init-db")
@@ -45,3 +49,4 @@ def purge_drafts_command() -> None:
         )
         session.commit()
     click.echo(f"Deleted {count} expired draft(s).")
+

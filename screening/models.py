@@ -62,3 +62,60 @@ class AuditEvent(Model):
     subject_id: orm.Mapped[int | None]
     remote_addr: orm.Mapped[str | None] = orm.mapped_column(sa.String(64))
     details: orm.Mapped[dict[str, Any]] = orm.mapped_column(default=dict)
+
+
+class Decision(Model):
+    """The automated outcome of one evaluation of a submission. Never changed; re-evaluation adds a row."""
+
+    __tablename__ = "decision"
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    submission_id: orm.Mapped[int] = orm.mapped_column(sa.ForeignKey("submission.id"), index=True)
+    created_at: orm.Mapped[datetime]
+    outcome: orm.Mapped[str] = orm.mapped_column(sa.String(32), index=True)
+    #: Position in the review queue (1 is seen first).
+    priority: orm.Mapped[int]
+    needs_action: orm.Mapped[bool]
+    #: The content hash of the rule set; None when no rule set could be used.
+    ruleset_version: orm.Mapped[str | None] = orm.mapped_column(sa.String(71))
+    engine_version: orm.Mapped[str] = orm.mapped_column(sa.String(80))
+    form_version: orm.Mapped[str] = orm.mapped_column(sa.String(40))
+    #: What the patient reads first for this outcome.
+    message: orm.Mapped[str] = orm.mapped_column(sa.Text)
+    #: Every rule that fired: {"rule", "description", "outcome", "facts": {name: value read}}.
+    fired: orm.Mapped[list[Any]] = orm.mapped_column(sa.JSON)
+    #: {"rule", "audience", "text"} from every rule that fired.
+    notes: orm.Mapped[list[Any]] = orm.mapped_column(sa.JSON)
+    facts: orm.Mapped[dict[str, Any]]
+    #: For each medication trial: whether it counted toward TRD and why.
+    trials: orm.Mapped[list[Any]] = orm.mapped_column(sa.JSON)
+    #: Why evaluation failed, when the outcome is the error outcome.
+    error: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+
+
+class RuleSetVersion(Model):
+    """A rule set that was activated: its full content, so any worker or host can load it again."""
+
+    __tablename__ = "ruleset_version"
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    version: orm.Mapped[str] = orm.mapped_column(sa.String(71), unique=True)
+    #: {relative path: file text} of every file in the rule set.
+    sources: orm.Mapped[dict[str, Any]]
+    activated_at: orm.Mapped[datetime] = orm.mapped_column(index=True)
+    #: "files" when read from the rules directory.
+    origin: orm.Mapped[str] = orm.mapped_column(sa.String(64))
+
+
+class RulesLoadFailure(Model):
+    """Rule files that could not be activated, and why; the last good version stayed active."""
+
+    __tablename__ = "rules_load_failure"
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    at: orm.Mapped[datetime] = orm.mapped_column(index=True)
+    version: orm.Mapped[str] = orm.mapped_column(sa.String(71), index=True)
+    #: Each problem as "file:line:col: rule-id: message", or a failing test case.
+    errors: orm.Mapped[list[Any]] = orm.mapped_column(sa.JSON)
+    #: host:pid of the process that tried.
+    worker: orm.Mapped[str] = orm.mapped_column(sa.String(128))

@@ -1,0 +1,195 @@
+"""``flask rules check|test|facts|explain|activate`` and ``flask screen``."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import sqlalchemy as sa
+from flask import current_app
+from flask.cli import with_appcontext
+
+from . import db
+from .errors import AnswersError
+from .models import Decision
+from .models import Submission
+from .rules import registry
+from .rules import require_ruleset
+from .ruleset.cases import failures
+from .ruleset.cases import run_cases
+from .ruleset.engine import screen_document
+from .ruleset.facts import FACTS
+from .ruleset.loader import Sources
+from .ruleset.loader import load_ruleset
+from .ruleset.loader import read_sources
+from .ruleset.model import RuleSetInvalid
+from .ruleset.registry import RulesUnavailable
+from .ruleset.spec import OUTCOMES_FILE
+
+
+def echo_json(data: object) -> None:
+    """Print data as indented JSON."""
+    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+
+
+@click.group("rules")
+def rules_group() -> None:
+    """Check, test and explain the rule files."""
+
+
+def _sources(path: str | None) -> tuple[Sources, str]:
+    """Return the sources to check and the prefix their files are shown under.
+
+    PATH is a rules directory, or one file checked together with the rest of its directory.
+    """
+    target = Path(path or current_app.config["RULES_DIR"])
+    if not target.exists():
+        raise click.ClickException(f"{target}: no such file or directory")
+    if target.is_dir():
+        return read_sources(target), _shown(target)
+    directory = target.parent if (target.parent / OUTCOMES_FILE).exists() else Path(current_app.config["RULES_DIR"])
+    sources = read_sources(directory)
+    name = target.resolve().relative_to(directory.resolve()).as_posix() if target.resolve().is_relative_to(directory.resolve()) else target.name
+    sources[name] = target.read_text(encoding="utf-8")
+    return sources, _shown(directory)
+
+
+def _shown(directory: Path) -> str:
+    """Return how a directory is written before the file names in messages."""
+    relative = os.path.relpath(directory)
+    return "" if relative == "." else relative.rstrip("/") + "/"
+
+
+@rules_group.command("check")
+@click.argument("path", required=False)
+@with_appcontext
+def check_command(path: str | None) -> None:
+    """Load and type-check the rule files (a directory or one file); exit 1 on any error."""
+    sources, prefix = _sources(path)
+    try:
+        ruleset = load_ruleset(sources)
+    except RuleSetInvalid as invalid:
+        for error in invalid.errors:
+            click.echo(prefix + str(error), err=True)
+        raise click.ClickException(f"{len(invalid.errors)} error(s) in the rule files") from None
+    click.echo(f"OK: {len(ruleset.rules)} rules, {len(ruleset.cases)} test cases, version {ruleset.version}")
+
+
+@rules_group.command("test")
+@click.argument("path", required=False)
+@with_appcontext
+def test_command(path: str | None) -> None:
+    """Run the test cases written in the rule files; exit 1 if any fails."""
+    sources, prefix = _sources(path)
+    try:
+        ruleset = load_ruleset(sources)
+    except RuleSetInvalid as invalid:
+        for error in invalid.errors:
+            click.echo(prefix + str(error), err=True)
+        raise click.ClickException("the rule files do not load; fix them before testing") from None
+    results = run_cases(ruleset)
+    for result in results:
+        status = "PASS" if result.passed else "FAIL"
+        click.echo(f"{status} {prefix}{result.where} {result.case.spec.name}")
+        for problem in result.problems:
+            click.echo(f"     {problem}")
+    failed = len(failures(results))
+    click.echo(f"{len(results) - failed} passed, {failed} failed")
+    if failed:
+        sys.exit(1)
+
+
+@rules_group.command("facts")
+@with_appcontext
+def facts_command() -> None:
+    """List the facts rule conditions may use: name, type and meaning."""
+    width = max(len(fact.name) for fact in FACTS)
+    for fact in FACTS:
+        click.echo(f"{fact.name:<{width}}  {fact.type_name:<12}  {fact.meaning}")
+
+
+@rules_group.command("activate")
+@with_appcontext
+def activate_command() -> None:
+    """Activate the rule files, or keep the last good version; exit 1 if there is none."""
+    try:
+        ruleset = require_ruleset(current_app)
+    except RulesUnavailable as unavailable:
+        for error in unavailable.errors:
+            click.echo(error, err=True)
+        raise click.ClickException("no valid rule set: the app cannot decide outcomes") from None
+    failure = registry(current_app).last_failure
+    if failure is not None:
+        click.echo(f"The rule files have {len(failure.errors)} problem(s); keeping the last good version.", err=True)
+        for error in failure.errors:
+            click.echo(error, err=True)
+    click.echo(f"Active rule set: {ruleset.version}")
+
+
+@rules_group.command("explain")
+@click.argument("reference")
+@with_appcontext
+def explain_command(reference: str) -> None:
+    """Show how a submission's outcome was decided: every rule, fact and note."""
+    code = reference.strip().upper().replace("-", "")
+    with db.new_session(current_app) as session:
+        submission = session.scalar(
+            sa.select(Submission).where(sa.func.replace(Submission.reference, "-", "") == code)
+        )
+        if submission is None:
+            raise click.ClickException(f"no submission with reference {reference}")
+        decisions = session.scalars(
+            sa.select(Decision).where(Decision.submission_id == submission.id).order_by(Decision.id)
+        ).all()
+    click.echo(f"Submission {submission.reference}, submitted {submission.submitted_at:%Y-%m-%d %H:%M} UTC")
+    for decision in decisions:
+        _explain_decision(decision)
+
+
+def _explain_decision(decision: Decision) -> None:
+    """Print one decision's trace."""
+    click.echo(f"\nDecision {decision.id} at {decision.created_at:%Y-%m-%d %H:%M:%S} UTC")
+    click.echo(f"  outcome: {decision.outcome} (queue priority {decision.priority})")
+    click.echo(f"  rule set: {decision.ruleset_version}  engine: {decision.engine_version}  form: {decision.form_version}")
+    if decision.error:
+        click.echo(f"  evaluation failed: {decision.error}")
+    for fired in decision.fired:
+        click.echo(f"  fired {fired['rule']}" + (f" -> {fired['outcome']}" if fired["outcome"] else " (notes only)"))
+        click.echo(f"    {fired['description']}")
+        for name, value in fired["facts"].items():
+            click.echo(f"    {name} = {json.dumps(value)}")
+    for note in decision.notes:
+        click.echo(f"  note for the {note['audience']} ({note['rule']}): {note['text']}")
+    for trial in decision.trials:
+        verdict = "counts toward TRD" if trial["counts"] else "does not count: " + "; ".join(trial["reasons"])
+        click.echo(f"  trial {trial['drug']}: {verdict}")
+
+
+@click.command("screen")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@with_appcontext
+def screen_command(file: Any) -> None:
+    """Screen an answers document (or a JSON list of them) with the active rule set; store nothing."""
+    try:
+        data = json.load(file)
+    except json.JSONDecodeError as error:
+        raise click.ClickException(f"document: not valid JSON ({error.msg} at line {error.lineno} column {error.colno})") from None
+    try:
+        ruleset = require_ruleset(current_app)
+    except RulesUnavailable as unavailable:
+        raise click.ClickException(f"no valid rule set: {unavailable.errors[0]}") from None
+    documents = data if isinstance(data, list) else [data]
+    results = []
+    for index, document in enumerate(documents):
+        try:
+            results.append(screen_document(document, ruleset).as_result())
+        except AnswersError as error:
+            where = f"[{index}]." if isinstance(data, list) else ""
+            raise click.ClickException(f"{where}{error.field}: {error.reason}") from None
+    echo_json(results if isinstance(data, list) else results[0])
+

@@ -1,0 +1,255 @@
+"""Load a rule set from its files: parse, check structure, compile conditions, lock safety.
+
+Every problem is collected and reported at once as ``file:line:col: rule-id: message``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+from typing import TypeVar
+
+from pydantic import BaseModel
+from pydantic import ValidationError
+
+from ..answers import parse_answers
+from ..errors import AnswersError
+from . import tables as t
+from .compiler import ConditionError
+from .compiler import compile_condition
+from .model import SAFETY_CONDITION
+from .model import SAFETY_OUTCOME
+from .model import SAFETY_RULE_ID
+from .model import Case
+from .model import Rule
+from .model import RuleError
+from .model import RuleSet
+from .model import RuleSetInvalid
+from .sourcemap import Document
+from .sourcemap import YamlProblem
+from .sourcemap import parse
+from .spec import BASELINE_FILE
+from .spec import OUTCOMES_FILE
+from .spec import OutcomesSpec
+from .spec import RuleFileSpec
+
+Sources = dict[str, str]
+Spec = TypeVar("Spec", bound=BaseModel)
+NO_RULE = "-"
+_FIELD_PART = re.compile(r"([a-z_0-9]+)|\[(\d+)\]")
+
+
+def read_sources(directory: Path) -> Sources:
+    """Return the text of every .yaml file under ``directory``, keyed by relative path."""
+    return {
+        path.relative_to(directory).as_posix(): path.read_text(encoding="utf-8")
+        for path in sorted(directory.rglob("*.yaml"))
+        if path.is_file()
+    }
+
+
+def version_of(sources: Sources) -> str:
+    """Return the content hash that names a rule set version."""
+    canonical = json.dumps(sorted(sources.items()), ensure_ascii=False, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class _Loader:
+    """Collects the errors of one load."""
+
+    def __init__(self, sources: Sources) -> None:
+        self.sources = sources
+        self.errors: list[RuleError] = []
+        self.documents: dict[str, Document] = {}
+
+    def error(self, file: str, path: tuple[str | int, ...], rule: str, message: str, *, at_key: bool = False) -> None:
+        """Record an error at the value (or, with ``at_key``, the key) found at ``path`` in ``file``."""
+        document = self.documents.get(file)
+        if document is None:
+            line, column = 1, 1
+        else:
+            line, column = document.key_position(path) if at_key else document.position(path)
+        self.errors.append(RuleError(file, line, column, rule, message))
+
+    def document(self, file: str) -> Document | None:
+        """Parse one file, recording a YAML error."""
+        if file not in self.sources:
+            self.errors.append(RuleError(file, 1, 1, NO_RULE, "file is missing"))
+            return None
+        try:
+            self.documents[file] = parse(self.sources[file])
+        except YamlProblem as problem:
+            self.errors.append(RuleError(file, problem.line, problem.column, NO_RULE, problem.message))
+            return None
+        return self.documents[file]
+
+    def spec(self, file: str, model: type[Spec]) -> Spec | None:
+        """Validate a parsed file against its pydantic model, recording each error."""
+        document = self.document(file)
+        if document is None:
+            return None
+        try:
+            return model.model_validate(document.data if document.data is not None else {})
+        except ValidationError as invalid:
+            for problem in invalid.errors():
+                loc = tuple(problem["loc"])
+                extra = problem["type"] == "extra_forbidden"
+                self.error(file, loc, _rule_id(document.data, loc), _message(problem), at_key=extra)
+            return None
+
+
+def _rule_id(data: Any, loc: tuple[str | int, ...]) -> str:
+    """Return the id of the rule an error sits in, if any."""
+    if len(loc) >= 2 and loc[0] == "rules" and isinstance(data, dict):
+        rules = data.get("rules")
+        if isinstance(rules, list) and isinstance(loc[1], int) and loc[1] < len(rules) and isinstance(rules[loc[1]], dict):
+            return str(rules[loc[1]].get("id", NO_RULE))
+    return NO_RULE
+
+
+def _message(problem: Any) -> str:
+    """Return a pydantic error as a short sentence."""
+    message = str(problem["msg"]).removeprefix("Value error, ")
+    if problem["type"] == "missing":
+        return f"'{problem['loc'][-1]}' is required"
+    if problem["type"] == "extra_forbidden":
+        return f"unknown key '{problem['loc'][-1]}'"
+    return message
+
+
+def load_ruleset(sources: Sources) -> RuleSet:
+    """Load a rule set from its sources; raise RuleSetInvalid listing every problem."""
+    loader = _Loader(sources)
+    outcomes = loader.spec(OUTCOMES_FILE, OutcomesSpec)
+    tables = _load_tables(loader)
+    baseline = _load_baseline(loader)
+    rules, cases = _load_rule_files(loader, outcomes)
+    if outcomes is not None:
+        _check_safety_lock(loader, rules, outcomes)
+    if loader.errors or outcomes is None or tables is None or baseline is None:
+        raise RuleSetInvalid(loader.errors)
+    return RuleSet(
+        version=version_of(sources),
+        sources=dict(sources),
+        rules=tuple(rules),
+        outcomes=dict(outcomes.outcomes),
+        default_outcome=outcomes.default,
+        error_outcome=outcomes.error,
+        tables=tables,
+        baseline=baseline,
+        cases=tuple(cases),
+    )
+
+
+def _load_tables(loader: _Loader) -> t.Tables | None:
+    """Load the clinical tables."""
+    doses = loader.spec(t.ANTIDEPRESSANTS, t.AntidepressantTable)
+    trd = loader.spec(t.TRD, t.TrdSettings)
+    contraindications = loader.spec(t.CONTRAINDICATIONS, t.ContraindicationTable)
+    if doses is None or trd is None or contraindications is None:
+        return None
+    return t.Tables(dict(doses.minimum_dose_mg_per_day), trd, frozenset(contraindications.needs_review))
+
+
+def _load_baseline(loader: _Loader) -> dict[str, Any] | None:
+    """Load the baseline answers document that test cases change."""
+    document = loader.document(BASELINE_FILE)
+    if document is None:
+        return None
+    try:
+        return parse_answers(document.data).to_document()
+    except AnswersError as error:
+        loader.error(BASELINE_FILE, field_path(error.field), NO_RULE, f"{error.field}: {error.reason}")
+        return None
+
+
+def field_path(field: str) -> tuple[str | int, ...]:
+    """Turn an answers field name such as ``medication_trials[0].drug`` into a YAML path."""
+    return tuple(int(index) if index else name for name, index in _FIELD_PART.findall(field))
+
+
+def _load_rule_files(loader: _Loader, outcomes: OutcomesSpec | None) -> tuple[list[Rule], list[Case]]:
+    """Load every rule file: structure, conditions, outcomes, unique ids, test cases."""
+    rules: list[Rule] = []
+    cases: list[Case] = []
+    declared: dict[str, str] = {}
+    all_read = True
+    fixed = {OUTCOMES_FILE, BASELINE_FILE, *t.TABLE_FILES}
+    for file in sorted(name for name in loader.sources if name not in fixed):
+        spec = loader.spec(file, RuleFileSpec)
+        if spec is None:
+            all_read = False
+            continue
+        rules.extend(_compile_rules(loader, file, spec, outcomes, declared))
+        document = loader.documents[file]
+        cases.extend(Case(case, file, i, document.position(("tests", i))[0]) for i, case in enumerate(spec.tests))
+    for case in cases:  # a file that could not be read may declare the rules a case expects
+        _check_case(loader, case, set(declared) if all_read else None, outcomes)
+    return rules, cases
+
+
+def _compile_rules(
+    loader: _Loader, file: str, spec: RuleFileSpec, outcomes: OutcomesSpec | None, seen: dict[str, str]
+) -> list[Rule]:
+    """Compile the rules of one file, recording the errors of each."""
+    compiled = []
+    document = loader.documents[file]
+    for index, rule in enumerate(spec.rules):
+        where = ("rules", index)
+        if rule.id in seen:
+            loader.error(file, (*where, "id"), rule.id, f"duplicate rule id (also in {seen[rule.id]})")
+        seen[rule.id] = file
+        try:
+            condition = compile_condition(rule.when)
+        except ConditionError as error:
+            line, column = document.position_in_scalar((*where, "when"), error.offset)
+            loader.errors.append(RuleError(file, line, column, rule.id, error.message))
+            continue
+        _check_outcome(loader, file, where, rule.id, rule.outcome, outcomes)
+        compiled.append(Rule(rule.id, rule.description, condition, rule.outcome, tuple(rule.notes), file, index))
+    return compiled
+
+
+def _check_outcome(
+    loader: _Loader, file: str, where: tuple[str | int, ...], rule: str, outcome: str | None, outcomes: OutcomesSpec | None
+) -> None:
+    """Record a rule outcome that is not declared or is kept for errors."""
+    if outcomes is None or outcome is None:
+        return
+    if outcome not in outcomes.outcomes:
+        loader.error(file, (*where, "outcome"), rule, f"unknown outcome '{outcome}'")
+    elif outcome == outcomes.error:
+        loader.error(file, (*where, "outcome"), rule, f"'{outcome}' is kept for evaluation errors; no rule may produce it")
+
+
+def _check_case(loader: _Loader, case: Case, known_rules: set[str] | None, outcomes: OutcomesSpec | None) -> None:
+    """Record test cases that expect rules or outcomes that do not exist."""
+    where = ("tests", case.index, "expect")
+    name = case.spec.name
+    for position, rule_id in enumerate(case.spec.expect.fired):
+        if known_rules is not None and rule_id not in known_rules:
+            loader.error(case.file, (*where, "fired", position), NO_RULE, f"test '{name}' expects unknown rule '{rule_id}'")
+    if outcomes is not None and case.spec.expect.outcome not in outcomes.outcomes:
+        loader.error(case.file, (*where, "outcome"), NO_RULE, f"test '{name}' expects unknown outcome '{case.spec.expect.outcome}'")
+
+
+def _check_safety_lock(loader: _Loader, rules: list[Rule], outcomes: OutcomesSpec) -> None:
+    """Refuse a rule set in which the safety rule is missing, weakened or outranked."""
+    safety = [rule for rule in rules if rule.id == SAFETY_RULE_ID]
+    if not safety:
+        loader.errors.append(RuleError(OUTCOMES_FILE, 1, 1, SAFETY_RULE_ID, "the locked safety rule is missing"))
+    for rule in safety:
+        where = rule.index
+        if " ".join(rule.condition.text.split()) != SAFETY_CONDITION:
+            loader.error(rule.file, ("rules", where, "when"), rule.id, f"the locked safety rule must read exactly '{SAFETY_CONDITION}'")
+        if rule.outcome != SAFETY_OUTCOME:
+            loader.error(rule.file, ("rules", where, "outcome"), rule.id, f"the locked safety rule must have outcome '{SAFETY_OUTCOME}'")
+    top = outcomes.outcomes.get(SAFETY_OUTCOME)
+    others = [spec for name, spec in outcomes.outcomes.items() if name != SAFETY_OUTCOME]
+    if top is None:
+        loader.error(OUTCOMES_FILE, ("outcomes",), SAFETY_RULE_ID, f"outcome '{SAFETY_OUTCOME}' must be declared")
+    elif any(spec.rank >= top.rank or spec.priority <= top.priority for spec in others):
+        loader.error(OUTCOMES_FILE, ("outcomes", SAFETY_OUTCOME), SAFETY_RULE_ID, f"'{SAFETY_OUTCOME}' must have the highest rank and the first queue priority")
