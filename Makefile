@@ -12,6 +12,7 @@ run: install db
 
 db: install
 	$(BIN)/flask --app screening init-db
+	$(BIN)/flask --app screening rules activate
 
 test: install-test system-deps
 	scripts/with-postgres.sh $(BIN)/pytest

@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 import os
 import sys
+from datetime import UTC
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
 import sqlalchemy as sa
+from sqlalchemy import orm
 from flask import current_app
 from flask.cli import with_appcontext
 
 from . import db
+from .decisions import reevaluate
 from .errors import AnswersError
 from .models import Decision
 from .models import Submission
@@ -131,18 +135,35 @@ def activate_command() -> None:
     click.echo(f"Active rule set: {ruleset.version}")
 
 
+@rules_group.command("reevaluate")
+@click.argument("reference")
+@with_appcontext
+def reevaluate_command(reference: str) -> None:
+    """Decide a submission again with the active rule set; the earlier decisions are kept."""
+    ruleset = require_ruleset(current_app)
+    with db.new_session(current_app) as session:
+        submission = _find_submission(session, reference)
+        decision = reevaluate(session, submission, ruleset, now=datetime.now(UTC), actor="cli")
+        session.commit()
+        click.echo(f"Submission {submission.reference}: {decision.outcome} (decision {decision.id}, {decision.ruleset_version})")
+
+
+def _find_submission(session: orm.Session, reference: str) -> Submission:
+    """Return the submission with a reference code, ignoring case and the dash."""
+    code = reference.strip().upper().replace("-", "")
+    submission = session.scalar(sa.select(Submission).where(sa.func.replace(Submission.reference, "-", "") == code))
+    if submission is None:
+        raise click.ClickException(f"no submission with reference {reference}")
+    return submission
+
+
 @rules_group.command("explain")
 @click.argument("reference")
 @with_appcontext
 def explain_command(reference: str) -> None:
     """Show how a submission's outcome was decided: every rule, fact and note."""
-    code = reference.strip().upper().replace("-", "")
     with db.new_session(current_app) as session:
-        submission = session.scalar(
-            sa.select(Submission).where(sa.func.replace(Submission.reference, "-", "") == code)
-        )
-        if submission is None:
-            raise click.ClickException(f"no submission with reference {reference}")
+        submission = _find_submission(session, reference)
         decisions = session.scalars(
             sa.select(Decision).where(Decision.submission_id == submission.id).order_by(Decision.id)
         ).all()

@@ -31,3 +31,11 @@ def position(path: Path, needle: str, occurrence: int = 1) -> tuple[int, int]:
     line = text.count("\n", 0, index) + 1
     column = index - (text.rfind("\n", 0, index) + 1) + 1
     return line, column
+
+
+def rules_version() -> str:
+    """Return the version of the shipped rule files."""
+    from screening.ruleset.loader import read_sources
+    from screening.ruleset.loader import version_of
+
+    return version_of(read_sources(RULES))

@@ -24,6 +24,7 @@ from .patient import only_draft
 from .patient import page
 from .patient import rows
 from .patient import step_path
+from .ruleset_files import rules_version
 
 REFERENCE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$")
 
@@ -124,17 +125,24 @@ def test_the_confirmation_page_shows_the_reference_code(app: Flask, patient: Pat
     assert "not monitored in real time" in html
 
 
+def submission_events(app: Flask) -> list[AuditEvent]:
+    """Return the audit events about submissions (rule set activations are audited too)."""
+    return [event for event in rows(app, AuditEvent) if event.subject_type == "submission"]
+
+
 def test_the_audit_event_is_written_with_the_submission_and_holds_no_answers(app: Flask, patient: Patient) -> None:
     patient.answer_all()
     patient.submit()
     submission = _submitted(app)
-    [event] = rows(app, AuditEvent)
+    [event] = submission_events(app)
     assert event.action == "submission.created"
     assert event.actor == "patient"
     assert event.subject_type == "submission"
     assert event.subject_id == submission.id
     assert event.at == submission.submitted_at
     assert event.remote_addr == "127.0.0.1"
+    version = event.details.pop("ruleset_version")
+    assert version == rules_version()
     assert event.details == {"form_version": FORM_VERSION, "safety_flag": False}
     stored = json.dumps(event.details)
     for answer in ("46", "female", "fibromyalgia", "sertraline", "shoulder_girdle_left", "48", "tried"):
@@ -152,13 +160,13 @@ def test_no_submission_is_stored_when_the_audit_event_cannot_be(app: Flask, pati
     assert response.status_code == 500
     assert "Your saved answers are kept" in response.get_data(as_text=True)
     assert rows(app, Submission) == []
-    assert rows(app, AuditEvent) == []
+    assert submission_events(app) == []
     # The answers are still in the draft, and a later try succeeds.
     assert set(only_draft(app).steps) == set(STEP_ORDER)
     monkeypatch.undo()
     assert patient.submit().headers["Location"] == "/intake/done"
     assert _submitted(app).answers == EXPECTED_DOCUMENT
-    assert len(rows(app, AuditEvent)) == 1
+    assert len(submission_events(app)) == 1
 
 
 def test_after_submitting_the_answers_live_in_the_submission_only(app: Flask, patient: Patient) -> None:
@@ -280,7 +288,7 @@ def test_a_second_post_stores_nothing_more_and_shows_the_same_reference(app: Fla
     assert second.status_code == 302
     assert second.headers["Location"] == "/intake/done"
     assert _submitted(app).reference == reference == _reference_on(patient)
-    assert len(rows(app, AuditEvent)) == 1
+    assert len(submission_events(app)) == 1
 
 
 def test_back_button_then_submit_again_stores_one_submission(app: Flask, patient: Patient) -> None:
@@ -333,7 +341,7 @@ def test_a_submission_made_at_the_same_moment_elsewhere_stands(app: Flask, patie
     assert response.headers["Location"] == "/intake/done"
     monkeypatch.undo()
     assert _submitted(app).reference == reference
-    assert len(rows(app, AuditEvent)) == 1
+    assert len(submission_events(app)) == 1
     assert _reference_on(patient) == reference
 
 
@@ -421,7 +429,7 @@ def test_the_confirmation_shows_crisis_resources_first_and_the_submission_is_fla
     assert submission.safety_flag is True
     assert submission.scores["phq9_item9"] == 2
     assert submission.answers["phq9"][8] == 2
-    [event] = rows(app, AuditEvent)
+    [event] = submission_events(app)
     assert event.details["safety_flag"] is True
 
 

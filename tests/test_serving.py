@@ -62,3 +62,17 @@ def test_gunicorn_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "SCREENING_SECRET_KEY" in result.stderr
+
+
+def test_refuses_to_start_with_invalid_rules_and_no_earlier_version(tmp_path: Path) -> None:
+    from .ruleset_files import copy_rules
+    from .ruleset_files import edit
+
+    rules = copy_rules(tmp_path)
+    edit(rules / "candidates.yaml", "when: trd and phq9 >= 10", "when: trd and phq9x >= 10")
+    url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+    migrate.upgrade(url)
+    env = {**os.environ, "SCREENING_DATABASE_URL": url, "SCREENING_SECRET_KEY": "s", "SCREENING_RULES_DIR": str(rules)}
+    result = subprocess.run([sys.executable, "-c", "import wsgi"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "rules/candidates.yaml:7:19: candidate-trd: unknown fact 'phq9x'" in result.stderr

@@ -14,11 +14,13 @@ from sqlalchemy import orm
 
 from .. import audit
 from ..answers import parse_answers
+from ..decisions import decide
 from ..errors import DraftExpired
 from ..errors import DraftNotFound
 from ..instruments.scoring import score_answers
 from ..models import Draft
 from ..models import Submission
+from ..ruleset.model import RuleSet
 from . import steps
 
 #: Crockford's base32 without I, L, O and U: easy to read aloud and to type.
@@ -102,8 +104,13 @@ def submission_for(session: orm.Session, draft: Draft) -> Submission | None:
     return session.scalar(sa.select(Submission).where(Submission.draft_id == draft.id))
 
 
-def submit_draft(session: orm.Session, draft: Draft, *, now: datetime, remote_addr: str | None) -> Submission:
-    """Score and store the draft's answers once; a second call returns the first submission."""
+def submit_draft(
+    session: orm.Session, draft: Draft, *, ruleset: RuleSet | None, now: datetime, remote_addr: str | None
+) -> Submission:
+    """Score, decide and store the draft's answers once; a second call returns the first submission.
+
+    The submission, its decision and the audit event are added in the caller's transaction.
+    """
     existing = submission_for(session, draft)
     if existing is not None:
         return existing
@@ -120,6 +127,8 @@ def submit_draft(session: orm.Session, draft: Draft, *, now: datetime, remote_ad
     )
     session.add(submission)
     session.flush()
+    decision = decide(submission, ruleset, now=now)
+    session.add(decision)
     audit.record(
         session,
         actor="patient",
@@ -128,7 +137,11 @@ def submit_draft(session: orm.Session, draft: Draft, *, now: datetime, remote_ad
         subject_id=submission.id,
         at=now,
         remote_addr=remote_addr,
-        details={"form_version": steps.FORM_VERSION, "safety_flag": submission.safety_flag},
+        details={
+            "form_version": steps.FORM_VERSION,
+            "ruleset_version": decision.ruleset_version,
+            "safety_flag": submission.safety_flag,
+        },
     )
     draft.steps = {}  # the answers now live in the submission only
     return submission

@@ -18,8 +18,12 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from ..db import get_session
+from ..decisions import FALLBACK_ERROR_MESSAGE
+from ..decisions import latest_decision
+from ..decisions import patient_notes
 from ..errors import ScreeningError
 from ..models import Draft
+from ..rules import active_ruleset
 from ..answers import MAX_MEDICATION_TRIALS
 from ..instruments import INSTRUMENTS
 from ..instruments import PAIN_AREAS
@@ -315,7 +319,7 @@ def submit() -> Response:
         return redirect(url_for("intake.welcome"))
     db = get_session()
     try:
-        service.submit_draft(db, draft, now=_now(), remote_addr=request.remote_addr)
+        service.submit_draft(db, draft, ruleset=active_ruleset(), now=_now(), remote_addr=request.remote_addr)
         db.commit()
     except IntegrityError:
         db.rollback()  # the same draft was submitted at the same moment elsewhere: that one stands
@@ -332,8 +336,13 @@ def done() -> Response | str:
     submission = service.submission_for(get_session(), draft) if draft is not None else None
     if draft is None or submission is None:
         return redirect(url_for("intake.welcome"))
+    decision = latest_decision(get_session(), submission)
     return render_template(
-        "intake/done.html", reference=submission.reference, safety=service.safety_flagged(draft, submission)
+        "intake/done.html",
+        reference=submission.reference,
+        safety=service.safety_flagged(draft, submission),
+        message=decision.message if decision else FALLBACK_ERROR_MESSAGE,
+        notes=patient_notes(decision) if decision else [],
     )
 
 

@@ -106,10 +106,10 @@ class Screening:
         }
 
 
-def screen_answers(answers: Mapping[str, Any], ruleset: RuleSet) -> Screening:
-    """Score, derive facts and evaluate an already validated answers document."""
+def screen_answers(answers: Mapping[str, Any], ruleset: RuleSet, scores: Mapping[str, Any] | None = None) -> Screening:
+    """Score (unless ``scores`` are given), derive facts and evaluate a validated answers document."""
     document = dict(answers)
-    scores = score_answers(document).as_dict()
+    scores = dict(scores) if scores is not None else score_answers(document).as_dict()
     facts = derive_facts(document, scores, ruleset.tables)
     trials = trial_assessments(document, ruleset.tables)
     return Screening(document, scores, facts, trials, evaluate(ruleset, facts))
