@@ -81,12 +81,15 @@ def test_unknown_environment_is_refused(tmp_path: Path) -> None:
         config.load(bare_app(tmp_path), {"ENVIRONMENT": "staging", "SECRET_KEY": "k"})
 
 
-def test_wsgi_defaults_to_production(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wsgi_defaults_to_production(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import importlib
     import sys
 
+    url = f"sqlite:///{tmp_path / 'wsgi.sqlite3'}"
+    migrate.upgrade(url)
     monkeypatch.delenv("SCREENING_ENVIRONMENT", raising=False)
     monkeypatch.setenv("SCREENING_SECRET_KEY", "wsgi-secret")
+    monkeypatch.setenv("SCREENING_DATABASE_URL", url)
     sys.modules.pop("wsgi", None)
     try:
         wsgi = importlib.import_module("wsgi")
