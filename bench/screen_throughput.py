@@ -54,7 +54,9 @@ def with_rules(document: dict[str, Any], ruleset: RuleSet) -> str:
     return screen_document(document, ruleset).evaluation.outcome
 
 
-def throughput(run: Callable[[dict[str, Any], RuleSet], str], documents: list[dict[str, Any]], ruleset: RuleSet) -> float:
+def throughput(
+    run: Callable[[dict[str, Any], RuleSet], str], documents: list[dict[str, Any]], ruleset: RuleSet
+) -> float:
     """Return documents per second for one pass over ``documents``."""
     start = time.perf_counter()
     for document in documents:

@@ -30,8 +30,13 @@ from .errors import AnswersError
 from .instruments.acr2016 import PAIN_AREA_KEYS
 
 __all__ = [
-    "AnswersDocument", "MedicationTrial", "SymptomSeverity", "Therapies",
-    "example_document", "field_path", "parse_answers",
+    "AnswersDocument",
+    "MedicationTrial",
+    "SymptomSeverity",
+    "Therapies",
+    "example_document",
+    "field_path",
+    "parse_answers",
 ]
 
 #: Custom error type: its message is already the plain text a person reads.
@@ -268,23 +273,47 @@ def example_document() -> dict[str, Any]:
         "diagnoses": ["fibromyalgia", "depression", "ibs"],
         # WPI 10, generalized pain in all 5 regions; with SSS 10 this meets ACR 2016.
         "pain_areas": [
-            "shoulder_girdle_left", "shoulder_girdle_right", "upper_arm_left", "hip_left", "hip_right",
-            "upper_leg_left", "upper_leg_right", "neck", "upper_back", "lower_back",
+            "shoulder_girdle_left",
+            "shoulder_girdle_right",
+            "upper_arm_left",
+            "hip_left",
+            "hip_right",
+            "upper_leg_left",
+            "upper_leg_right",
+            "neck",
+            "upper_back",
+            "lower_back",
         ],
         "pain_duration_months": 48,
         "sss": {
-            "fatigue": 3, "unrefreshed": 3, "cognitive": 2,
-            "headaches": True, "lower_abdominal": False, "depression": True,
+            "fatigue": 3,
+            "unrefreshed": 3,
+            "cognitive": 2,
+            "headaches": True,
+            "lower_abdominal": False,
+            "depression": True,
         },
         "pain_average": 7,
         "phq9": [2, 2, 3, 2, 1, 2, 2, 1, 0],
         "gad7": [2, 1, 2, 2, 1, 1, 2],
         "isi": [3, 3, 2, 3, 3, 2, 3],
         "medication_trials": [
-            {"drug": "sertraline", "dose_mg_per_day": 100, "weeks": 12, "improvement_pct": 10,
-             "current_episode": True, "stopped_early": False},
-            {"drug": "duloxetine", "dose_mg_per_day": 60, "weeks": 8.5, "improvement_pct": 20,
-             "current_episode": True, "stopped_early": False},
+            {
+                "drug": "sertraline",
+                "dose_mg_per_day": 100,
+                "weeks": 12,
+                "improvement_pct": 10,
+                "current_episode": True,
+                "stopped_early": False,
+            },
+            {
+                "drug": "duloxetine",
+                "dose_mg_per_day": 60,
+                "weeks": 8.5,
+                "improvement_pct": 20,
+                "current_episode": True,
+                "stopped_early": False,
+            },
         ],
         "therapies": {"graded_exercise": "tried", "cbt": "tried", "sleep_treatment": "never"},
         "medical_history": [],

@@ -44,9 +44,13 @@ def purge_drafts_command() -> None:
     with db.new_session(current_app) as session:
         count = purge_expired_drafts(session, now=now)
         audit.record(
-            session, actor="cli", action="drafts.purged", subject_type="draft", subject_id=None,
-            at=now, details={"count": count},
+            session,
+            actor="cli",
+            action="drafts.purged",
+            subject_type="draft",
+            subject_id=None,
+            at=now,
+            details={"count": count},
         )
         session.commit()
     click.echo(f"Deleted {count} expired draft(s).")
-

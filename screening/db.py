@@ -55,9 +55,7 @@ class Model(orm.DeclarativeBase):
 def make_engine(url: str) -> sa.Engine:
     """Create an engine with settings that suit the backend; answers never appear in its error logs."""
     if url.startswith("sqlite"):
-        engine = sa.create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True
-        )
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True)

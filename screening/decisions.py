@@ -24,7 +24,9 @@ log = logging.getLogger(__name__)
 #: Used when no rule set is available at all to say what the error outcome is.
 FALLBACK_ERROR_OUTCOME = "manual_review"
 FALLBACK_ERROR_PRIORITY = 4
-FALLBACK_ERROR_MESSAGE = "Thank you. A clinician will review your answers and contact you if there is anything to discuss."
+FALLBACK_ERROR_MESSAGE = (
+    "Thank you. A clinician will review your answers and contact you if there is anything to discuss."
+)
 
 
 class NoRuleSet(RuntimeError):
@@ -92,13 +94,20 @@ def patient_notes(decision: Decision) -> list[str]:
     return [note["text"] for note in decision.notes if note["audience"] == "patient"]
 
 
-def reevaluate(session: orm.Session, submission: Submission, ruleset: RuleSet | None, *, now: datetime, actor: str) -> Decision:
+def reevaluate(
+    session: orm.Session, submission: Submission, ruleset: RuleSet | None, *, now: datetime, actor: str
+) -> Decision:
     """Add a new decision for ``submission`` with ``ruleset``; earlier decisions stay as they were."""
     decision = decide(submission, ruleset, now=now)
     session.add(decision)
     session.flush()
     audit.record(
-        session, actor=actor, action="decision.reevaluated", subject_type="submission", subject_id=submission.id,
-        at=now, details={"decision_id": decision.id, "ruleset_version": decision.ruleset_version},
+        session,
+        actor=actor,
+        action="decision.reevaluated",
+        subject_type="submission",
+        subject_id=submission.id,
+        at=now,
+        details={"decision_id": decision.id, "ruleset_version": decision.ruleset_version},
     )
     return decision

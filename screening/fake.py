@@ -49,7 +49,9 @@ def answers_document(rng: random.Random) -> dict[str, Any]:
     return {
         "age": rng.randint(18, 80),
         "sex_at_birth": sex,
-        "pregnancy": "not_applicable" if sex == "male" else rng.choices(("no", "yes", "possible"), weights=(95, 2, 3))[0],
+        "pregnancy": "not_applicable"
+        if sex == "male"
+        else rng.choices(("no", "yes", "possible"), weights=(95, 2, 3))[0],
         "breastfeeding": sex != "male" and rng.random() < 0.02,
         "diagnoses": rng.sample(list(vocabulary.DIAGNOSES), k=rng.randint(0, 3)),
         "pain_areas": rng.sample(list(PAIN_AREA_KEYS), k=round(pain * 19)),
@@ -66,10 +68,16 @@ def answers_document(rng: random.Random) -> dict[str, Any]:
         "phq9": _likert(rng, 8, 3, mood) + [rng.choices((0, 1, 2, 3), weights=(88, 7, 3, 2))[0]],
         "gad7": _likert(rng, 7, 3, rng.random()),
         "isi": _likert(rng, 7, 4, rng.random()),
-        "medication_trials": [_trial(rng) for _ in range(rng.choices((0, 1, 2, 3, 4), weights=(25, 25, 25, 15, 10))[0])],
+        "medication_trials": [
+            _trial(rng) for _ in range(rng.choices((0, 1, 2, 3, 4), weights=(25, 25, 25, 15, 10))[0])
+        ],
         "therapies": {code: rng.choice(tuple(vocabulary.THERAPY_STATUS)) for code in vocabulary.THERAPIES},
-        "medical_history": rng.sample(list(vocabulary.MEDICAL_HISTORY), k=rng.choices((0, 1, 2), weights=(80, 15, 5))[0]),
-        "current_medications": rng.sample(list(vocabulary.CURRENT_MEDICATIONS), k=rng.choices((0, 1), weights=(85, 15))[0]),
+        "medical_history": rng.sample(
+            list(vocabulary.MEDICAL_HISTORY), k=rng.choices((0, 1, 2), weights=(80, 15, 5))[0]
+        ),
+        "current_medications": rng.sample(
+            list(vocabulary.CURRENT_MEDICATIONS), k=rng.choices((0, 1), weights=(85, 15))[0]
+        ),
     }
 
 

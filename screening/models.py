@@ -43,9 +43,7 @@ class Submission(Model):
     #: PHQ-9 item 9 above 0 in the answers, or at any point while the draft was filled in.
     safety_flag: orm.Mapped[bool] = orm.mapped_column(index=True)
     #: The draft this came from; unique, so submitting one draft twice stores one submission.
-    draft_id: orm.Mapped[int | None] = orm.mapped_column(
-        sa.ForeignKey("draft.id", ondelete="SET NULL"), unique=True
-    )
+    draft_id: orm.Mapped[int | None] = orm.mapped_column(sa.ForeignKey("draft.id", ondelete="SET NULL"), unique=True)
 
 
 class AuditEvent(Model):

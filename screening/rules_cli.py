@@ -30,6 +30,7 @@ from .ruleset.facts import FACTS
 from .ruleset.loader import Sources
 from .ruleset.loader import load_ruleset
 from .ruleset.loader import read_sources
+from .ruleset.model import RuleSet
 from .ruleset.model import RuleSetInvalid
 from .ruleset.registry import RulesUnavailable
 from .ruleset.spec import OUTCOMES_FILE
@@ -58,7 +59,11 @@ def _sources(path: str | None) -> tuple[Sources, str]:
         return read_sources(target), _shown(target)
     directory = target.parent if (target.parent / OUTCOMES_FILE).exists() else Path(current_app.config["RULES_DIR"])
     sources = read_sources(directory)
-    name = target.resolve().relative_to(directory.resolve()).as_posix() if target.resolve().is_relative_to(directory.resolve()) else target.name
+    name = (
+        target.resolve().relative_to(directory.resolve()).as_posix()
+        if target.resolve().is_relative_to(directory.resolve())
+        else target.name
+    )
     sources[name] = target.read_text(encoding="utf-8")
     return sources, _shown(directory)
 
@@ -69,18 +74,23 @@ def _shown(directory: Path) -> str:
     return "" if relative == "." else relative.rstrip("/") + "/"
 
 
+def _load_or_exit(path: str | None) -> tuple[RuleSet, str]:
+    """Load the rule files at PATH, or print every error and exit 1."""
+    sources, prefix = _sources(path)
+    try:
+        return load_ruleset(sources), prefix
+    except RuleSetInvalid as invalid:
+        for error in invalid.errors:
+            click.echo(prefix + str(error), err=True)
+        raise click.ClickException(f"{len(invalid.errors)} error(s) in the rule files") from None
+
+
 @rules_group.command("check")
 @click.argument("path", required=False)
 @with_appcontext
 def check_command(path: str | None) -> None:
     """Load and type-check the rule files (a directory or one file); exit 1 on any error."""
-    sources, prefix = _sources(path)
-    try:
-        ruleset = load_ruleset(sources)
-    except RuleSetInvalid as invalid:
-        for error in invalid.errors:
-            click.echo(prefix + str(error), err=True)
-        raise click.ClickException(f"{len(invalid.errors)} error(s) in the rule files") from None
+    ruleset, _ = _load_or_exit(path)
     click.echo(f"OK: {len(ruleset.rules)} rules, {len(ruleset.cases)} test cases, version {ruleset.version}")
 
 
@@ -89,13 +99,7 @@ def check_command(path: str | None) -> None:
 @with_appcontext
 def test_command(path: str | None) -> None:
     """Run the test cases written in the rule files; exit 1 if any fails."""
-    sources, prefix = _sources(path)
-    try:
-        ruleset = load_ruleset(sources)
-    except RuleSetInvalid as invalid:
-        for error in invalid.errors:
-            click.echo(prefix + str(error), err=True)
-        raise click.ClickException("the rule files do not load; fix them before testing") from None
+    ruleset, prefix = _load_or_exit(path)
     results = run_cases(ruleset)
     for result in results:
         status = "PASS" if result.passed else "FAIL"
@@ -145,7 +149,9 @@ def reevaluate_command(reference: str) -> None:
         submission = _find_submission(session, reference)
         decision = reevaluate(session, submission, ruleset, now=datetime.now(UTC), actor="cli")
         session.commit()
-        click.echo(f"Submission {submission.reference}: {decision.outcome} (decision {decision.id}, {decision.ruleset_version})")
+        click.echo(
+            f"Submission {submission.reference}: {decision.outcome} (decision {decision.id}, {decision.ruleset_version})"
+        )
 
 
 def _find_submission(session: orm.Session, reference: str) -> Submission:
@@ -176,7 +182,9 @@ def _explain_decision(decision: Decision) -> None:
     """Print one decision's trace."""
     click.echo(f"\nDecision {decision.id} at {decision.created_at:%Y-%m-%d %H:%M:%S} UTC")
     click.echo(f"  outcome: {decision.outcome} (queue priority {decision.priority})")
-    click.echo(f"  rule set: {decision.ruleset_version}  engine: {decision.engine_version}  form: {decision.form_version}")
+    click.echo(
+        f"  rule set: {decision.ruleset_version}  engine: {decision.engine_version}  form: {decision.form_version}"
+    )
     if decision.error:
         click.echo(f"  evaluation failed: {decision.error}")
     for fired in decision.fired:
@@ -199,7 +207,9 @@ def screen_command(file: Any) -> None:
     try:
         data = json.load(file)
     except json.JSONDecodeError as error:
-        raise click.ClickException(f"document: not valid JSON ({error.msg} at line {error.lineno} column {error.colno})") from None
+        raise click.ClickException(
+            f"document: not valid JSON ({error.msg} at line {error.lineno} column {error.colno})"
+        ) from None
     try:
         ruleset = require_ruleset(current_app)
     except RulesUnavailable as unavailable:
@@ -213,4 +223,3 @@ def screen_command(file: Any) -> None:
             where = f"[{index}]." if isinstance(data, list) else ""
             raise click.ClickException(f"{where}{error.field}: {error.reason}") from None
     echo_json(results if isinstance(data, list) else results[0])
-

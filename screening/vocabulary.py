@@ -63,7 +63,10 @@ THERAPIES = _table(
 MEDICAL_HISTORY = _table(
     ("ketamine_reaction", "A bad or allergic reaction to ketamine or esketamine (Spravato)"),
     ("aneurysm_or_brain_bleed", "An aneurysm, a malformed blood vessel (AVM) or bleeding in the brain"),
-    ("heart_disease_unstable", "A recent heart attack or stroke, unstable angina or heart failure that is not under control"),
+    (
+        "heart_disease_unstable",
+        "A recent heart attack or stroke, unstable angina or heart failure that is not under control",
+    ),
     ("hypertension_uncontrolled", "High blood pressure that is not under control"),
     ("psychosis", "Psychosis, schizophrenia or hearing or seeing things others do not"),
     ("mania_history", "Episodes of mania or hypomania"),

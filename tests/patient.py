@@ -24,25 +24,55 @@ Answers = Mapping[str, str | Iterable[str]]
 DEFAULT_ANSWERS: dict[str, dict[str, str | list[str]]] = {
     "welcome": {"consent": "y"},
     "age": {"age": "46"},
-    "about": {"sex_at_birth": "female", "pregnancy": "no", "breastfeeding": "no", "diagnoses": ["fibromyalgia", "depression"]},
+    "about": {
+        "sex_at_birth": "female",
+        "pregnancy": "no",
+        "breastfeeding": "no",
+        "diagnoses": ["fibromyalgia", "depression"],
+    },
     "pain": {
         "pain_areas": [
-            "shoulder_girdle_left", "upper_arm_left", "shoulder_girdle_right", "lower_arm_right",
-            "hip_left", "upper_leg_left", "hip_right", "neck", "upper_back", "lower_back",
+            "shoulder_girdle_left",
+            "upper_arm_left",
+            "shoulder_girdle_right",
+            "lower_arm_right",
+            "hip_left",
+            "upper_leg_left",
+            "hip_right",
+            "neck",
+            "upper_back",
+            "lower_back",
         ],
         "pain_duration_months": "48",
         "pain_average": "6",
     },
-    "symptoms": {"fatigue": "3", "unrefreshed": "2", "cognitive": "2", "headaches": "1", "lower_abdominal": "0", "depression": "1"},
+    "symptoms": {
+        "fatigue": "3",
+        "unrefreshed": "2",
+        "cognitive": "2",
+        "headaches": "1",
+        "lower_abdominal": "0",
+        "depression": "1",
+    },
     "mood": {f"phq9_{i}": v for i, v in enumerate("222212220", start=1)},
     "anxiety": {f"gad7_{i}": v for i, v in enumerate("2112101", start=1)},
     "sleep": {f"isi_{i}": v for i, v in enumerate("3222313", start=1)},
     "treatments": {
-        "medications-0-drug": "sertraline", "medications-0-dose_mg_per_day": "100", "medications-0-weeks": "12",
-        "medications-0-improvement_pct": "10", "medications-0-current_episode": "yes", "medications-0-stopped_early": "no",
-        "medications-1-drug": "duloxetine", "medications-1-dose_mg_per_day": "60", "medications-1-weeks": "8",
-        "medications-1-improvement_pct": "20", "medications-1-current_episode": "yes", "medications-1-stopped_early": "no",
-        "graded_exercise": "tried", "cbt": "never", "sleep_treatment": "current",
+        "medications-0-drug": "sertraline",
+        "medications-0-dose_mg_per_day": "100",
+        "medications-0-weeks": "12",
+        "medications-0-improvement_pct": "10",
+        "medications-0-current_episode": "yes",
+        "medications-0-stopped_early": "no",
+        "medications-1-drug": "duloxetine",
+        "medications-1-dose_mg_per_day": "60",
+        "medications-1-weeks": "8",
+        "medications-1-improvement_pct": "20",
+        "medications-1-current_episode": "yes",
+        "medications-1-stopped_early": "no",
+        "graded_exercise": "tried",
+        "cbt": "never",
+        "sleep_treatment": "current",
     },
     "history": {"medical_history_none": "y", "current_medications_none": "y"},
 }
@@ -78,7 +108,9 @@ class Patient:
         assert self.csrf_token is not None
         return self.csrf_token
 
-    def post(self, path: str, data: Answers | list[tuple[str, str]], *, action: str = "next", csrf: bool = True) -> TestResponse:
+    def post(
+        self, path: str, data: Answers | list[tuple[str, str]], *, action: str = "next", csrf: bool = True
+    ) -> TestResponse:
         """POST answers to a page, with the CSRF token and the button pressed."""
         pairs = list(data.items()) if isinstance(data, Mapping) else list(data)
         flat = [(k, v) for k, vs in pairs for v in ([vs] if isinstance(vs, str) else vs)]
@@ -87,7 +119,9 @@ class Patient:
         flat.append(("action", action))
         return self.client.post(path, data=_multidict(flat))
 
-    def answer(self, key: str, overrides: Answers | None = None, *, action: str = "next", drop: Iterable[str] = ()) -> TestResponse:
+    def answer(
+        self, key: str, overrides: Answers | None = None, *, action: str = "next", drop: Iterable[str] = ()
+    ) -> TestResponse:
         """Answer one step with the defaults, changed by ``overrides`` and without ``drop``."""
         answers = {**DEFAULT_ANSWERS[key], **(overrides or {})}
         for name in drop:
@@ -124,7 +158,9 @@ TOTAL_STEPS = len(STEP_ORDER) + 1
 #: A resume link as the pages show it.
 RESUME_LINK = re.compile(r"/resume/([A-Za-z0-9_-]+)")
 FOOTER_NOTICE = "not monitored in real time"
-_VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"})
+_VOID = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+)
 
 
 class _PageParser(HTMLParser):
@@ -247,7 +283,9 @@ class Page:
 
     def hidden(self, name: str) -> list[str]:
         """Return the values of the hidden inputs called ``name``."""
-        return [c.get("value") or "" for c in self._parser.controls if c.get("type") == "hidden" and c.get("name") == name]
+        return [
+            c.get("value") or "" for c in self._parser.controls if c.get("type") == "hidden" and c.get("name") == name
+        ]
 
     def resume_token(self) -> str | None:
         """Return the token of the resume link shown on the page, if any."""

@@ -78,14 +78,16 @@ def number(low: float, high: float, low_inclusive: bool) -> st.SearchStrategy[in
     return st.one_of(ints, floats)
 
 
-trials = st.fixed_dictionaries({
-    "drug": st.one_of(st.sampled_from(tuple(vocabulary.MEDICATIONS)), st.from_regex(DRUG_RE, fullmatch=True)),
-    "dose_mg_per_day": number(0, 10000, False),
-    "weeks": number(0, 1000, True),
-    "improvement_pct": st.integers(0, 100),
-    "current_episode": st.booleans(),
-    "stopped_early": st.booleans(),
-})
+trials = st.fixed_dictionaries(
+    {
+        "drug": st.one_of(st.sampled_from(tuple(vocabulary.MEDICATIONS)), st.from_regex(DRUG_RE, fullmatch=True)),
+        "dose_mg_per_day": number(0, 10000, False),
+        "weeks": number(0, 1000, True),
+        "improvement_pct": st.integers(0, 100),
+        "current_episode": st.booleans(),
+        "stopped_early": st.booleans(),
+    }
+)
 
 
 @st.composite
@@ -107,8 +109,10 @@ def documents(draw: st.DrawFn) -> Doc:
             **{key: draw(st.booleans()) for key in ("headaches", "lower_abdominal", "depression")},
         },
         "pain_average": draw(st.integers(0, 10)),
-        **{name: draw(st.lists(st.integers(0, high), min_size=n, max_size=n))
-           for name, (n, high) in SCORE_LISTS.items()},
+        **{
+            name: draw(st.lists(st.integers(0, high), min_size=n, max_size=n))
+            for name, (n, high) in SCORE_LISTS.items()
+        },
         "medication_trials": draw(st.lists(trials, max_size=30)),
         "therapies": {name: draw(status) for name in vocabulary.THERAPIES},
         "medical_history": draw(subset(CODE_LISTS["medical_history"])),
@@ -133,19 +137,39 @@ def bad_value(kind: tuple[Any, ...]) -> st.SearchStrategy[Any]:
     junk = st.one_of(st.none(), st.just([]), st.just({}))
     if kind[0] == "int":
         low, high = kind[1], kind[2]
-        return st.one_of(junk, st.integers(max_value=low - 1), st.integers(min_value=high + 1), st.booleans(),
-                         st.integers(low, high).map(str), st.integers(low, high).map(float), st.floats(low, high))
+        return st.one_of(
+            junk,
+            st.integers(max_value=low - 1),
+            st.integers(min_value=high + 1),
+            st.booleans(),
+            st.integers(low, high).map(str),
+            st.integers(low, high).map(float),
+            st.floats(low, high),
+        )
     if kind[0] == "num":
         low, high, inclusive = kind[1:]
         below = st.floats(max_value=low).filter(lambda x: x < low or not inclusive)
-        return st.one_of(junk, below, st.floats(min_value=high).filter(lambda x: x > high), st.just(math.nan),
-                         st.booleans(), st.integers(low, high).map(str), st.integers(min_value=high + 1))
+        return st.one_of(
+            junk,
+            below,
+            st.floats(min_value=high).filter(lambda x: x > high),
+            st.just(math.nan),
+            st.booleans(),
+            st.integers(low, high).map(str),
+            st.integers(min_value=high + 1),
+        )
     if kind[0] == "bool":
         return st.one_of(junk, st.integers(), st.sampled_from(["true", "false", "yes"]), st.floats())
     if kind[0] == "code":
         return st.one_of(junk, st.integers(), st.booleans(), st.text().filter(lambda s: s not in kind[1]))
-    return st.one_of(junk, st.integers(), st.text().filter(lambda s: re.fullmatch(DRUG_RE, s) is None),
-                     st.from_regex(r"[A-Z][a-z]{0,10}", fullmatch=True), st.just("a" * 61), st.just(" sertraline"))
+    return st.one_of(
+        junk,
+        st.integers(),
+        st.text().filter(lambda s: re.fullmatch(DRUG_RE, s) is None),
+        st.from_regex(r"[A-Z][a-z]{0,10}", fullmatch=True),
+        st.just("a" * 61),
+        st.just(" sertraline"),
+    )
 
 
 def node(doc: Any, path: Path) -> Any:
@@ -203,8 +227,11 @@ def broken(draw: st.DrawFn) -> tuple[Doc, str]:
         return doc, name
     if kind == "container":
         name = draw(st.sampled_from(["sss", "therapies", "phq9", "medication_trials", *CODE_LISTS]))
-        wrong = st.one_of(st.none(), st.text(), st.integers()) if name in ("sss", "therapies") else st.one_of(
-            st.none(), st.text(), st.just({}), st.just(tuple(doc[name])))
+        wrong = (
+            st.one_of(st.none(), st.text(), st.integers())
+            if name in ("sss", "therapies")
+            else st.one_of(st.none(), st.text(), st.just({}), st.just(tuple(doc[name])))
+        )
         doc[name] = draw(wrong)
         return doc, name
     doc["sex_at_birth"] = "male"
@@ -277,14 +304,23 @@ def mutated(changes: Mapping[Path, Any]) -> Doc:
         ({("isi",): [0] * 6}, "isi", "must have exactly 7 items"),
         ({("gad7",): "0000000"}, "gad7", "must be a list"),
         ({("sss",): []}, "sss", "must be an object"),
-        ({("medication_trials", 0, "dose_mg_per_day"): math.inf}, "medication_trials[0].dose_mg_per_day",
-         "must be a number greater than 0 and at most 10000"),
+        (
+            {("medication_trials", 0, "dose_mg_per_day"): math.inf},
+            "medication_trials[0].dose_mg_per_day",
+            "must be a number greater than 0 and at most 10000",
+        ),
         ({("medication_trials", 1, "weeks"): -1}, "medication_trials[1].weeks", "must be a number from 0 to 1000"),
-        ({("medication_trials", 0, "drug"): "Sertraline"}, "medication_trials[0].drug",
-         "must be a lower-case generic name of 1 to 60 letters, digits, spaces or hyphens"),
+        (
+            {("medication_trials", 0, "drug"): "Sertraline"},
+            "medication_trials[0].drug",
+            "must be a lower-case generic name of 1 to 60 letters, digits, spaces or hyphens",
+        ),
         ({("sex_at_birth",): "male"}, "pregnancy", "must be 'not_applicable' when sex at birth is male"),
-        ({("sex_at_birth",): "male", ("pregnancy",): "not_applicable", ("breastfeeding",): True},
-         "breastfeeding", "must be false when sex at birth is male"),
+        (
+            {("sex_at_birth",): "male", ("pregnancy",): "not_applicable", ("breastfeeding",): True},
+            "breastfeeding",
+            "must be false when sex at birth is male",
+        ),
     ],
 )
 def test_messages_are_short_and_name_the_field(changes: Mapping[Path, Any], field: str, reason: str) -> None:

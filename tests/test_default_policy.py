@@ -16,24 +16,58 @@ from .ruleset_files import RULES
 
 BASELINE: dict[str, Any] = yaml.safe_load((RULES / "baseline.yaml").read_text())
 FIBROMYALGIA = {
-    "pain_areas": ["shoulder_girdle_left", "upper_arm_left", "shoulder_girdle_right", "lower_arm_right", "hip_left",
-                   "upper_leg_left", "hip_right", "neck", "upper_back", "lower_back"],
+    "pain_areas": [
+        "shoulder_girdle_left",
+        "upper_arm_left",
+        "shoulder_girdle_right",
+        "lower_arm_right",
+        "hip_left",
+        "upper_leg_left",
+        "hip_right",
+        "neck",
+        "upper_back",
+        "lower_back",
+    ],
     "pain_duration_months": 48,
-    "sss": {"fatigue": 3, "unrefreshed": 2, "cognitive": 2, "headaches": True, "lower_abdominal": False, "depression": True},
+    "sss": {
+        "fatigue": 3,
+        "unrefreshed": 2,
+        "cognitive": 2,
+        "headaches": True,
+        "lower_abdominal": False,
+        "depression": True,
+    },
 }
 DEPRESSED = {"phq9": [2, 2, 2, 1, 1, 1, 1, 0, 0]}  # PHQ-9 of 10
 
 
-def trial(drug: str, dose: float, weeks: float = 12, improvement: int = 10, current: bool = True, stopped: bool = False) -> dict[str, Any]:
+def trial(
+    drug: str, dose: float, weeks: float = 12, improvement: int = 10, current: bool = True, stopped: bool = False
+) -> dict[str, Any]:
     """Return one medication trial."""
-    return {"drug": drug, "dose_mg_per_day": dose, "weeks": weeks, "improvement_pct": improvement,
-            "current_episode": current, "stopped_early": stopped}
+    return {
+        "drug": drug,
+        "dose_mg_per_day": dose,
+        "weeks": weeks,
+        "improvement_pct": improvement,
+        "current_episode": current,
+        "stopped_early": stopped,
+    }
 
 
 SERTRALINE = trial("sertraline", 100)
 TRD = {"medication_trials": [SERTRALINE, trial("duloxetine", 60, weeks=8, improvement=20)]}
-HARD_STOPS = ["ketamine_reaction", "aneurysm_or_brain_bleed", "heart_disease_unstable", "hypertension_uncontrolled",
-              "psychosis", "ketamine_misuse", "substance_use_active", "liver_disease_severe", "intracranial_pressure"]
+HARD_STOPS = [
+    "ketamine_reaction",
+    "aneurysm_or_brain_bleed",
+    "heart_disease_unstable",
+    "hypertension_uncontrolled",
+    "psychosis",
+    "ketamine_misuse",
+    "substance_use_active",
+    "liver_disease_severe",
+    "intracranial_pressure",
+]
 FLAGS_ONLY = sorted(set(MEDICAL_HISTORY) - set(HARD_STOPS))
 
 
@@ -45,22 +79,42 @@ def second_trial(**changes: Any) -> dict[str, Any]:
 CASES: list[tuple[str, dict[str, Any], str]] = [
     ("nothing reported", {}, "not_candidate"),
     ("item 9 alone", {"phq9": [0, 0, 0, 0, 0, 0, 0, 0, 1]}, "safety"),
-    ("item 9 over a contraindication and TRD", {"phq9": [2, 2, 2, 2, 2, 2, 2, 2, 3], "medical_history": ["psychosis"], **TRD}, "safety"),
+    (
+        "item 9 over a contraindication and TRD",
+        {"phq9": [2, 2, 2, 2, 2, 2, 2, 2, 3], "medical_history": ["psychosis"], **TRD},
+        "safety",
+    ),
     ("fibromyalgia alone", FIBROMYALGIA, "counseling"),
     ("fibromyalgia with TRD", {**FIBROMYALGIA, **DEPRESSED, **TRD}, "candidate"),
     ("TRD without fibromyalgia", {**DEPRESSED, **TRD}, "candidate"),
     ("TRD with PHQ-9 of 9", {"phq9": [2, 2, 2, 1, 1, 1, 0, 0, 0], **TRD}, "not_candidate"),
-    ("fibromyalgia with treatment-resistant anxiety", {**FIBROMYALGIA, "gad7": [2, 2, 2, 1, 1, 1, 1], **TRD}, "candidate"),
-    ("fibromyalgia with TRD but pregnant", {**FIBROMYALGIA, **DEPRESSED, **TRD, "pregnancy": "yes"}, "contraindication_review"),
+    (
+        "fibromyalgia with treatment-resistant anxiety",
+        {**FIBROMYALGIA, "gad7": [2, 2, 2, 1, 1, 1, 1], **TRD},
+        "candidate",
+    ),
+    (
+        "fibromyalgia with TRD but pregnant",
+        {**FIBROMYALGIA, **DEPRESSED, **TRD, "pregnancy": "yes"},
+        "contraindication_review",
+    ),
     ("possibly pregnant", {"pregnancy": "possible"}, "contraindication_review"),
     ("same drug twice counts once", second_trial(drug="sertraline", dose=200, improvement=0), "not_candidate"),
-    ("exactly 50% improvement is a response", second_trial(drug="duloxetine", dose=60, improvement=50), "not_candidate"),
+    (
+        "exactly 50% improvement is a response",
+        second_trial(drug="duloxetine", dose=60, improvement=50),
+        "not_candidate",
+    ),
     ("49% improvement is a failure", second_trial(drug="duloxetine", dose=60, improvement=49), "candidate"),
     ("dose exactly at the minimum", second_trial(drug="escitalopram", dose=10, improvement=0), "candidate"),
     ("dose just under the minimum", second_trial(drug="escitalopram", dose=9.9, improvement=0), "not_candidate"),
     ("exactly 6 weeks", second_trial(drug="escitalopram", dose=20, weeks=6, improvement=0), "candidate"),
     ("5 weeks", second_trial(drug="escitalopram", dose=20, weeks=5, improvement=0), "not_candidate"),
-    ("low-dose amitriptyline for pain", second_trial(drug="amitriptyline", dose=25, weeks=52, improvement=0), "not_candidate"),
+    (
+        "low-dose amitriptyline for pain",
+        second_trial(drug="amitriptyline", dose=25, weeks=52, improvement=0),
+        "not_candidate",
+    ),
     ("antidepressant-dose amitriptyline", second_trial(drug="amitriptyline", dose=150, improvement=0), "candidate"),
     ("a trial in a previous episode", second_trial(drug="duloxetine", dose=60, current=False), "not_candidate"),
     ("stopped early for side effects", second_trial(drug="duloxetine", dose=60, stopped=True), "not_candidate"),
@@ -68,7 +122,11 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("an unlisted drug typed in", second_trial(drug="agomelatine", dose=50, improvement=0), "not_candidate"),
     *[(f"contraindication {code}", {"medical_history": [code]}, "contraindication_review") for code in HARD_STOPS],
     *[(f"flag only {code}", {"medical_history": [code]}, "not_candidate") for code in FLAGS_ONLY],
-    ("every current medicine class is a flag only", {"current_medications": ["maoi", "stimulant", "benzodiazepine", "opioid"]}, "not_candidate"),
+    (
+        "every current medicine class is a flag only",
+        {"current_medications": ["maoi", "stimulant", "benzodiazepine", "opioid"]},
+        "not_candidate",
+    ),
     ("age 70 is a flag only", {"age": 70}, "not_candidate"),
 ]
 

@@ -40,8 +40,16 @@ def test_phq9_bands(total: int, band: str) -> None:
 
 @pytest.mark.parametrize(
     ("total", "band"),
-    [(0, "minimal"), (4, "minimal"), (5, "mild"), (9, "mild"), (10, "moderate"), (14, "moderate"),
-     (15, "severe"), (21, "severe")],
+    [
+        (0, "minimal"),
+        (4, "minimal"),
+        (5, "mild"),
+        (9, "mild"),
+        (10, "moderate"),
+        (14, "moderate"),
+        (15, "severe"),
+        (21, "severe"),
+    ],
 )
 def test_gad7_bands(total: int, band: str) -> None:
     assert band_for(GAD7.bands, total).name == band
@@ -49,8 +57,16 @@ def test_gad7_bands(total: int, band: str) -> None:
 
 @pytest.mark.parametrize(
     ("total", "band"),
-    [(0, "none"), (7, "none"), (8, "subthreshold"), (14, "subthreshold"), (15, "moderate"),
-     (21, "moderate"), (22, "severe"), (28, "severe")],
+    [
+        (0, "none"),
+        (7, "none"),
+        (8, "subthreshold"),
+        (14, "subthreshold"),
+        (15, "moderate"),
+        (21, "moderate"),
+        (22, "severe"),
+        (28, "severe"),
+    ],
 )
 def test_isi_bands(total: int, band: str) -> None:
     assert band_for(ISI.bands, total).name == band
@@ -58,8 +74,18 @@ def test_isi_bands(total: int, band: str) -> None:
 
 @pytest.mark.parametrize(
     ("total", "band"),
-    [(0, "none"), (3, "none"), (4, "mild"), (7, "mild"), (8, "moderate"), (11, "moderate"),
-     (12, "severe"), (19, "severe"), (20, "very_severe"), (31, "very_severe")],
+    [
+        (0, "none"),
+        (3, "none"),
+        (4, "mild"),
+        (7, "mild"),
+        (8, "moderate"),
+        (11, "moderate"),
+        (12, "severe"),
+        (19, "severe"),
+        (20, "very_severe"),
+        (31, "very_severe"),
+    ],
 )
 def test_fs_bands_follow_wolfe_2015(total: int, band: str) -> None:
     assert band_for(FS_BANDS, total).name == band
@@ -67,8 +93,7 @@ def test_fs_bands_follow_wolfe_2015(total: int, band: str) -> None:
 
 @pytest.mark.parametrize(
     ("total", "band"),
-    [(0, "none"), (1, "mild"), (4, "mild"), (5, "moderate"), (6, "moderate"), (7, "severe"),
-     (10, "severe")],
+    [(0, "none"), (1, "mild"), (4, "mild"), (5, "moderate"), (6, "moderate"), (7, "severe"), (10, "severe")],
 )
 def test_pain_bands_follow_serlin_1995(total: int, band: str) -> None:
     assert band_for(PAIN_AVERAGE.bands, total).name == band
@@ -93,7 +118,11 @@ def test_band_names_match_the_screen_contract(instrument, names: list[str]) -> N
 
 def test_phq9_moderately_severe_label() -> None:
     assert [band.label for band in PHQ9.bands] == [
-        "Minimal", "Mild", "Moderate", "Moderately severe", "Severe",
+        "Minimal",
+        "Mild",
+        "Moderate",
+        "Moderately severe",
+        "Severe",
     ]
 
 
@@ -123,13 +152,9 @@ def test_item_counts_and_keys(instrument, count: int, first_key: str, last_key: 
 
 
 def test_phq9_wording() -> None:
-    assert PHQ9.stem == (
-        "Over the last 2 weeks, how often have you been bothered by any of the following problems?"
-    )
+    assert PHQ9.stem == ("Over the last 2 weeks, how often have you been bothered by any of the following problems?")
     assert PHQ9.items[0].text == "Little interest or pleasure in doing things"
-    assert PHQ9.items[8].text == (
-        "Thoughts that you would be better off dead, or of hurting yourself in some way"
-    )
+    assert PHQ9.items[8].text == ("Thoughts that you would be better off dead, or of hurting yourself in some way")
     assert PHQ9.time_frame == "the last 2 weeks"
 
 
@@ -142,7 +167,10 @@ def test_gad7_wording() -> None:
 @pytest.mark.parametrize("instrument", [PHQ9, GAD7])
 def test_frequency_option_labels(instrument) -> None:
     assert [(o.points, o.label) for o in instrument.options] == [
-        (0, "Not at all"), (1, "Several days"), (2, "More than half the days"), (3, "Nearly every day"),
+        (0, "Not at all"),
+        (1, "Several days"),
+        (2, "More than half the days"),
+        (3, "Nearly every day"),
     ]
 
 
@@ -155,7 +183,9 @@ def test_option_label_lookup() -> None:
 def test_isi_items_1_to_3_use_the_severity_options() -> None:
     assert [o.label for o in ISI.options] == ["None", "Mild", "Moderate", "Severe", "Very severe"]
     assert [item.text for item in ISI.items[:3]] == [
-        "Difficulty falling asleep", "Difficulty staying asleep", "Problems waking up too early",
+        "Difficulty falling asleep",
+        "Difficulty staying asleep",
+        "Problems waking up too early",
     ]
     assert all(item.options == () for item in ISI.items[:3])
 
@@ -179,7 +209,11 @@ def test_isi_items_4_to_7_have_their_own_options(index: int, first: str, last: s
 def test_isi_item_4_wording_and_middle_labels() -> None:
     assert ISI.items[3].text == "How SATISFIED/DISSATISFIED are you with your CURRENT sleep pattern?"
     assert [o.label for o in ISI.items[3].options] == [
-        "Very satisfied", "Satisfied", "Moderately satisfied", "Dissatisfied", "Very dissatisfied",
+        "Very satisfied",
+        "Satisfied",
+        "Moderately satisfied",
+        "Dissatisfied",
+        "Very dissatisfied",
     ]
     assert [o.label for o in ISI.items[5].options][1:4] == ["A little", "Somewhat", "Much"]
     assert ISI.time_frame == "the last 2 weeks"
@@ -187,13 +221,17 @@ def test_isi_item_4_wording_and_middle_labels() -> None:
 
 def test_sss_anchors_and_windows() -> None:
     assert [item.text for item in SSS_SYMPTOMS.items] == [
-        "Fatigue", "Waking unrefreshed", "Cognitive symptoms",
+        "Fatigue",
+        "Waking unrefreshed",
+        "Cognitive symptoms",
     ]
     assert SSS_SYMPTOMS.option_label(0, 0) == "No problem"
     assert SSS_SYMPTOMS.option_label(2, 3) == "Severe; pervasive, continuous, life-disturbing problems"
     assert SSS_SYMPTOMS.time_frame == "the past week"
     assert [item.text for item in SSS_SOMATIC.items] == [
-        "Headaches", "Pain or cramps in the lower abdomen", "Depression",
+        "Headaches",
+        "Pain or cramps in the lower abdomen",
+        "Depression",
     ]
     assert [(o.points, o.label) for o in SSS_SOMATIC.options] == [(0, "No"), (1, "Yes")]
     assert SSS_SOMATIC.time_frame == "the previous 6 months"

@@ -20,13 +20,26 @@ from screening.instruments import score_answers
 from screening.instruments import sss_total
 from screening.instruments import wpi
 
-NO_SSS = {"fatigue": 0, "unrefreshed": 0, "cognitive": 0,
-          "headaches": False, "lower_abdominal": False, "depression": False}
-MAX_SSS = {"fatigue": 3, "unrefreshed": 3, "cognitive": 3,
-           "headaches": True, "lower_abdominal": True, "depression": True}
+NO_SSS = {
+    "fatigue": 0,
+    "unrefreshed": 0,
+    "cognitive": 0,
+    "headaches": False,
+    "lower_abdominal": False,
+    "depression": False,
+}
+MAX_SSS = {
+    "fatigue": 3,
+    "unrefreshed": 3,
+    "cognitive": 3,
+    "headaches": True,
+    "lower_abdominal": True,
+    "depression": True,
+}
 
 
 # --- likert totals -------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("instrument", "answers", "total"),
@@ -67,6 +80,7 @@ def test_likert_total_rejects(instrument, answers: Any, message: str) -> None:
 
 
 # --- WPI and generalized pain ---------------------------------------------------------------------
+
 
 def test_wpi_max_and_regions_max() -> None:
     assert len(PAIN_AREA_KEYS) == 19
@@ -120,6 +134,7 @@ def test_unknown_areas_raise(function, areas: Any, message: str) -> None:
 
 # --- SSS -----------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("changes", "total"),
     [
@@ -162,6 +177,7 @@ def test_sss_total_rejects_missing_key() -> None:
 
 # --- ACR 2016 criteria -----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("wpi_score", "sss_score", "met"),
     [
@@ -195,6 +211,7 @@ def test_acr2016_regions_and_duration(regions: int, duration_months: int, met: b
 
 # --- score_answers on a full document ----------------------------------------------------------------
 
+
 def example_document() -> dict[str, Any]:
     """Return a full canonical answers document of a patient who meets ACR 2016."""
     return {
@@ -204,19 +221,39 @@ def example_document() -> dict[str, Any]:
         "breastfeeding": False,
         "diagnoses": ["fibromyalgia", "depression"],
         "pain_areas": [
-            "shoulder_girdle_left", "shoulder_girdle_right", "upper_arm_left", "hip_left", "hip_right",
-            "upper_leg_right", "neck", "lower_back", "jaw_left", "abdomen",
+            "shoulder_girdle_left",
+            "shoulder_girdle_right",
+            "upper_arm_left",
+            "hip_left",
+            "hip_right",
+            "upper_leg_right",
+            "neck",
+            "lower_back",
+            "jaw_left",
+            "abdomen",
         ],
         "pain_duration_months": 18,
-        "sss": {"fatigue": 3, "unrefreshed": 2, "cognitive": 2,
-                "headaches": True, "lower_abdominal": False, "depression": True},
+        "sss": {
+            "fatigue": 3,
+            "unrefreshed": 2,
+            "cognitive": 2,
+            "headaches": True,
+            "lower_abdominal": False,
+            "depression": True,
+        },
         "pain_average": 6,
         "phq9": [2, 3, 3, 3, 1, 2, 2, 0, 1],
         "gad7": [2, 2, 1, 2, 1, 1, 1],
         "isi": [3, 3, 2, 3, 2, 3, 3],
         "medication_trials": [
-            {"drug": "duloxetine", "dose_mg_per_day": 60, "weeks": 12, "improvement_pct": 10,
-             "current_episode": True, "stopped_early": False},
+            {
+                "drug": "duloxetine",
+                "dose_mg_per_day": 60,
+                "weeks": 12,
+                "improvement_pct": 10,
+                "current_episode": True,
+                "stopped_early": False,
+            },
         ],
         "therapies": {"graded_exercise": "tried", "cbt": "current", "sleep_treatment": "never"},
         "medical_history": [],
@@ -227,19 +264,42 @@ def example_document() -> dict[str, Any]:
 def test_score_answers_full_document() -> None:
     scores = score_answers(example_document())
     assert scores == Scores(
-        wpi=10, sss=9, fs=19, fs_band="severe", generalized_pain_regions=5,
-        fibromyalgia_acr2016=True, pain_average=6, pain_band="moderate",
-        phq9=17, phq9_band="moderately_severe", phq9_item9=1,
-        gad7=10, gad7_band="moderate", isi=19, isi_band="moderate",
+        wpi=10,
+        sss=9,
+        fs=19,
+        fs_band="severe",
+        generalized_pain_regions=5,
+        fibromyalgia_acr2016=True,
+        pain_average=6,
+        pain_band="moderate",
+        phq9=17,
+        phq9_band="moderately_severe",
+        phq9_item9=1,
+        gad7=10,
+        gad7_band="moderate",
+        isi=19,
+        isi_band="moderate",
     )
 
 
 def test_scores_as_dict() -> None:
     result = score_answers(example_document()).as_dict()
     assert list(result) == [
-        "wpi", "sss", "fs", "fs_band", "generalized_pain_regions", "fibromyalgia_acr2016",
-        "pain_average", "pain_band", "phq9", "phq9_band", "phq9_item9", "gad7", "gad7_band",
-        "isi", "isi_band",
+        "wpi",
+        "sss",
+        "fs",
+        "fs_band",
+        "generalized_pain_regions",
+        "fibromyalgia_acr2016",
+        "pain_average",
+        "pain_band",
+        "phq9",
+        "phq9_band",
+        "phq9_item9",
+        "gad7",
+        "gad7_band",
+        "isi",
+        "isi_band",
     ]
     assert result["fs"] == 19
     assert result["phq9_band"] == "moderately_severe"
@@ -254,8 +314,9 @@ def test_scores_are_frozen() -> None:
 
 def test_score_answers_maxima() -> None:
     doc = example_document()
-    doc.update(pain_areas=list(PAIN_AREA_KEYS), sss=dict(MAX_SSS), pain_average=10,
-               phq9=[3] * 9, gad7=[3] * 7, isi=[4] * 7)
+    doc.update(
+        pain_areas=list(PAIN_AREA_KEYS), sss=dict(MAX_SSS), pain_average=10, phq9=[3] * 9, gad7=[3] * 7, isi=[4] * 7
+    )
     result = score_answers(doc).as_dict()
     assert (result["wpi"], result["sss"], result["fs"], result["fs_band"]) == (19, 12, 31, "very_severe")
     assert (result["phq9"], result["gad7"], result["isi"]) == (27, 21, 28)
@@ -265,13 +326,25 @@ def test_score_answers_maxima() -> None:
 
 def test_score_answers_minima() -> None:
     doc = example_document()
-    doc.update(pain_areas=[], sss=dict(NO_SSS), pain_average=0, pain_duration_months=0,
-               phq9=[0] * 9, gad7=[0] * 7, isi=[0] * 7)
+    doc.update(
+        pain_areas=[], sss=dict(NO_SSS), pain_average=0, pain_duration_months=0, phq9=[0] * 9, gad7=[0] * 7, isi=[0] * 7
+    )
     assert score_answers(doc).as_dict() == {
-        "wpi": 0, "sss": 0, "fs": 0, "fs_band": "none", "generalized_pain_regions": 0,
-        "fibromyalgia_acr2016": False, "pain_average": 0, "pain_band": "none",
-        "phq9": 0, "phq9_band": "minimal", "phq9_item9": 0, "gad7": 0, "gad7_band": "minimal",
-        "isi": 0, "isi_band": "none",
+        "wpi": 0,
+        "sss": 0,
+        "fs": 0,
+        "fs_band": "none",
+        "generalized_pain_regions": 0,
+        "fibromyalgia_acr2016": False,
+        "pain_average": 0,
+        "pain_band": "none",
+        "phq9": 0,
+        "phq9_band": "minimal",
+        "phq9_item9": 0,
+        "gad7": 0,
+        "gad7_band": "minimal",
+        "isi": 0,
+        "isi_band": "none",
     }
 
 
@@ -282,8 +355,23 @@ def test_score_answers_minima() -> None:
         ({"pain_duration_months": 3}, True),
         ({"pain_duration_months": 2}, False),
         # jaw, chest and abdomen keep the WPI at 10 but leave only 2 generalized regions (the hips).
-        ({"pain_areas": ["jaw_left", "jaw_right", "chest", "abdomen", "hip_left", "hip_right",
-                         "upper_leg_left", "upper_leg_right", "lower_leg_left", "lower_leg_right"]}, False),
+        (
+            {
+                "pain_areas": [
+                    "jaw_left",
+                    "jaw_right",
+                    "chest",
+                    "abdomen",
+                    "hip_left",
+                    "hip_right",
+                    "upper_leg_left",
+                    "upper_leg_right",
+                    "lower_leg_left",
+                    "lower_leg_right",
+                ]
+            },
+            False,
+        ),
     ],
 )
 def test_score_answers_fibromyalgia_fact(changes: dict[str, Any], met: bool) -> None:
@@ -316,9 +404,7 @@ def test_score_answers_rejects_bad_values(field: str, value: Any, message: str) 
         score_answers(doc)
 
 
-@pytest.mark.parametrize(
-    "field", ["pain_areas", "pain_duration_months", "sss", "pain_average", "phq9", "gad7", "isi"]
-)
+@pytest.mark.parametrize("field", ["pain_areas", "pain_duration_months", "sss", "pain_average", "phq9", "gad7", "isi"])
 def test_score_answers_names_a_missing_field(field: str) -> None:
     doc = example_document()
     del doc[field]

@@ -79,7 +79,9 @@ def test_the_draft_expires_a_configured_number_of_days_after_the_last_save(app: 
     before = datetime.now(UTC)
     patient.answer("about")
     draft = only_draft(app)
-    assert before + timedelta(days=3) - timedelta(seconds=5) <= draft.expires_at <= datetime.now(UTC) + timedelta(days=3)
+    assert (
+        before + timedelta(days=3) - timedelta(seconds=5) <= draft.expires_at <= datetime.now(UTC) + timedelta(days=3)
+    )
     assert draft.updated_at >= before
     assert "3 days" in patient.get("/intake/saved").get_data(as_text=True)
 
@@ -122,7 +124,9 @@ def test_two_patients_get_different_links(app: Flask, patient: Patient) -> None:
 # --- Resuming ---------------------------------------------------------------------------------------------
 
 
-def test_resume_in_a_new_browser_lands_on_the_first_incomplete_step_with_the_answers(app: Flask, patient: Patient) -> None:
+def test_resume_in_a_new_browser_lands_on_the_first_incomplete_step_with_the_answers(
+    app: Flask, patient: Patient
+) -> None:
     patient.answer_all(until="mood")
     token = _link(patient)
     elsewhere = _new_patient(app)
@@ -136,7 +140,7 @@ def test_resume_in_a_new_browser_lands_on_the_first_incomplete_step_with_the_ans
     for key in ("about", "pain", "symptoms"):
         assert page(elsewhere.get(step_path(key))).shown() == _expected_shown(key), key
     # The new browser carries on and sends the form.
-    for key in STEP_ORDER[STEP_ORDER.index("mood"):]:
+    for key in STEP_ORDER[STEP_ORDER.index("mood") :]:
         assert elsewhere.answer(key).status_code == 302, key
     assert elsewhere.submit().headers["Location"] == "/intake/done"
     assert len(rows(app, Submission)) == 1
@@ -180,12 +184,15 @@ def test_both_browsers_share_one_draft(app: Flask, patient: Patient) -> None:
     assert len(rows(app, Draft)) == 1
 
 
-@pytest.mark.parametrize("token", [
-    "A" * 43,
-    "x",
-    "not-a-token",
-    "a" * 500,
-])
+@pytest.mark.parametrize(
+    "token",
+    [
+        "A" * 43,
+        "x",
+        "not-a-token",
+        "a" * 500,
+    ],
+)
 def test_an_unknown_token_gives_a_404_page(app: Flask, patient: Patient, token: str) -> None:
     patient.answer_all(until="pain")
     before = only_draft(app).steps
@@ -212,7 +219,9 @@ def test_an_expired_link_gives_a_410_page(app: Flask, patient: Patient) -> None:
     assert 'href="/"' in html
 
 
-def test_an_expired_draft_in_the_browser_session_gives_a_410_page_then_a_fresh_start(app: Flask, patient: Patient) -> None:
+def test_an_expired_draft_in_the_browser_session_gives_a_410_page_then_a_fresh_start(
+    app: Flask, patient: Patient
+) -> None:
     patient.answer_all(until="pain")
     _expire(app)
     response = patient.get("/intake/pain")
@@ -238,9 +247,20 @@ def test_a_draft_just_before_its_expiry_still_opens(app: Flask, patient: Patient
 def test_purge_drafts_deletes_expired_drafts_only_and_writes_an_audit_event(app: Flask, runner: FlaskCliRunner) -> None:
     now = datetime.now(UTC)
     with new_session(app) as session:
-        for name, expires in (("old", now - timedelta(days=1)), ("older", now - timedelta(days=30)), ("live", now + timedelta(days=1))):
-            session.add(Draft(token_hash=hashlib.sha256(name.encode()).hexdigest(), created_at=now, updated_at=now,
-                              expires_at=expires, steps={"age": [["age", "40"]]}))
+        for name, expires in (
+            ("old", now - timedelta(days=1)),
+            ("older", now - timedelta(days=30)),
+            ("live", now + timedelta(days=1)),
+        ):
+            session.add(
+                Draft(
+                    token_hash=hashlib.sha256(name.encode()).hexdigest(),
+                    created_at=now,
+                    updated_at=now,
+                    expires_at=expires,
+                    steps={"age": [["age", "40"]]},
+                )
+            )
         session.commit()
     result = runner.invoke(args=["purge-drafts"])
     assert result.exit_code == 0, result.output
@@ -260,7 +280,9 @@ def test_purge_drafts_deletes_expired_drafts_only_and_writes_an_audit_event(app:
     assert [event.details for event in rows(app, AuditEvent)] == [{"count": 2}, {"count": 0}]
 
 
-def test_purging_the_draft_of_a_submission_keeps_the_submission(app: Flask, patient: Patient, runner: FlaskCliRunner) -> None:
+def test_purging_the_draft_of_a_submission_keeps_the_submission(
+    app: Flask, patient: Patient, runner: FlaskCliRunner
+) -> None:
     patient.answer_all()
     patient.submit()
     reference = rows(app, Submission)[0].reference

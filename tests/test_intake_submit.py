@@ -36,20 +36,47 @@ EXPECTED_DOCUMENT: dict[str, Any] = {
     "breastfeeding": False,
     "diagnoses": ["fibromyalgia", "depression"],
     "pain_areas": [
-        "shoulder_girdle_left", "upper_arm_left", "shoulder_girdle_right", "lower_arm_right",
-        "hip_left", "upper_leg_left", "hip_right", "neck", "upper_back", "lower_back",
+        "shoulder_girdle_left",
+        "upper_arm_left",
+        "shoulder_girdle_right",
+        "lower_arm_right",
+        "hip_left",
+        "upper_leg_left",
+        "hip_right",
+        "neck",
+        "upper_back",
+        "lower_back",
     ],
     "pain_duration_months": 48,
-    "sss": {"fatigue": 3, "unrefreshed": 2, "cognitive": 2, "headaches": True, "lower_abdominal": False, "depression": True},
+    "sss": {
+        "fatigue": 3,
+        "unrefreshed": 2,
+        "cognitive": 2,
+        "headaches": True,
+        "lower_abdominal": False,
+        "depression": True,
+    },
     "pain_average": 6,
     "phq9": [2, 2, 2, 2, 1, 2, 2, 2, 0],
     "gad7": [2, 1, 1, 2, 1, 0, 1],
     "isi": [3, 2, 2, 2, 3, 1, 3],
     "medication_trials": [
-        {"drug": "sertraline", "dose_mg_per_day": 100, "weeks": 12, "improvement_pct": 10,
-         "current_episode": True, "stopped_early": False},
-        {"drug": "duloxetine", "dose_mg_per_day": 60, "weeks": 8, "improvement_pct": 20,
-         "current_episode": True, "stopped_early": False},
+        {
+            "drug": "sertraline",
+            "dose_mg_per_day": 100,
+            "weeks": 12,
+            "improvement_pct": 10,
+            "current_episode": True,
+            "stopped_early": False,
+        },
+        {
+            "drug": "duloxetine",
+            "dose_mg_per_day": 60,
+            "weeks": 8,
+            "improvement_pct": 20,
+            "current_episode": True,
+            "stopped_early": False,
+        },
     ],
     "therapies": {"graded_exercise": "tried", "cbt": "never", "sleep_treatment": "current"},
     "medical_history": [],
@@ -149,7 +176,9 @@ def test_the_audit_event_is_written_with_the_submission_and_holds_no_answers(app
         assert answer not in stored
 
 
-def test_no_submission_is_stored_when_the_audit_event_cannot_be(app: Flask, patient: Patient, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_submission_is_stored_when_the_audit_event_cannot_be(
+    app: Flask, patient: Patient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     patient.answer_all()
 
     def broken(*args: object, **kwargs: object) -> None:
@@ -212,32 +241,62 @@ def test_pregnancy_answers_are_kept_for_females(app: Flask, patient: Patient) ->
 
 def test_other_medicines_blank_rows_and_decimal_doses(app: Flask, patient: Patient) -> None:
     treatments = {
-        "medications-0-drug": "other", "medications-0-other_name": "  Agomelatine   XR ",
-        "medications-0-dose_mg_per_day": "37.5", "medications-0-weeks": "6", "medications-0-improvement_pct": "0",
-        "medications-0-current_episode": "no", "medications-0-stopped_early": "yes",
+        "medications-0-drug": "other",
+        "medications-0-other_name": "  Agomelatine   XR ",
+        "medications-0-dose_mg_per_day": "37.5",
+        "medications-0-weeks": "6",
+        "medications-0-improvement_pct": "0",
+        "medications-0-current_episode": "no",
+        "medications-0-stopped_early": "yes",
         # A blank row, as a browser posts it, is ignored.
-        "medications-1-drug": "", "medications-1-other_name": "", "medications-1-dose_mg_per_day": "",
-        "medications-1-weeks": "", "medications-1-improvement_pct": "",
+        "medications-1-drug": "",
+        "medications-1-other_name": "",
+        "medications-1-dose_mg_per_day": "",
+        "medications-1-weeks": "",
+        "medications-1-improvement_pct": "",
         # A listed medicine ignores a name typed in the "other" box.
-        "medications-2-drug": "amitriptyline", "medications-2-other_name": "ignored", "medications-2-dose_mg_per_day": "25",
-        "medications-2-weeks": "10", "medications-2-improvement_pct": "100",
-        "medications-2-current_episode": "yes", "medications-2-stopped_early": "no",
-        "graded_exercise": "never", "cbt": "current", "sleep_treatment": "tried",
+        "medications-2-drug": "amitriptyline",
+        "medications-2-other_name": "ignored",
+        "medications-2-dose_mg_per_day": "25",
+        "medications-2-weeks": "10",
+        "medications-2-improvement_pct": "100",
+        "medications-2-current_episode": "yes",
+        "medications-2-stopped_early": "no",
+        "graded_exercise": "never",
+        "cbt": "current",
+        "sleep_treatment": "tried",
     }
     patient.answer_all(until="treatments")
     assert patient.post("/intake/treatments", treatments).headers["Location"] == "/intake/history"
-    patient.answer("history", {"medical_history": ["glaucoma", "bladder_problems"], "current_medications": ["opioid"]},
-                   drop=["medical_history_none", "current_medications_none"])
+    patient.answer(
+        "history",
+        {"medical_history": ["glaucoma", "bladder_problems"], "current_medications": ["opioid"]},
+        drop=["medical_history_none", "current_medications_none"],
+    )
     review = patient.get("/intake/review").get_data(as_text=True)
-    assert "<dt>agomelatine xr</dt><dd>37.5 mg a day for 6 weeks; 0% better; before the current period of depression; " \
-           "stopped early for side effects</dd>" in review
+    assert (
+        "<dt>agomelatine xr</dt><dd>37.5 mg a day for 6 weeks; 0% better; before the current period of depression; "
+        "stopped early for side effects</dd>" in review
+    )
     patient.submit()
     answers = _submitted(app).answers
     assert answers["medication_trials"] == [
-        {"drug": "agomelatine xr", "dose_mg_per_day": 37.5, "weeks": 6, "improvement_pct": 0,
-         "current_episode": False, "stopped_early": True},
-        {"drug": "amitriptyline", "dose_mg_per_day": 25, "weeks": 10, "improvement_pct": 100,
-         "current_episode": True, "stopped_early": False},
+        {
+            "drug": "agomelatine xr",
+            "dose_mg_per_day": 37.5,
+            "weeks": 6,
+            "improvement_pct": 0,
+            "current_episode": False,
+            "stopped_early": True,
+        },
+        {
+            "drug": "amitriptyline",
+            "dose_mg_per_day": 25,
+            "weeks": 10,
+            "improvement_pct": 100,
+            "current_episode": True,
+            "stopped_early": False,
+        },
     ]
     assert answers["therapies"] == {"graded_exercise": "never", "cbt": "current", "sleep_treatment": "tried"}
     assert answers["medical_history"] == ["glaucoma", "bladder_problems"]
@@ -245,7 +304,9 @@ def test_other_medicines_blank_rows_and_decimal_doses(app: Flask, patient: Patie
 
 
 def test_no_medicines_and_no_pain_areas(app: Flask, patient: Patient) -> None:
-    patient.answer_all({"pain": {"pain_areas": [], "pain_duration_months": "0", "pain_average": "0"}}, until="treatments")
+    patient.answer_all(
+        {"pain": {"pain_areas": [], "pain_duration_months": "0", "pain_average": "0"}}, until="treatments"
+    )
     patient.post("/intake/treatments", {"graded_exercise": "never", "cbt": "never", "sleep_treatment": "never"})
     patient.answer("history")
     patient.submit()
@@ -258,8 +319,9 @@ def test_no_medicines_and_no_pain_areas(app: Flask, patient: Patient) -> None:
 
 
 def test_a_box_posted_twice_is_stored_once(app: Flask, patient: Patient) -> None:
-    patient.answer_all({"about": {"diagnoses": ["fibromyalgia", "fibromyalgia", "migraine"]},
-                        "pain": {"pain_areas": ["neck", "neck"]}})
+    patient.answer_all(
+        {"about": {"diagnoses": ["fibromyalgia", "fibromyalgia", "migraine"]}, "pain": {"pain_areas": ["neck", "neck"]}}
+    )
     assert patient.submit().headers["Location"] == "/intake/done"
     answers = _submitted(app).answers
     assert answers["diagnoses"] == ["fibromyalgia", "migraine"]
@@ -326,7 +388,9 @@ def test_the_resume_link_of_a_submitted_form_opens_the_confirmation(app: Flask, 
     assert later.get("/intake/about").headers["Location"] == "/intake/done"
 
 
-def test_a_submission_made_at_the_same_moment_elsewhere_stands(app: Flask, patient: Patient, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_submission_made_at_the_same_moment_elsewhere_stands(
+    app: Flask, patient: Patient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     patient.answer_all()
     saved_steps = only_draft(app).steps
     patient.submit()
@@ -390,7 +454,9 @@ def _crisis_first(html: str, *after: str) -> None:
 
 
 @pytest.mark.parametrize("item9", ["1", "2", "3"])
-def test_item_9_above_0_leads_to_crisis_resources_first_and_flags_the_draft(app: Flask, patient: Patient, item9: str) -> None:
+def test_item_9_above_0_leads_to_crisis_resources_first_and_flags_the_draft(
+    app: Flask, patient: Patient, item9: str
+) -> None:
     patient.answer_all(until="mood")
     assert only_draft(app).safety_flagged_at is None
     response = patient.answer("mood", {"phq9_9": item9})
@@ -399,7 +465,7 @@ def test_item_9_above_0_leads_to_crisis_resources_first_and_flags_the_draft(app:
     support = patient.get(response.headers["Location"])
     assert support.status_code == 200
     html = support.get_data(as_text=True)
-    main = html[html.index("<main"):]
+    main = html[html.index("<main") :]
     assert "Call or text" in main and "988" in main
     assert "immediate danger, call" in main and "911" in main
     assert "emergency department" in main
@@ -420,7 +486,9 @@ def test_later_pages_show_the_short_crisis_notice(app: Flask, patient: Patient) 
     assert review.index('class="crisis crisis-short"') < review.index("<h1>")
 
 
-def test_the_confirmation_shows_crisis_resources_first_and_the_submission_is_flagged(app: Flask, patient: Patient) -> None:
+def test_the_confirmation_shows_crisis_resources_first_and_the_submission_is_flagged(
+    app: Flask, patient: Patient
+) -> None:
     patient.answer_all({"mood": {"phq9_9": "2"}})
     patient.submit()
     html = patient.get("/intake/done").get_data(as_text=True)
@@ -444,7 +512,9 @@ def test_an_invalid_phq9_with_item_9_shows_crisis_resources_above_the_errors(app
 
 
 @pytest.mark.parametrize(("action", "destination"), [("back", "symptoms"), ("save", "saved")])
-def test_item_9_above_0_shows_crisis_resources_whichever_button_is_pressed(patient: Patient, action: str, destination: str) -> None:
+def test_item_9_above_0_shows_crisis_resources_whichever_button_is_pressed(
+    patient: Patient, action: str, destination: str
+) -> None:
     patient.answer_all(until="mood")
     response = patient.answer("mood", {"phq9_9": "1"}, action=action)
     assert response.headers["Location"] == f"/intake/support?next={destination}"
@@ -487,10 +557,23 @@ def test_item_9_at_0_shows_no_crisis_pages(app: Flask, patient: Patient) -> None
     assert _submitted(app).safety_flag is False
 
 
-@pytest.mark.parametrize("path", [
-    "/", "/intake/age", "/intake/about", "/intake/mood", "/intake/history", "/intake/review", "/intake/saved",
-    "/intake/support?next=anxiety", "/adults-only", "/intake/done", "/no-such-page", "/resume/unknown-token",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/intake/age",
+        "/intake/about",
+        "/intake/mood",
+        "/intake/history",
+        "/intake/review",
+        "/intake/saved",
+        "/intake/support?next=anxiety",
+        "/adults-only",
+        "/intake/done",
+        "/no-such-page",
+        "/resume/unknown-token",
+    ],
+)
 def test_every_page_footer_says_not_monitored_and_gives_988(patient: Patient, path: str) -> None:
     patient.answer_all()
     if path == "/intake/done":
@@ -498,6 +581,6 @@ def test_every_page_footer_says_not_monitored_and_gives_988(patient: Patient, pa
     response = patient.get(path)
     assert response.status_code in (200, 404), path
     html = response.get_data(as_text=True)
-    footer = html[html.index("<footer"):]
+    footer = html[html.index("<footer") :]
     assert "not monitored in real time" in footer
     assert 'href="tel:988"' in footer

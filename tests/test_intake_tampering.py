@@ -38,13 +38,43 @@ from .patient import step_path
 CSRF_MESSAGE = "This form has expired or was not sent from this site, so nothing was changed."
 #: Answer values of the default patient distinctive enough to search for in URLs and logs.
 DISTINCTIVE_ANSWERS = (
-    "sertraline", "duloxetine", "fibromyalgia", "shoulder_girdle_left", "upper_arm_left", "lower_back",
-    "female", "graded_exercise", "sleep_treatment", "medical_history_none", "phq9_", "gad7_", "isi_",
+    "sertraline",
+    "duloxetine",
+    "fibromyalgia",
+    "shoulder_girdle_left",
+    "upper_arm_left",
+    "lower_back",
+    "female",
+    "graded_exercise",
+    "sleep_treatment",
+    "medical_history_none",
+    "phq9_",
+    "gad7_",
+    "isi_",
 )
 #: Values a tampered post may carry in any field.
 WEIRD_VALUES = (
-    "", " ", "x", "-1", "0", "4", "11", "1e309", "NaN", "sNaN", "-Infinity", "²", "١", "０",
-    "99999999999999999999999999", "1" * 3000, "\x00", "<script>alert(1)</script>", "🙂", "true", "None",
+    "",
+    " ",
+    "x",
+    "-1",
+    "0",
+    "4",
+    "11",
+    "1e309",
+    "NaN",
+    "sNaN",
+    "-Infinity",
+    "²",
+    "١",
+    "０",
+    "99999999999999999999999999",
+    "1" * 3000,
+    "\x00",
+    "<script>alert(1)</script>",
+    "🙂",
+    "true",
+    "None",
 )
 
 
@@ -102,9 +132,16 @@ def test_a_csrf_token_from_another_session_is_refused(app: Flask, patient: Patie
     stranger = Patient(app.test_client())
     stranger.get("/")
     before = _draft_steps(app)
-    response = patient.client.post("/intake/pain", data=MultiDict([
-        *posted_pairs(DEFAULT_ANSWERS["pain"]), ("csrf_token", stranger.token()), ("action", "next"),
-    ]))
+    response = patient.client.post(
+        "/intake/pain",
+        data=MultiDict(
+            [
+                *posted_pairs(DEFAULT_ANSWERS["pain"]),
+                ("csrf_token", stranger.token()),
+                ("action", "next"),
+            ]
+        ),
+    )
     assert response.status_code == 400
     assert _draft_steps(app) == before
 
@@ -131,8 +168,23 @@ def test_submitting_without_csrf_token_stores_nothing(app: Flask, patient: Patie
 # --- Unknown buttons, oversized bodies, unknown addresses -------------------------------------------------------
 
 
-@pytest.mark.parametrize("action", ["delete", "submit", "", "remove", "remove-", "remove-x", "remove-²", "remove--1",
-                                    "next-1", "add-1", "NEXT", "save now"])
+@pytest.mark.parametrize(
+    "action",
+    [
+        "delete",
+        "submit",
+        "",
+        "remove",
+        "remove-",
+        "remove-x",
+        "remove-²",
+        "remove--1",
+        "next-1",
+        "add-1",
+        "NEXT",
+        "save now",
+    ],
+)
 def test_an_unknown_action_gives_400_and_changes_nothing(app: Flask, patient: Patient, action: str) -> None:
     patient.answer_all()
     before = _draft_steps(app)
@@ -151,7 +203,9 @@ def test_an_unknown_action_on_the_welcome_page_gives_400(patient: Patient) -> No
 
 
 @pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "multipart/form-data"])
-def test_an_oversized_body_gives_a_413_page_and_changes_nothing(app: Flask, patient: Patient, content_type: str) -> None:
+def test_an_oversized_body_gives_a_413_page_and_changes_nothing(
+    app: Flask, patient: Patient, content_type: str
+) -> None:
     patient.answer_all(until="pain")
     before = _draft_steps(app)
     limit = app.config["MAX_CONTENT_LENGTH"]
@@ -168,7 +222,9 @@ def test_an_oversized_body_gives_a_413_page_and_changes_nothing(app: Flask, pati
 def test_too_many_form_parts_gives_a_413_page(app: Flask, patient: Patient) -> None:
     patient.answer_all(until="pain")
     before = _draft_steps(app)
-    parts = [("csrf_token", patient.token()), ("action", "next")] + [(f"part{i}", "1") for i in range(app.config["MAX_FORM_PARTS"] + 1)]
+    parts = [("csrf_token", patient.token()), ("action", "next")] + [
+        (f"part{i}", "1") for i in range(app.config["MAX_FORM_PARTS"] + 1)
+    ]
     response = patient.client.post("/intake/pain", data=MultiDict(parts), content_type="multipart/form-data")
     assert response.status_code == 413
     assert _draft_steps(app) == before
@@ -177,12 +233,16 @@ def test_too_many_form_parts_gives_a_413_page(app: Flask, patient: Patient) -> N
 def test_a_body_that_is_not_a_form_gives_400(app: Flask, patient: Patient) -> None:
     patient.answer_all(until="pain")
     before = _draft_steps(app)
-    response = patient.client.post("/intake/pain", data=json.dumps({"pain_average": 3}), content_type="application/json")
+    response = patient.client.post(
+        "/intake/pain", data=json.dumps({"pain_average": 3}), content_type="application/json"
+    )
     assert response.status_code == 400
     assert _draft_steps(app) == before
 
 
-@pytest.mark.parametrize("path", ["/intake/nope", "/intake/welcome", "/intake/PAIN", "/intake/review/x", "/intake/", "/admin"])
+@pytest.mark.parametrize(
+    "path", ["/intake/nope", "/intake/welcome", "/intake/PAIN", "/intake/review/x", "/intake/", "/admin"]
+)
 def test_an_unknown_step_gives_a_404_page(patient: Patient, path: str) -> None:
     patient.answer_all(until="pain")
     response = patient.get(path)
@@ -235,7 +295,9 @@ def test_a_session_whose_draft_was_deleted_gets_a_clear_404_then_a_fresh_start(a
     assert patient.get("/intake/pain").headers["Location"] == "/"
 
 
-@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example", "javascript:alert(1)", "../../etc", "done", ""])
+@pytest.mark.parametrize(
+    "target", ["https://evil.example/", "//evil.example", "javascript:alert(1)", "../../etc", "done", ""]
+)
 def test_the_support_page_never_links_away(patient: Patient, target: str) -> None:
     patient.answer_all()
     html = patient.get(f"/intake/support?next={target}").get_data(as_text=True)
@@ -273,22 +335,29 @@ def test_tampered_values_in_every_field_never_give_a_500(app: Flask, patient: Pa
     assert patient.submit().headers["Location"] == "/intake/done"
 
 
-@pytest.mark.parametrize("extra", [
-    [("bogus", "1")],
-    [("medications-0-bogus", "1")],
-    [("medications--drug", "sertraline")],
-    [("medications-²-drug", "sertraline")],
-    [("medications-99999999999999999999-drug", "")],
-    [("medications-x-drug", "sertraline")],
-    [("age", "16")],
-    [("csrf_token", "second")],
-    [("return_to", "https://evil.example")],
-    [("graded_exercise", "tried"), ("graded_exercise", "bogus")],
-])
-def test_unexpected_names_and_repeated_values_never_give_a_500(app: Flask, patient: Patient, extra: list[tuple[str, str]]) -> None:
+@pytest.mark.parametrize(
+    "extra",
+    [
+        [("bogus", "1")],
+        [("medications-0-bogus", "1")],
+        [("medications--drug", "sertraline")],
+        [("medications-²-drug", "sertraline")],
+        [("medications-99999999999999999999-drug", "")],
+        [("medications-x-drug", "sertraline")],
+        [("age", "16")],
+        [("csrf_token", "second")],
+        [("return_to", "https://evil.example")],
+        [("graded_exercise", "tried"), ("graded_exercise", "bogus")],
+    ],
+)
+def test_unexpected_names_and_repeated_values_never_give_a_500(
+    app: Flask, patient: Patient, extra: list[tuple[str, str]]
+) -> None:
     patient.answer_all()
     for action in ("next", "add", "remove-0", "back", "save"):
-        response = patient.post("/intake/treatments", [*posted_pairs(DEFAULT_ANSWERS["treatments"]), *extra], action=action)
+        response = patient.post(
+            "/intake/treatments", [*posted_pairs(DEFAULT_ANSWERS["treatments"]), *extra], action=action
+        )
         assert response.status_code in (302, 400, 422), (action, response.status_code)
     assert set(_draft_steps(app)) == set(STEP_ORDER)
     assert only_draft(app).steps["age"] == [["age", "46"]]
@@ -298,9 +367,14 @@ def test_more_medicine_rows_than_allowed_are_not_a_500(app: Flask, patient: Pati
     patient.answer_all(until="treatments")
     pairs = posted_pairs(DEFAULT_ANSWERS["treatments"])
     for index in range(2, 60):
-        pairs += [(f"medications-{index}-drug", "sertraline"), (f"medications-{index}-dose_mg_per_day", "50"),
-                  (f"medications-{index}-weeks", "4"), (f"medications-{index}-improvement_pct", "0"),
-                  (f"medications-{index}-current_episode", "no"), (f"medications-{index}-stopped_early", "no")]
+        pairs += [
+            (f"medications-{index}-drug", "sertraline"),
+            (f"medications-{index}-dose_mg_per_day", "50"),
+            (f"medications-{index}-weeks", "4"),
+            (f"medications-{index}-improvement_pct", "0"),
+            (f"medications-{index}-current_episode", "no"),
+            (f"medications-{index}-stopped_early", "no"),
+        ]
     assert patient.post("/intake/treatments", pairs, action="add").status_code == 302
     assert patient.post("/intake/treatments", pairs).status_code == 302
     patient.answer("history")
@@ -457,8 +531,9 @@ def test_every_form_posts(app: Flask, patient: Patient) -> None:
             assert 'method="post"' in form, (path, form)
 
 
-def test_no_answers_or_tokens_reach_the_logs(app: Flask, patient: Patient, caplog: pytest.LogCaptureFixture,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_answers_or_tokens_reach_the_logs(
+    app: Flask, patient: Patient, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     caplog.set_level(logging.DEBUG)
     caplog.set_level(logging.DEBUG, logger="werkzeug")
     caplog.set_level(logging.DEBUG, logger="screening")
@@ -468,12 +543,13 @@ def test_no_answers_or_tokens_reach_the_logs(app: Flask, patient: Patient, caplo
     assert token is not None
     elsewhere = Patient(app.test_client())
     elsewhere.get(f"/resume/{token}")
-    for key in STEP_ORDER[STEP_ORDER.index("anxiety"):]:
+    for key in STEP_ORDER[STEP_ORDER.index("anxiety") :]:
         elsewhere.answer(key)
     elsewhere.answer("pain", {"pain_duration_months": "forty-eight"})
     elsewhere.post("/intake/pain", DEFAULT_ANSWERS["pain"], csrf=False)
     elsewhere.answer("pain", {"return_to": "review"})
     elsewhere.get(f"/resume/{token[:-3]}xyz")
+
     # An unexpected failure is logged: without the request's answers.
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("storage failed")
@@ -489,8 +565,9 @@ def test_no_answers_or_tokens_reach_the_logs(app: Flask, patient: Patient, caplo
         assert answer not in logged, answer
 
 
-def test_request_logs_of_the_real_server_redact_resume_tokens(app: Flask, patient: Patient,
-                                                              caplog: pytest.LogCaptureFixture) -> None:
+def test_request_logs_of_the_real_server_redact_resume_tokens(
+    app: Flask, patient: Patient, caplog: pytest.LogCaptureFixture
+) -> None:
     patient.answer_all(until="pain")
     token = page(patient.get("/intake/pain")).resume_token()
     assert token is not None
@@ -529,8 +606,13 @@ def test_redact_replaces_resume_tokens() -> None:
 def test_the_filter_redacts_a_werkzeug_style_record() -> None:
     token = "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5"
     record = logging.LogRecord(
-        "werkzeug", logging.INFO, __file__, 1, '%s - - [%s] "%s" %s %s',
-        ("127.0.0.1", "24/Nov/2026 06:00:00", f"GET /resume/{token} HTTP/1.1", "302", "-"), None,
+        "werkzeug",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - - [%s] "%s" %s %s',
+        ("127.0.0.1", "24/Nov/2026 06:00:00", f"GET /resume/{token} HTTP/1.1", "302", "-"),
+        None,
     )
     assert RedactTokens().filter(record) is True
     message = record.getMessage()

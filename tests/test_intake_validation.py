@@ -32,8 +32,11 @@ PERCENT_RANGE = "Enter a percentage between 0 and 100."
 DRUG_NAME = "Type the medicine's name using letters, numbers, spaces or hyphens."
 PREGNANCY_REQUIRED = "Choose an answer, or 'Does not apply to me'."
 ROW_BLANK = {
-    "medications-0-drug": "", "medications-0-other_name": "", "medications-0-dose_mg_per_day": "",
-    "medications-0-weeks": "", "medications-0-improvement_pct": "",
+    "medications-0-drug": "",
+    "medications-0-other_name": "",
+    "medications-0-dose_mg_per_day": "",
+    "medications-0-weeks": "",
+    "medications-0-improvement_pct": "",
 }
 ROW_RADIOS = ("medications-0-current_episode", "medications-0-stopped_early")
 #: The second default medicine row, dropped when a case is about the first row alone.
@@ -43,8 +46,14 @@ ROW_1 = tuple(name for name in DEFAULT_ANSWERS["treatments"] if name.startswith(
 class Case:
     """One invalid post to one step and the exact messages expected beside the fields."""
 
-    def __init__(self, step: str, errors: dict[str, str], overrides: dict[str, Any] | None = None,
-                 drop: tuple[str, ...] = (), id: str = "") -> None:
+    def __init__(
+        self,
+        step: str,
+        errors: dict[str, str],
+        overrides: dict[str, Any] | None = None,
+        drop: tuple[str, ...] = (),
+        id: str = "",
+    ) -> None:
         self.step = step
         self.errors = errors
         self.overrides = overrides or {}
@@ -74,102 +83,247 @@ CASES = [
     Case("about", {"sex_at_birth": CHOOSE_ONE}, drop=("sex_at_birth",), id="sex-missing"),
     Case("about", {"sex_at_birth": NOT_LISTED}, {"sex_at_birth": "robot"}, id="sex-unknown"),
     Case("about", {"pregnancy": PREGNANCY_REQUIRED}, drop=("pregnancy",), id="pregnancy-missing-female"),
-    Case("about", {"pregnancy": PREGNANCY_REQUIRED}, {"sex_at_birth": "intersex"}, drop=("pregnancy",),
-         id="pregnancy-missing-intersex"),
-    Case("about", {"pregnancy": PREGNANCY_REQUIRED}, {"sex_at_birth": "undisclosed"}, drop=("pregnancy",),
-         id="pregnancy-missing-undisclosed"),
+    Case(
+        "about",
+        {"pregnancy": PREGNANCY_REQUIRED},
+        {"sex_at_birth": "intersex"},
+        drop=("pregnancy",),
+        id="pregnancy-missing-intersex",
+    ),
+    Case(
+        "about",
+        {"pregnancy": PREGNANCY_REQUIRED},
+        {"sex_at_birth": "undisclosed"},
+        drop=("pregnancy",),
+        id="pregnancy-missing-undisclosed",
+    ),
     Case("about", {"pregnancy": NOT_LISTED}, {"pregnancy": "perhaps"}, id="pregnancy-unknown"),
     Case("about", {"breastfeeding": CHOOSE_ONE}, drop=("breastfeeding",), id="breastfeeding-missing"),
     Case("about", {"breastfeeding": NOT_LISTED}, {"breastfeeding": "sometimes"}, id="breastfeeding-unknown"),
-    Case("about", {"pregnancy": PREGNANCY_REQUIRED, "breastfeeding": CHOOSE_ONE}, drop=("pregnancy", "breastfeeding"),
-         id="both-missing-female"),
-    Case("about", {"diagnoses": "gout is not one of the answers listed."}, {"diagnoses": ["fibromyalgia", "gout"]},
-         id="diagnosis-unknown"),
+    Case(
+        "about",
+        {"pregnancy": PREGNANCY_REQUIRED, "breastfeeding": CHOOSE_ONE},
+        drop=("pregnancy", "breastfeeding"),
+        id="both-missing-female",
+    ),
+    Case(
+        "about",
+        {"diagnoses": "gout is not one of the answers listed."},
+        {"diagnoses": ["fibromyalgia", "gout"]},
+        id="diagnosis-unknown",
+    ),
     # Pain.
-    Case("pain", {"pain_duration_months": "Enter a number of months, for example 18."}, drop=("pain_duration_months",),
-         id="duration-missing"),
-    Case("pain", {"pain_duration_months": f"{NOT_INTEGER} {MONTHS_RANGE}"}, {"pain_duration_months": "four years"},
-         id="duration-not-a-number"),
+    Case(
+        "pain",
+        {"pain_duration_months": "Enter a number of months, for example 18."},
+        drop=("pain_duration_months",),
+        id="duration-missing",
+    ),
+    Case(
+        "pain",
+        {"pain_duration_months": f"{NOT_INTEGER} {MONTHS_RANGE}"},
+        {"pain_duration_months": "four years"},
+        id="duration-not-a-number",
+    ),
     Case("pain", {"pain_duration_months": MONTHS_RANGE}, {"pain_duration_months": "1201"}, id="duration-too-long"),
     Case("pain", {"pain_duration_months": MONTHS_RANGE}, {"pain_duration_months": "-1"}, id="duration-negative"),
     Case("pain", {"pain_duration_months": MONTHS_RANGE}, {"pain_duration_months": "-" + "9" * 400}, id="duration-huge"),
     Case("pain", {"pain_average": CHOOSE_ONE}, drop=("pain_average",), id="average-missing"),
     Case("pain", {"pain_average": NOT_LISTED}, {"pain_average": "11"}, id="average-out-of-range"),
     Case("pain", {"pain_average": NOT_LISTED}, {"pain_average": "a lot"}, id="average-not-a-number"),
-    Case("pain", {"pain_areas": "tail is not one of the answers listed."}, {"pain_areas": ["neck", "tail"]},
-         id="area-unknown"),
+    Case(
+        "pain",
+        {"pain_areas": "tail is not one of the answers listed."},
+        {"pain_areas": ["neck", "tail"]},
+        id="area-unknown",
+    ),
     # Symptom severity.
     Case("symptoms", {"fatigue": CHOOSE_ONE}, drop=("fatigue",), id="fatigue-missing"),
     Case("symptoms", {"cognitive": NOT_LISTED}, {"cognitive": "4"}, id="cognitive-out-of-range"),
     Case("symptoms", {"headaches": NOT_LISTED}, {"headaches": "2"}, id="headaches-out-of-range"),
-    Case("symptoms", {"depression": CHOOSE_ONE, "lower_abdominal": CHOOSE_ONE}, drop=("depression", "lower_abdominal"),
-         id="part-b-missing"),
+    Case(
+        "symptoms",
+        {"depression": CHOOSE_ONE, "lower_abdominal": CHOOSE_ONE},
+        drop=("depression", "lower_abdominal"),
+        id="part-b-missing",
+    ),
     # PHQ-9, GAD-7, ISI.
-    Case("mood", {f"phq9_{i}": CHOOSE_ONE for i in range(1, 10)}, drop=tuple(f"phq9_{i}" for i in range(1, 10)),
-         id="phq9-all-missing"),
+    Case(
+        "mood",
+        {f"phq9_{i}": CHOOSE_ONE for i in range(1, 10)},
+        drop=tuple(f"phq9_{i}" for i in range(1, 10)),
+        id="phq9-all-missing",
+    ),
     Case("mood", {"phq9_4": CHOOSE_ONE}, drop=("phq9_4",), id="phq9-one-missing"),
     Case("mood", {"phq9_1": NOT_LISTED}, {"phq9_1": "4"}, id="phq9-out-of-range"),
     Case("mood", {"phq9_2": NOT_LISTED}, {"phq9_2": "often"}, id="phq9-not-a-number"),
-    Case("anxiety", {f"gad7_{i}": CHOOSE_ONE for i in range(1, 8)}, drop=tuple(f"gad7_{i}" for i in range(1, 8)),
-         id="gad7-all-missing"),
+    Case(
+        "anxiety",
+        {f"gad7_{i}": CHOOSE_ONE for i in range(1, 8)},
+        drop=tuple(f"gad7_{i}" for i in range(1, 8)),
+        id="gad7-all-missing",
+    ),
     Case("anxiety", {"gad7_7": NOT_LISTED}, {"gad7_7": "-1"}, id="gad7-out-of-range"),
-    Case("sleep", {f"isi_{i}": CHOOSE_ONE for i in range(1, 8)}, drop=tuple(f"isi_{i}" for i in range(1, 8)),
-         id="isi-all-missing"),
+    Case(
+        "sleep",
+        {f"isi_{i}": CHOOSE_ONE for i in range(1, 8)},
+        drop=tuple(f"isi_{i}" for i in range(1, 8)),
+        id="isi-all-missing",
+    ),
     Case("sleep", {"isi_4": NOT_LISTED}, {"isi_4": "5"}, id="isi-out-of-range"),
     # Prior treatments: partly filled rows, bad numbers, "other" medicine names, unknown choices.
-    Case("treatments", {
-        "medications-0-dose_mg_per_day": "Enter the highest daily dose in mg.",
-        "medications-0-weeks": "Enter how many weeks you took that dose.",
-        "medications-0-improvement_pct": "Enter how much better you felt, from 0 to 100 percent.",
-        "medications-0-current_episode": CHOOSE_ONE,
-        "medications-0-stopped_early": CHOOSE_ONE,
-    }, {**ROW_BLANK, "medications-0-drug": "sertraline"}, drop=(*ROW_RADIOS, *ROW_1), id="row-only-the-medicine"),
-    Case("treatments", {"medications-0-drug": "Choose the medicine."}, {"medications-0-drug": ""}, id="row-without-medicine"),
-    Case("treatments", {"medications-0-weeks": "Enter how many weeks you took that dose."}, {"medications-0-weeks": ""},
-         id="row-without-weeks"),
-    Case("treatments", {"medications-1-stopped_early": CHOOSE_ONE}, drop=("medications-1-stopped_early",),
-         id="second-row-without-side-effects"),
-    Case("treatments", {"medications-0-dose_mg_per_day": DOSE_RANGE}, {"medications-0-dose_mg_per_day": "0"}, id="dose-zero"),
-    Case("treatments", {"medications-0-dose_mg_per_day": DOSE_RANGE}, {"medications-0-dose_mg_per_day": "10001"},
-         id="dose-too-high"),
-    Case("treatments", {"medications-0-dose_mg_per_day": f"{NOT_DECIMAL} {DOSE_RANGE}"},
-         {"medications-0-dose_mg_per_day": "100mg"}, id="dose-not-a-number"),
-    Case("treatments", {"medications-0-weeks": f"{NOT_INTEGER} {WEEKS_RANGE}"}, {"medications-0-weeks": "6.5"},
-         id="weeks-not-whole"),
+    Case(
+        "treatments",
+        {
+            "medications-0-dose_mg_per_day": "Enter the highest daily dose in mg.",
+            "medications-0-weeks": "Enter how many weeks you took that dose.",
+            "medications-0-improvement_pct": "Enter how much better you felt, from 0 to 100 percent.",
+            "medications-0-current_episode": CHOOSE_ONE,
+            "medications-0-stopped_early": CHOOSE_ONE,
+        },
+        {**ROW_BLANK, "medications-0-drug": "sertraline"},
+        drop=(*ROW_RADIOS, *ROW_1),
+        id="row-only-the-medicine",
+    ),
+    Case(
+        "treatments",
+        {"medications-0-drug": "Choose the medicine."},
+        {"medications-0-drug": ""},
+        id="row-without-medicine",
+    ),
+    Case(
+        "treatments",
+        {"medications-0-weeks": "Enter how many weeks you took that dose."},
+        {"medications-0-weeks": ""},
+        id="row-without-weeks",
+    ),
+    Case(
+        "treatments",
+        {"medications-1-stopped_early": CHOOSE_ONE},
+        drop=("medications-1-stopped_early",),
+        id="second-row-without-side-effects",
+    ),
+    Case(
+        "treatments",
+        {"medications-0-dose_mg_per_day": DOSE_RANGE},
+        {"medications-0-dose_mg_per_day": "0"},
+        id="dose-zero",
+    ),
+    Case(
+        "treatments",
+        {"medications-0-dose_mg_per_day": DOSE_RANGE},
+        {"medications-0-dose_mg_per_day": "10001"},
+        id="dose-too-high",
+    ),
+    Case(
+        "treatments",
+        {"medications-0-dose_mg_per_day": f"{NOT_DECIMAL} {DOSE_RANGE}"},
+        {"medications-0-dose_mg_per_day": "100mg"},
+        id="dose-not-a-number",
+    ),
+    Case(
+        "treatments",
+        {"medications-0-weeks": f"{NOT_INTEGER} {WEEKS_RANGE}"},
+        {"medications-0-weeks": "6.5"},
+        id="weeks-not-whole",
+    ),
     Case("treatments", {"medications-0-weeks": WEEKS_RANGE}, {"medications-0-weeks": "1001"}, id="weeks-too-many"),
-    Case("treatments", {"medications-0-dose_mg_per_day": f"{NOT_DECIMAL} {DOSE_RANGE}"},
-         {"medications-0-dose_mg_per_day": "sNaN"}, id="dose-signaling-nan"),
-    Case("treatments", {"medications-0-dose_mg_per_day": f"{NOT_DECIMAL} {DOSE_RANGE}"},
-         {"medications-0-dose_mg_per_day": "Infinity"}, id="dose-infinite"),
-    Case("treatments", {"medications-0-improvement_pct": PERCENT_RANGE}, {"medications-0-improvement_pct": "101"},
-         id="improvement-too-high"),
-    Case("treatments", {"medications-0-improvement_pct": PERCENT_RANGE}, {"medications-0-improvement_pct": "-5"},
-         id="improvement-negative"),
-    Case("treatments", {"medications-0-drug": "Not a valid choice."}, {"medications-0-drug": "aspirin"}, id="drug-unknown"),
-    Case("treatments", {"medications-0-current_episode": NOT_LISTED}, {"medications-0-current_episode": "maybe"},
-         id="current-episode-unknown"),
-    Case("treatments", {"medications-0-other_name": DRUG_NAME}, {"medications-0-drug": "other"}, id="other-without-name"),
-    Case("treatments", {"medications-0-other_name": DRUG_NAME},
-         {"medications-0-drug": "other", "medications-0-other_name": "   "}, id="other-blank-name"),
-    Case("treatments", {"medications-0-other_name": DRUG_NAME},
-         {"medications-0-drug": "other", "medications-0-other_name": "para$etamol"}, id="other-bad-characters"),
-    Case("treatments", {"medications-0-other_name": DRUG_NAME},
-         {"medications-0-drug": "other", "medications-0-other_name": "-agomelatine"}, id="other-leading-hyphen"),
-    Case("treatments", {"medications-0-other_name": DRUG_NAME},
-         {"medications-0-drug": "other", "medications-0-other_name": "a" * 61}, id="other-too-long"),
+    Case(
+        "treatments",
+        {"medications-0-dose_mg_per_day": f"{NOT_DECIMAL} {DOSE_RANGE}"},
+        {"medications-0-dose_mg_per_day": "sNaN"},
+        id="dose-signaling-nan",
+    ),
+    Case(
+        "treatments",
+        {"medications-0-dose_mg_per_day": f"{NOT_DECIMAL} {DOSE_RANGE}"},
+        {"medications-0-dose_mg_per_day": "Infinity"},
+        id="dose-infinite",
+    ),
+    Case(
+        "treatments",
+        {"medications-0-improvement_pct": PERCENT_RANGE},
+        {"medications-0-improvement_pct": "101"},
+        id="improvement-too-high",
+    ),
+    Case(
+        "treatments",
+        {"medications-0-improvement_pct": PERCENT_RANGE},
+        {"medications-0-improvement_pct": "-5"},
+        id="improvement-negative",
+    ),
+    Case(
+        "treatments",
+        {"medications-0-drug": "Not a valid choice."},
+        {"medications-0-drug": "aspirin"},
+        id="drug-unknown",
+    ),
+    Case(
+        "treatments",
+        {"medications-0-current_episode": NOT_LISTED},
+        {"medications-0-current_episode": "maybe"},
+        id="current-episode-unknown",
+    ),
+    Case(
+        "treatments", {"medications-0-other_name": DRUG_NAME}, {"medications-0-drug": "other"}, id="other-without-name"
+    ),
+    Case(
+        "treatments",
+        {"medications-0-other_name": DRUG_NAME},
+        {"medications-0-drug": "other", "medications-0-other_name": "   "},
+        id="other-blank-name",
+    ),
+    Case(
+        "treatments",
+        {"medications-0-other_name": DRUG_NAME},
+        {"medications-0-drug": "other", "medications-0-other_name": "para$etamol"},
+        id="other-bad-characters",
+    ),
+    Case(
+        "treatments",
+        {"medications-0-other_name": DRUG_NAME},
+        {"medications-0-drug": "other", "medications-0-other_name": "-agomelatine"},
+        id="other-leading-hyphen",
+    ),
+    Case(
+        "treatments",
+        {"medications-0-other_name": DRUG_NAME},
+        {"medications-0-drug": "other", "medications-0-other_name": "a" * 61},
+        id="other-too-long",
+    ),
     Case("treatments", {"graded_exercise": CHOOSE_ONE}, drop=("graded_exercise",), id="therapy-missing"),
     Case("treatments", {"cbt": NOT_LISTED}, {"cbt": "sometimes"}, id="therapy-unknown"),
     # Medical history: some answers or "none", not both and not neither.
-    Case("history", {
-        "medical_history": "Tick every answer that applies, or 'None of these apply to me'.",
-        "current_medications": "Tick every answer that applies, or 'I am not taking any of these'.",
-    }, drop=("medical_history_none", "current_medications_none"), id="history-neither"),
-    Case("history", {"medical_history": "You ticked some answers and also 'None of these apply to me': choose one or the other."},
-         {"medical_history": ["glaucoma"]}, id="history-both"),
-    Case("history", {"current_medications": "You ticked some answers and also 'I am not taking any of these': choose one or the other."},
-         {"current_medications": ["opioid", "benzodiazepine"]}, id="medications-both"),
-    Case("history", {"medical_history": "cancer is not one of the answers listed."}, {"medical_history": ["cancer"]},
-         drop=("medical_history_none",), id="history-unknown"),
+    Case(
+        "history",
+        {
+            "medical_history": "Tick every answer that applies, or 'None of these apply to me'.",
+            "current_medications": "Tick every answer that applies, or 'I am not taking any of these'.",
+        },
+        drop=("medical_history_none", "current_medications_none"),
+        id="history-neither",
+    ),
+    Case(
+        "history",
+        {"medical_history": "You ticked some answers and also 'None of these apply to me': choose one or the other."},
+        {"medical_history": ["glaucoma"]},
+        id="history-both",
+    ),
+    Case(
+        "history",
+        {
+            "current_medications": "You ticked some answers and also 'I am not taking any of these': choose one or the other."
+        },
+        {"current_medications": ["opioid", "benzodiazepine"]},
+        id="medications-both",
+    ),
+    Case(
+        "history",
+        {"medical_history": "cancer is not one of the answers listed."},
+        {"medical_history": ["cancer"]},
+        drop=("medical_history_none",),
+        id="history-unknown",
+    ),
 ]
 
 
@@ -263,11 +417,17 @@ def test_boundary_ages_are_accepted(patient: Patient, age: str) -> None:
     assert patient.answer("age", {"age": age}).headers["Location"] == "/intake/about"
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("medications-0-dose_mg_per_day", "0.1"), ("medications-0-dose_mg_per_day", "10000"),
-    ("medications-0-weeks", "0"), ("medications-0-weeks", "1000"),
-    ("medications-0-improvement_pct", "0"), ("medications-0-improvement_pct", "100"),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("medications-0-dose_mg_per_day", "0.1"),
+        ("medications-0-dose_mg_per_day", "10000"),
+        ("medications-0-weeks", "0"),
+        ("medications-0-weeks", "1000"),
+        ("medications-0-improvement_pct", "0"),
+        ("medications-0-improvement_pct", "100"),
+    ],
+)
 def test_boundary_medicine_numbers_are_accepted(patient: Patient, field: str, value: str) -> None:
     patient.answer_all(until="treatments")
     assert patient.answer("treatments", {field: value}).headers["Location"] == "/intake/history"

@@ -39,16 +39,34 @@ HEADINGS = {
 CHANGED = {
     "welcome": {"consent": "y"},
     "age": {"age": "52"},
-    "about": {"sex_at_birth": "intersex", "pregnancy": "not_applicable", "breastfeeding": "no", "diagnoses": ["migraine"]},
+    "about": {
+        "sex_at_birth": "intersex",
+        "pregnancy": "not_applicable",
+        "breastfeeding": "no",
+        "diagnoses": ["migraine"],
+    },
     "pain": {"pain_areas": ["jaw_left", "chest"], "pain_duration_months": "7", "pain_average": "9"},
-    "symptoms": {"fatigue": "1", "unrefreshed": "0", "cognitive": "3", "headaches": "0", "lower_abdominal": "1", "depression": "0"},
+    "symptoms": {
+        "fatigue": "1",
+        "unrefreshed": "0",
+        "cognitive": "3",
+        "headaches": "0",
+        "lower_abdominal": "1",
+        "depression": "0",
+    },
     "mood": {f"phq9_{i}": v for i, v in enumerate("012301230", start=1)},
     "anxiety": {f"gad7_{i}": v for i, v in enumerate("3210321", start=1)},
     "sleep": {f"isi_{i}": v for i, v in enumerate("4321012", start=1)},
     "treatments": {
-        "medications-0-drug": "pregabalin", "medications-0-dose_mg_per_day": "37.5", "medications-0-weeks": "3",
-        "medications-0-improvement_pct": "55", "medications-0-current_episode": "no", "medications-0-stopped_early": "yes",
-        "graded_exercise": "current", "cbt": "tried", "sleep_treatment": "never",
+        "medications-0-drug": "pregabalin",
+        "medications-0-dose_mg_per_day": "37.5",
+        "medications-0-weeks": "3",
+        "medications-0-improvement_pct": "55",
+        "medications-0-current_episode": "no",
+        "medications-0-stopped_early": "yes",
+        "graded_exercise": "current",
+        "cbt": "tried",
+        "sleep_treatment": "never",
     },
     "history": {"medical_history": ["glaucoma"], "current_medications_none": "y"},
 }
@@ -200,9 +218,11 @@ def test_review_lists_every_answer_with_a_change_link_per_step(patient: Patient)
         ("Are you pregnant, or could you be pregnant?", "No"),
         ("Are you breastfeeding?", "No"),
         ("Has a doctor ever told you that you have any of these conditions?", "Fibromyalgia; Depression"),
-        ("In the past week, where have you had pain or tenderness?",
-         "Left shoulder; Left upper arm; Right shoulder; Right lower arm; Left hip (buttock); Left upper leg; "
-         "Right hip (buttock); Neck; Upper back; Lower back"),
+        (
+            "In the past week, where have you had pain or tenderness?",
+            "Left shoulder; Left upper arm; Right shoulder; Right lower arm; Left hip (buttock); Left upper leg; "
+            "Right hip (buttock); Neck; Upper back; Lower back",
+        ),
         ("For how many months have these symptoms been generally present?", "48 months"),
         ("Please rate your pain on average over the past week", "6"),
         ("Fatigue", "Severe; pervasive, continuous, life-disturbing problems"),
@@ -212,10 +232,16 @@ def test_review_lists_every_answer_with_a_change_link_per_step(patient: Patient)
         ("Thoughts that you would be better off dead, or of hurting yourself in some way", "Not at all"),
         ("Becoming easily annoyed or irritable", "Not at all"),
         ("Difficulty falling asleep", "Severe"),
-        ("Sertraline (Zoloft)", "100 mg a day for 12 weeks; 10% better; during the current period of depression; "
-         "not stopped for side effects"),
-        ("Duloxetine (Cymbalta)", "60 mg a day for 8 weeks; 20% better; during the current period of depression; "
-         "not stopped for side effects"),
+        (
+            "Sertraline (Zoloft)",
+            "100 mg a day for 12 weeks; 10% better; during the current period of depression; "
+            "not stopped for side effects",
+        ),
+        (
+            "Duloxetine (Cymbalta)",
+            "60 mg a day for 8 weeks; 20% better; during the current period of depression; "
+            "not stopped for side effects",
+        ),
         ("Cognitive behavioural therapy (CBT) for pain or mood", "Never tried"),
         ("Sleep treatment (for example CBT for insomnia)", "Doing it now"),
         ("Have you ever had, or do you have now, any of the following?", "None"),
@@ -251,7 +277,9 @@ def test_review_shows_the_changed_answers(patient: Patient) -> None:
 
 def test_an_error_while_changing_from_review_keeps_the_way_back_to_review(patient: Patient) -> None:
     patient.answer_all()
-    response = patient.post("/intake/pain", {"pain_duration_months": "lots", "pain_average": "6", "return_to": "review"})
+    response = patient.post(
+        "/intake/pain", {"pain_duration_months": "lots", "pain_average": "6", "return_to": "review"}
+    )
     assert response.status_code == 422
     assert page(response).hidden("return_to") == ["review"]
     fixed = patient.post("/intake/pain", [*posted_pairs(DEFAULT_ANSWERS["pain"]), ("return_to", "review")])
@@ -272,7 +300,9 @@ def test_adding_a_medicine_while_changing_from_review_keeps_the_way_back_to_revi
 
 def test_back_while_changing_from_review_goes_to_the_previous_step(patient: Patient) -> None:
     patient.answer_all()
-    response = patient.post("/intake/sleep", [*posted_pairs(DEFAULT_ANSWERS["sleep"]), ("return_to", "review")], action="back")
+    response = patient.post(
+        "/intake/sleep", [*posted_pairs(DEFAULT_ANSWERS["sleep"]), ("return_to", "review")], action="back"
+    )
     assert response.headers["Location"] == "/intake/anxiety"
 
 
@@ -291,7 +321,7 @@ def test_changing_from_review_goes_on_to_a_step_left_incomplete(patient: Patient
 @pytest.mark.parametrize("answered_until", ["about", "pain", "mood", "history"])
 def test_a_later_step_redirects_to_the_first_incomplete_one(patient: Patient, answered_until: str) -> None:
     patient.answer_all(until=answered_until)
-    for key in STEP_ORDER[STEP_ORDER.index(answered_until) + 1:]:
+    for key in STEP_ORDER[STEP_ORDER.index(answered_until) + 1 :]:
         response = patient.get(step_path(key))
         assert response.status_code == 302, key
         assert response.headers["Location"] == step_path(answered_until), key
@@ -322,7 +352,9 @@ def test_an_incomplete_step_in_the_middle_blocks_the_later_ones(patient: Patient
     assert submit.headers["Location"] == "/intake/symptoms"
 
 
-@pytest.mark.parametrize("path", [*(step_path(key) for key in LATER_STEPS[1:]), "/intake/review", "/intake/done", "/intake/saved"])
+@pytest.mark.parametrize(
+    "path", [*(step_path(key) for key in LATER_STEPS[1:]), "/intake/review", "/intake/done", "/intake/saved"]
+)
 def test_without_a_session_every_page_goes_to_the_welcome(client: FlaskClient, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 302
@@ -371,7 +403,6 @@ def test_remove_a_medicine_row(app: Flask, patient: Patient) -> None:
     assert 'value="remove-0"' in shown.html and 'value="remove-1"' not in shown.html
 
 
-
 def test_the_first_visit_to_the_treatments_step_shows_one_blank_row(patient: Patient) -> None:
     patient.answer_all(until="treatments")
     shown = page(patient.get("/intake/treatments"))
@@ -382,8 +413,15 @@ def test_the_first_visit_to_the_treatments_step_shows_one_blank_row(patient: Pat
 
 def test_no_medicines_at_all_is_a_complete_step(app: Flask, patient: Patient) -> None:
     patient.answer_all(until="treatments")
-    answers = {"graded_exercise": "never", "cbt": "never", "sleep_treatment": "never", "medications-0-drug": "",
-               "medications-0-dose_mg_per_day": "", "medications-0-weeks": "", "medications-0-improvement_pct": ""}
+    answers = {
+        "graded_exercise": "never",
+        "cbt": "never",
+        "sleep_treatment": "never",
+        "medications-0-drug": "",
+        "medications-0-dose_mg_per_day": "",
+        "medications-0-weeks": "",
+        "medications-0-improvement_pct": "",
+    }
     response = patient.post("/intake/treatments", answers)
     assert response.headers["Location"] == "/intake/history"
     patient.answer("history")

@@ -41,7 +41,9 @@ def test_check_one_file_with_the_rest_of_its_directory(runner: FlaskCliRunner, t
     edit(rules / "flags.yaml", "when: breastfeeding", "when: breastfeedin")
     result = runner.invoke(args=["rules", "check", str(rules / "flags.yaml")])
     assert result.exit_code == 1
-    assert "flags.yaml" in result.output and "unknown fact 'breastfeedin'; did you mean 'breastfeeding'?" in result.output
+    assert (
+        "flags.yaml" in result.output and "unknown fact 'breastfeedin'; did you mean 'breastfeeding'?" in result.output
+    )
 
 
 def test_test_command_lists_every_case_and_fails_on_one(runner: FlaskCliRunner, tmp_path: Path) -> None:
@@ -62,7 +64,14 @@ def test_facts_lists_name_type_and_meaning(runner: FlaskCliRunner) -> None:
     lines = {line.split()[0]: line for line in result.output.splitlines()}
     assert "number" in lines["phq9_item9"] and "self-harm" in lines["phq9_item9"]
     assert "boolean" in lines["trd"] and "list of text" in lines["contraindications"]
-    for name in ("fibromyalgia_acr2016", "adequate_failed_trials", "safety_concern", "age", "pregnancy", "medical_history"):
+    for name in (
+        "fibromyalgia_acr2016",
+        "adequate_failed_trials",
+        "safety_concern",
+        "age",
+        "pregnancy",
+        "medical_history",
+    ):
         assert name in lines
 
 
@@ -74,8 +83,20 @@ def test_screen_one_document(runner: FlaskCliRunner, tmp_path: Path) -> None:
     output = json.loads(result.output)
     assert set(output) == {"scores", "facts", "outcome", "priority", "fired_rules", "notes", "ruleset_version"}
     assert output["outcome"] == "candidate" and output["priority"] == 3
-    for key in ("wpi", "sss", "fs", "generalized_pain_regions", "phq9", "phq9_band", "phq9_item9", "gad7",
-                "gad7_band", "isi", "isi_band", "adequate_failed_trials"):
+    for key in (
+        "wpi",
+        "sss",
+        "fs",
+        "generalized_pain_regions",
+        "phq9",
+        "phq9_band",
+        "phq9_item9",
+        "gad7",
+        "gad7_band",
+        "isi",
+        "isi_band",
+        "adequate_failed_trials",
+    ):
         assert key in output["scores"]
     assert output["facts"]["fibromyalgia_acr2016"] is True and output["facts"]["trd"] is True
     assert output["ruleset_version"] == rules_version()

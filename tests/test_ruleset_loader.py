@@ -32,8 +32,13 @@ def errors_of(rules: Path) -> list[str]:
 def test_shipped_rules_load() -> None:
     ruleset = load_ruleset(read_sources(Path(__file__).resolve().parent.parent / "rules"))
     assert {rule.id for rule in ruleset.rules} >= {
-        "safety-self-harm", "contraindication-history", "contraindication-pregnancy", "candidate-trd",
-        "candidate-fibromyalgia-anxiety", "fibromyalgia-counseling", "fibromyalgia-criteria",
+        "safety-self-harm",
+        "contraindication-history",
+        "contraindication-pregnancy",
+        "candidate-trd",
+        "candidate-fibromyalgia-anxiety",
+        "fibromyalgia-counseling",
+        "fibromyalgia-criteria",
     }
     assert ruleset.version.startswith("sha256:") and len(ruleset.version) == 71
 
@@ -78,7 +83,9 @@ def test_error_inside_a_folded_multi_line_condition(rules: Path) -> None:
 
 
 def test_error_inside_a_quoted_condition(rules: Path) -> None:
-    edit(rules / "flags.yaml", """when: '"glaucoma" in medical_history'""", """when: '"glaucoma" in medical_histories'""")
+    edit(
+        rules / "flags.yaml", """when: '"glaucoma" in medical_history'""", """when: '"glaucoma" in medical_histories'"""
+    )
     line, column = position(rules / "flags.yaml", "medical_histories")
     assert errors_of(rules) == [
         f"flags.yaml:{line}:{column}: flag-glaucoma: unknown fact 'medical_histories'; did you mean 'medical_history'?"
@@ -106,7 +113,11 @@ def test_duplicate_rule_id_across_files(rules: Path) -> None:
 
 
 def test_structure_errors_name_the_key(rules: Path) -> None:
-    edit(rules / "flags.yaml", "    description: Glaucoma or raised eye pressure.\n", "    descripton: Glaucoma or raised eye pressure.\n")
+    edit(
+        rules / "flags.yaml",
+        "    description: Glaucoma or raised eye pressure.\n",
+        "    descripton: Glaucoma or raised eye pressure.\n",
+    )
     line, column = position(rules / "flags.yaml", "descripton")
     found = errors_of(rules)
     assert f"flags.yaml:{line}:{column}: flag-glaucoma: unknown key 'descripton'" in found
@@ -129,9 +140,7 @@ def test_duplicate_yaml_key(rules: Path) -> None:
 def test_table_values_are_checked(rules: Path) -> None:
     edit(rules / "tables/antidepressants.yaml", "sertraline: 50", "sertraline: -50")
     line, column = position(rules / "tables/antidepressants.yaml", "-50")
-    assert errors_of(rules) == [
-        f"tables/antidepressants.yaml:{line}:{column}: -: Input should be greater than 0"
-    ]
+    assert errors_of(rules) == [f"tables/antidepressants.yaml:{line}:{column}: -: Input should be greater than 0"]
 
 
 def test_test_case_expecting_an_unknown_rule(rules: Path) -> None:
@@ -171,13 +180,19 @@ def test_missing_safety_rule_is_refused(rules: Path) -> None:
 def test_weakened_safety_rule_is_refused(rules: Path, weakened: str) -> None:
     edit(rules / "safety.yaml", "when: phq9_item9 >= 1", f"when: {weakened}")
     line, column = position(rules / "safety.yaml", weakened)
-    assert f"safety.yaml:{line}:{column}: safety-self-harm: the locked safety rule must read exactly 'phq9_item9 >= 1'" in errors_of(rules)
+    assert (
+        f"safety.yaml:{line}:{column}: safety-self-harm: the locked safety rule must read exactly 'phq9_item9 >= 1'"
+        in errors_of(rules)
+    )
 
 
 def test_safety_rule_with_another_outcome_is_refused(rules: Path) -> None:
     edit(rules / "safety.yaml", "    outcome: safety\n", "    outcome: candidate\n")
     line, column = position(rules / "safety.yaml", "candidate\n")
-    assert f"safety.yaml:{line}:{column}: safety-self-harm: the locked safety rule must have outcome 'safety'" in errors_of(rules)
+    assert (
+        f"safety.yaml:{line}:{column}: safety-self-harm: the locked safety rule must have outcome 'safety'"
+        in errors_of(rules)
+    )
 
 
 def test_outranked_safety_outcome_is_refused(rules: Path) -> None:

@@ -125,7 +125,11 @@ class Worker:
     def __init__(self, url: str, rules: Path) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-c", WORKER, url, str(rules)],
-            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
         )
 
     def version(self) -> str:

@@ -73,6 +73,8 @@ def test_refuses_to_start_with_invalid_rules_and_no_earlier_version(tmp_path: Pa
     url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
     migrate.upgrade(url)
     env = {**os.environ, "SCREENING_DATABASE_URL": url, "SCREENING_SECRET_KEY": "s", "SCREENING_RULES_DIR": str(rules)}
-    result = subprocess.run([sys.executable, "-c", "import wsgi"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", "import wsgi"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode != 0
     assert "rules/candidates.yaml:7:19: candidate-trd: unknown fact 'phq9x'" in result.stderr

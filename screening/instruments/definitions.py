@@ -78,8 +78,7 @@ PHQ9 = Instrument(
         "Any answer above 'Not at all' on item 9 needs clinician follow-up, whatever the total.",
         "The unscored tenth question (how difficult these problems have made things) is not asked.",
         # [M] The overlap caution is general clinical knowledge (clinical-reference §2.1).
-        "Items 3, 4 and 7 overlap the fibromyalgia symptom scale: read the total as symptom burden, "
-        "not a diagnosis.",
+        "Items 3, 4 and 7 overlap the fibromyalgia symptom scale: read the total as symptom burden, not a diagnosis.",
     ),
 )
 
@@ -235,10 +234,7 @@ PAIN_AVERAGE = Instrument(
         Band("severe", "Severe", 7),
     ),
     source=Source(
-        citation=(
-            "Serlin RC, et al. When is cancer pain mild, moderate or severe? "
-            "Pain 1995;61:277-284."
-        ),
+        citation=("Serlin RC, et al. When is cancer pain mild, moderate or severe? Pain 1995;61:277-284."),
         licence=(
             "A generic 0-10 numeric rating scale, free to use. The end anchors follow the Brief Pain "
             "Inventory; the licensed BPI itself is not reproduced."

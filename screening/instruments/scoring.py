@@ -42,9 +42,7 @@ def _check_points(instrument: Instrument, index: int, answer: object) -> int:
     item = instrument.items[index]
     allowed = [option.points for option in instrument.options_for(item)]
     if isinstance(answer, bool) or not isinstance(answer, int) or answer not in allowed:
-        raise ValueError(
-            f"{instrument.key} item {index + 1} ({item.key}): {answer!r} is not one of {allowed}"
-        )
+        raise ValueError(f"{instrument.key} item {index + 1} ({item.key}): {answer!r} is not one of {allowed}")
     return answer
 
 
@@ -101,9 +99,7 @@ def sss_total(sss: Mapping[str, Any]) -> int:
 
 def meets_acr2016(wpi: int, sss: int, regions: int, duration_months: int) -> bool:
     """Return whether the scores meet the ACR 2016 fibromyalgia criteria thresholds."""
-    severity = (wpi >= WPI_HIGH and sss >= SSS_WITH_HIGH_WPI) or (
-        WPI_LOW <= wpi < WPI_HIGH and sss >= SSS_WITH_LOW_WPI
-    )
+    severity = (wpi >= WPI_HIGH and sss >= SSS_WITH_HIGH_WPI) or (WPI_LOW <= wpi < WPI_HIGH and sss >= SSS_WITH_LOW_WPI)
     return severity and regions >= MIN_GENERALIZED_REGIONS and duration_months >= MIN_DURATION_MONTHS
 
 

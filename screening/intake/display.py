@@ -60,9 +60,13 @@ def _instrument_rows(instrument: Instrument, answers: list[int]) -> tuple[Row, .
 
 def _about(document: Mapping[str, Any]) -> tuple[Row, ...]:
     """Rows of the "about you" step."""
-    rows = [Row(forms.AboutForm.sex_at_birth.args[0], vocabulary.label(vocabulary.SEX_AT_BIRTH, document["sex_at_birth"]))]
+    rows = [
+        Row(forms.AboutForm.sex_at_birth.args[0], vocabulary.label(vocabulary.SEX_AT_BIRTH, document["sex_at_birth"]))
+    ]
     if document["sex_at_birth"] != "male":
-        rows.append(Row(forms.AboutForm.pregnancy.args[0], vocabulary.label(vocabulary.PREGNANCY, document["pregnancy"])))
+        rows.append(
+            Row(forms.AboutForm.pregnancy.args[0], vocabulary.label(vocabulary.PREGNANCY, document["pregnancy"]))
+        )
         rows.append(Row(forms.AboutForm.breastfeeding.args[0], _yes_no(document["breastfeeding"])))
     rows.append(Row(forms.AboutForm.diagnoses.args[0], _labels(vocabulary.DIAGNOSES, document["diagnoses"])))
     return tuple(rows)
@@ -98,7 +102,10 @@ def trial_summary(trial: Mapping[str, Any]) -> str:
 
 def _treatments(document: Mapping[str, Any]) -> tuple[Row, ...]:
     """Rows of the prior treatment step."""
-    trials = [Row(vocabulary.label(vocabulary.MEDICATIONS, t["drug"]), trial_summary(t)) for t in document["medication_trials"]]
+    trials = [
+        Row(vocabulary.label(vocabulary.MEDICATIONS, t["drug"]), trial_summary(t))
+        for t in document["medication_trials"]
+    ]
     if not trials:
         trials = [Row("Medicines tried before", NONE)]
     therapies = [
@@ -111,8 +118,13 @@ def _treatments(document: Mapping[str, Any]) -> tuple[Row, ...]:
 def _history(document: Mapping[str, Any]) -> tuple[Row, ...]:
     """Rows of the medical history step."""
     return (
-        Row(forms.HistoryForm.medical_history.args[0], _labels(vocabulary.MEDICAL_HISTORY, document["medical_history"])),
-        Row(forms.HistoryForm.current_medications.args[0], _labels(vocabulary.CURRENT_MEDICATIONS, document["current_medications"])),
+        Row(
+            forms.HistoryForm.medical_history.args[0], _labels(vocabulary.MEDICAL_HISTORY, document["medical_history"])
+        ),
+        Row(
+            forms.HistoryForm.current_medications.args[0],
+            _labels(vocabulary.CURRENT_MEDICATIONS, document["current_medications"]),
+        ),
     )
 
 

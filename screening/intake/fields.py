@@ -132,7 +132,6 @@ def instrument_form(instrument: Instrument, *instruments: Instrument) -> type[Fo
     return type(f"{instrument.key.title()}Form", (Form,), attributes)
 
 
-
 def error_list(form: Form) -> list[tuple[str, str, str]]:
     """Return (field id, field label, message) for every error, nested rows included."""
     return [error for field in form for error in _field_errors(field)]

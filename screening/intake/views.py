@@ -228,7 +228,11 @@ def _apply_row_action(pairs: steps.Pairs, action: str, row: int | None) -> steps
 
 def _next_row(pairs: steps.Pairs) -> int:
     """Return an unused medicine row index."""
-    used = [int(name.split("-")[1]) for name, _ in pairs if name.startswith("medications-") and name.split("-")[1].isascii() and name.split("-")[1].isdigit()]
+    used = [
+        int(name.split("-")[1])
+        for name, _ in pairs
+        if name.startswith("medications-") and name.split("-")[1].isascii() and name.split("-")[1].isdigit()
+    ]
     return max(used, default=-1) + 1
 
 

@@ -22,7 +22,9 @@ from .facts import FACTS
 _TYPE_NAMES = {fact.name: fact.type_name for fact in FACTS}
 _STRING = r"\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'"
 _LITERAL = re.compile(rf"(?P<text>{_STRING})|(?P<number>\b\d+(?:\.\d+)?\b)|(?P<bool>\b(?:true|false)\b)")
-_COMPARISON = re.compile(rf"\b(?P<fact>[a-z_][a-z0-9_]*)\s*(?:==|!=|>=|<=|>|<)\s*(?P<literal>{_STRING}|\d+(?:\.\d+)?|true|false)")
+_COMPARISON = re.compile(
+    rf"\b(?P<fact>[a-z_][a-z0-9_]*)\s*(?:==|!=|>=|<=|>|<)\s*(?P<literal>{_STRING}|\d+(?:\.\d+)?|true|false)"
+)
 
 
 class ConditionError(Exception):

@@ -65,7 +65,9 @@ FACTS: tuple[Fact, ...] = (
     Fact("graded_exercise", TEXT, "Graded exercise: never, tried or current."),
     Fact("cbt", TEXT, "Cognitive behavioural therapy: never, tried or current."),
     Fact("sleep_treatment", TEXT, "Sleep treatment: never, tried or current."),
-    Fact("foundations_never_tried", CODES, "First-line treatments (graded_exercise, cbt, sleep_treatment) never tried."),
+    Fact(
+        "foundations_never_tried", CODES, "First-line treatments (graded_exercise, cbt, sleep_treatment) never tried."
+    ),
 )
 
 FACT_TYPES: dict[str, Any] = {fact.name: fact.type for fact in FACTS}

@@ -105,7 +105,12 @@ def _rule_id(data: Any, loc: tuple[str | int, ...]) -> str:
     """Return the id of the rule an error sits in, if any."""
     if len(loc) >= 2 and loc[0] == "rules" and isinstance(data, dict):
         rules = data.get("rules")
-        if isinstance(rules, list) and isinstance(loc[1], int) and loc[1] < len(rules) and isinstance(rules[loc[1]], dict):
+        if (
+            isinstance(rules, list)
+            and isinstance(loc[1], int)
+            and loc[1] < len(rules)
+            and isinstance(rules[loc[1]], dict)
+        ):
             return str(rules[loc[1]].get("id", NO_RULE))
     return NO_RULE
 
@@ -214,7 +219,12 @@ def _compile_rules(
 
 
 def _check_outcome(
-    loader: _Loader, file: str, where: tuple[str | int, ...], rule: str, outcome: str | None, outcomes: OutcomesSpec | None
+    loader: _Loader,
+    file: str,
+    where: tuple[str | int, ...],
+    rule: str,
+    outcome: str | None,
+    outcomes: OutcomesSpec | None,
 ) -> None:
     """Record a rule outcome that is not declared or is kept for errors."""
     if outcomes is None or outcome is None:
@@ -222,7 +232,9 @@ def _check_outcome(
     if outcome not in outcomes.outcomes:
         loader.error(file, (*where, "outcome"), rule, f"unknown outcome '{outcome}'")
     elif outcome == outcomes.error:
-        loader.error(file, (*where, "outcome"), rule, f"'{outcome}' is kept for evaluation errors; no rule may produce it")
+        loader.error(
+            file, (*where, "outcome"), rule, f"'{outcome}' is kept for evaluation errors; no rule may produce it"
+        )
 
 
 def _check_case(loader: _Loader, case: Case, known_rules: set[str] | None, outcomes: OutcomesSpec | None) -> None:
@@ -231,9 +243,16 @@ def _check_case(loader: _Loader, case: Case, known_rules: set[str] | None, outco
     name = case.spec.name
     for position, rule_id in enumerate(case.spec.expect.fired):
         if known_rules is not None and rule_id not in known_rules:
-            loader.error(case.file, (*where, "fired", position), NO_RULE, f"test '{name}' expects unknown rule '{rule_id}'")
+            loader.error(
+                case.file, (*where, "fired", position), NO_RULE, f"test '{name}' expects unknown rule '{rule_id}'"
+            )
     if outcomes is not None and case.spec.expect.outcome not in outcomes.outcomes:
-        loader.error(case.file, (*where, "outcome"), NO_RULE, f"test '{name}' expects unknown outcome '{case.spec.expect.outcome}'")
+        loader.error(
+            case.file,
+            (*where, "outcome"),
+            NO_RULE,
+            f"test '{name}' expects unknown outcome '{case.spec.expect.outcome}'",
+        )
 
 
 def _check_safety_lock(loader: _Loader, rules: list[Rule], outcomes: OutcomesSpec) -> None:
@@ -244,12 +263,27 @@ def _check_safety_lock(loader: _Loader, rules: list[Rule], outcomes: OutcomesSpe
     for rule in safety:
         where = rule.index
         if " ".join(rule.condition.text.split()) != SAFETY_CONDITION:
-            loader.error(rule.file, ("rules", where, "when"), rule.id, f"the locked safety rule must read exactly '{SAFETY_CONDITION}'")
+            loader.error(
+                rule.file,
+                ("rules", where, "when"),
+                rule.id,
+                f"the locked safety rule must read exactly '{SAFETY_CONDITION}'",
+            )
         if rule.outcome != SAFETY_OUTCOME:
-            loader.error(rule.file, ("rules", where, "outcome"), rule.id, f"the locked safety rule must have outcome '{SAFETY_OUTCOME}'")
+            loader.error(
+                rule.file,
+                ("rules", where, "outcome"),
+                rule.id,
+                f"the locked safety rule must have outcome '{SAFETY_OUTCOME}'",
+            )
     top = outcomes.outcomes.get(SAFETY_OUTCOME)
     others = [spec for name, spec in outcomes.outcomes.items() if name != SAFETY_OUTCOME]
     if top is None:
         loader.error(OUTCOMES_FILE, ("outcomes",), SAFETY_RULE_ID, f"outcome '{SAFETY_OUTCOME}' must be declared")
     elif any(spec.rank >= top.rank or spec.priority <= top.priority for spec in others):
-        loader.error(OUTCOMES_FILE, ("outcomes", SAFETY_OUTCOME), SAFETY_RULE_ID, f"'{SAFETY_OUTCOME}' must have the highest rank and the first queue priority")
+        loader.error(
+            OUTCOMES_FILE,
+            ("outcomes", SAFETY_OUTCOME),
+            SAFETY_RULE_ID,
+            f"'{SAFETY_OUTCOME}' must have the highest rank and the first queue priority",
+        )

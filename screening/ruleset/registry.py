@@ -167,8 +167,13 @@ class Registry:
             try:
                 session.flush()
                 audit.record(
-                    session, actor="system", action="ruleset.activated", subject_type="ruleset_version",
-                    subject_id=stored.id, at=now, details={"version": ruleset.version, "worker": worker_name()},
+                    session,
+                    actor="system",
+                    action="ruleset.activated",
+                    subject_type="ruleset_version",
+                    subject_id=stored.id,
+                    at=now,
+                    details={"version": ruleset.version, "worker": worker_name()},
                 )
                 session.commit()
             except IntegrityError:
@@ -188,7 +193,9 @@ class Registry:
     def _last_stored(self) -> RuleSet | None:
         """Return the most recently activated stored version, if one is valid."""
         with self.sessions() as session:
-            stored = session.scalars(sa.select(RuleSetVersion).order_by(RuleSetVersion.activated_at.desc()).limit(1)).first()
+            stored = session.scalars(
+                sa.select(RuleSetVersion).order_by(RuleSetVersion.activated_at.desc()).limit(1)
+            ).first()
         if stored is None:
             return None
         try:

@@ -49,8 +49,9 @@ class LiveServer:
     def __init__(self, app: Flask) -> None:
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                                       name="live-server", daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, name="live-server", daemon=True
+        )
 
     def __call__(self, path: str = "/") -> str:
         """Return the absolute address of ``path``."""
@@ -115,10 +116,14 @@ class AxeChecker:
         violations = list(results.response["violations"])
         id_problems = page.evaluate(ID_CHECKS)
         if id_problems:
-            violations.append({
-                "id": "id-references", "impact": "serious", "help": "Ids are unique and id references resolve",
-                "nodes": [{"target": [problem], "html": "", "failureSummary": ""} for problem in id_problems],
-            })
+            violations.append(
+                {
+                    "id": "id-references",
+                    "impact": "serious",
+                    "help": "Ids are unique and id references resolve",
+                    "nodes": [{"target": [problem], "html": "", "failureSummary": ""} for problem in id_problems],
+                }
+            )
         if violations:
             self.found[name] = violations
 

@@ -41,8 +41,9 @@ def submit_empty(page: Page, axe: AxeChecker, key: str, button: str = "Save and 
     axe.check(page, f"{key} with errors")
 
 
-def test_axe_finds_no_violation_on_any_page(page: Page, new_context: Callable[..., BrowserContext],
-                                            live_server: LiveServer, axe: AxeChecker) -> None:
+def test_axe_finds_no_violation_on_any_page(
+    page: Page, new_context: Callable[..., BrowserContext], live_server: LiveServer, axe: AxeChecker
+) -> None:
     page.goto(live_server("/"))
     axe.check(page, "welcome")
     submit_empty(page, axe, "welcome", button="Start")
@@ -71,8 +72,15 @@ def test_axe_finds_no_violation_on_any_page(page: Page, new_context: Callable[..
             axe.check(page, "treatments with 2 medicine rows")
             fill_medicine(page, 1, {"drug": "duloxetine"})
             submit_empty(page, axe, "treatments with an incomplete medicine row")
-            fill_medicine(page, 1, {k.removeprefix("medications-1-"): str(v) for k, v in answers.items()
-                                    if k.startswith("medications-1-")})
+            fill_medicine(
+                page,
+                1,
+                {
+                    k.removeprefix("medications-1-"): str(v)
+                    for k, v in answers.items()
+                    if k.startswith("medications-1-")
+                },
+            )
         if key == "history":
             page.get_by_role("button", name="Save and finish later").click()
             expect(page).to_have_url(path_of("saved"))

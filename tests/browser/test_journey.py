@@ -48,8 +48,9 @@ def test_full_journey_without_javascript(new_context: NewContext, live_server: L
     send_answers(page)
 
 
-def test_resume_link_opens_the_answers_in_a_new_browser(page: Page, new_context: NewContext,
-                                                       live_server: LiveServer) -> None:
+def test_resume_link_opens_the_answers_in_a_new_browser(
+    page: Page, new_context: NewContext, live_server: LiveServer
+) -> None:
     answer_steps(page, live_server.url, until="symptoms")
     page.get_by_text("Continue later on this or another device").click()
     link = page.get_by_role("link", name=re.compile("resume"))
@@ -116,15 +117,19 @@ def test_self_harm_answer_shows_crisis_resources_first(page: Page, live_server: 
     assert crisis_top and reference_top and crisis_top["y"] + crisis_top["height"] <= reference_top["y"]
 
 
-def test_pregnancy_questions_follow_sex_at_birth(page: Page, new_context: NewContext,
-                                                 live_server: LiveServer) -> None:
+def test_pregnancy_questions_follow_sex_at_birth(page: Page, new_context: NewContext, live_server: LiveServer) -> None:
     answer_steps(page, live_server.url, until="about")
     sex = page.get_by_role("group", name="What sex were you assigned at birth?")
     pregnancy = page.get_by_role("group", name="Are you pregnant, or could you be pregnant?")
     breastfeeding = page.get_by_role("group", name="Are you breastfeeding?")
     expect(pregnancy).to_be_visible()
-    for choice, shown in (("Male", False), ("Female", True), ("Male", False), ("Intersex", True),
-                          ("I prefer not to say", True)):
+    for choice, shown in (
+        ("Male", False),
+        ("Female", True),
+        ("Male", False),
+        ("Intersex", True),
+        ("I prefer not to say", True),
+    ):
         sex.get_by_label(choice, exact=True).check()
         for group in (pregnancy, breastfeeding):
             if shown:

@@ -13,7 +13,9 @@ from .wizard import answer_steps
 from .wizard import send_answers
 
 pytestmark = pytest.mark.browser
-THERAPIES_ONLY = {name: value for name, value in DEFAULT_ANSWERS["treatments"].items() if not name.startswith("medications-")}
+THERAPIES_ONLY = {
+    name: value for name, value in DEFAULT_ANSWERS["treatments"].items() if not name.startswith("medications-")
+}
 
 
 def test_fibromyalgia_alone_ends_on_the_candid_counseling_note(page: Page, live_server: LiveServer) -> None:

@@ -97,8 +97,9 @@ def press_next(page: Page, expected: str, button: str = "Save and continue") -> 
     expect(page).to_have_url(path_of(expected))
 
 
-def answer_steps(page: Page, base_url: str, *, until: str | None = None,
-                 overrides: Mapping[str, Answers] | None = None) -> None:
+def answer_steps(
+    page: Page, base_url: str, *, until: str | None = None, overrides: Mapping[str, Answers] | None = None
+) -> None:
     """Open the welcome page and answer every step in order, stopping on step ``until``."""
     page.goto(base_url + "/")
     order = list(STEP_ORDER)
