@@ -69,9 +69,11 @@ def _sources(path: str | None) -> tuple[Sources, str]:
 
 
 def _shown(directory: Path) -> str:
-    """Return how a directory is written before the file names in messages."""
-    relative = os.path.relpath(directory)
-    return "" if relative == "." else relative.rstrip("/") + "/"
+    """Return how a directory is written before file names: relative when it is below here, else as is."""
+    text = str(directory)
+    if directory.is_absolute() and directory.resolve().is_relative_to(Path.cwd().resolve()):
+        text = os.path.relpath(directory)
+    return "" if text == "." else text.rstrip("/") + "/"
 
 
 def _load_or_exit(path: str | None) -> tuple[RuleSet, str]:
