@@ -83,6 +83,13 @@ def _error_decision(submission: Submission, ruleset: RuleSet | None, error: Exce
     )
 
 
+def apply_to_submission(submission: Submission, decision: Decision) -> None:
+    """Copy the decision's outcome onto the submission, where the review queue reads it."""
+    submission.outcome = decision.outcome
+    submission.priority = decision.priority
+    submission.needs_action = decision.needs_action
+
+
 def latest_decision(session: orm.Session, submission: Submission) -> Decision | None:
     """Return the newest decision of a submission."""
     query = sa.select(Decision).where(Decision.submission_id == submission.id).order_by(Decision.id.desc()).limit(1)

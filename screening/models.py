@@ -44,6 +44,20 @@ class Submission(Model):
     safety_flag: orm.Mapped[bool] = orm.mapped_column(index=True)
     #: The draft this came from; unique, so submitting one draft twice stores one submission.
     draft_id: orm.Mapped[int | None] = orm.mapped_column(sa.ForeignKey("draft.id", ondelete="SET NULL"), unique=True)
+    #: Copied from the newest automated decision, so the review queue is one indexed query.
+    outcome: orm.Mapped[str | None] = orm.mapped_column(sa.String(32), index=True)
+    priority: orm.Mapped[int | None]
+    needs_action: orm.Mapped[bool] = orm.mapped_column(default=True)
+    #: Where the review stands: "open", "claimed" or "decided".
+    status: orm.Mapped[str] = orm.mapped_column(sa.String(16), default="open", index=True)
+    assignee_id: orm.Mapped[int | None] = orm.mapped_column(sa.ForeignKey("user_account.id"), index=True)
+    #: sha256 of the token in the patient's private status link.
+    status_token_hash: orm.Mapped[str | None] = orm.mapped_column(sa.String(64), unique=True)
+    #: Bumped on every change, so two physicians acting at once cannot both win.
+    row_version: orm.Mapped[int] = orm.mapped_column(default=1)
+
+    __table_args__ = (sa.Index("ix_submission_queue", "needs_action", "priority", "submitted_at", "id"),)
+    __mapper_args__ = {"version_id_col": row_version}
 
 
 class AuditEvent(Model):
@@ -117,3 +131,56 @@ class RulesLoadFailure(Model):
     errors: orm.Mapped[list[Any]] = orm.mapped_column(sa.JSON)
     #: host:pid of the process that tried.
     worker: orm.Mapped[str] = orm.mapped_column(sa.String(128))
+
+
+class User(Model):
+    """A clinic user: a physician, a staff member or an admin. Patients have no accounts."""
+
+    __tablename__ = "user_account"
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    #: Stored lower-case.
+    email: orm.Mapped[str] = orm.mapped_column(sa.String(254), unique=True)
+    password_hash: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    #: "physician", "staff" or "admin".
+    role: orm.Mapped[str] = orm.mapped_column(sa.String(16))
+    disabled: orm.Mapped[bool] = orm.mapped_column(default=False)
+    created_at: orm.Mapped[datetime]
+    #: Bumped when the user is disabled or changes role: every session holding the old value ends.
+    session_version: orm.Mapped[int] = orm.mapped_column(default=1)
+    failed_logins: orm.Mapped[int] = orm.mapped_column(default=0)
+    locked_until: orm.Mapped[datetime | None]
+    last_login_at: orm.Mapped[datetime | None]
+
+
+class ReviewAction(Model):
+    """A physician's action on a submission: claim, release, take over, decide or reopen. Never changed."""
+
+    __tablename__ = "review_action"
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    submission_id: orm.Mapped[int] = orm.mapped_column(sa.ForeignKey("submission.id"), index=True)
+    actor_id: orm.Mapped[int] = orm.mapped_column(sa.ForeignKey("user_account.id"))
+    at: orm.Mapped[datetime]
+    action: orm.Mapped[str] = orm.mapped_column(sa.String(32))
+    #: For "decide": "consult", "decline", "request_info" or "safety_followup_done".
+    decision: orm.Mapped[str | None] = orm.mapped_column(sa.String(32))
+    note: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    #: The note may be shown on the patient's status page.
+    note_for_patient: orm.Mapped[bool] = orm.mapped_column(default=False)
+
+
+class Alert(Model):
+    """An urgent e-mail about a safety submission: sent at once, retried when it fails."""
+
+    __tablename__ = "alert"
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    submission_id: orm.Mapped[int] = orm.mapped_column(sa.ForeignKey("submission.id"), index=True)
+    created_at: orm.Mapped[datetime]
+    #: "pending", "sent" or "failed" (failed stays retried until its attempts run out).
+    status: orm.Mapped[str] = orm.mapped_column(sa.String(16), index=True)
+    attempts: orm.Mapped[int] = orm.mapped_column(default=0)
+    sent_at: orm.Mapped[datetime | None]
+    #: The last SMTP error, without any answers.
+    last_error: orm.Mapped[str | None] = orm.mapped_column(sa.Text)

@@ -120,3 +120,11 @@ def test_reevaluation_adds_a_decision_and_keeps_the_first(app: Flask, patient: P
     assert len(again) == 2 and again[0].id == first.id
     assert again[0].outcome == first.outcome and again[0].fired == first.fired
     assert again[1].outcome == "candidate"
+
+
+def test_the_submission_carries_the_outcome_for_the_queue(app: Flask, patient: Patient) -> None:
+    submit(patient, mood=ITEM9_POSITIVE)
+    with new_session(app) as session:
+        submission = session.scalars(sa.select(Submission)).one()
+    assert (submission.outcome, submission.priority, submission.needs_action) == ("safety", 1, True)
+    assert submission.status == "open" and submission.assignee_id is None

@@ -14,6 +14,7 @@ from sqlalchemy import orm
 
 from .. import audit
 from ..answers import parse_answers
+from ..decisions import apply_to_submission
 from ..decisions import decide
 from ..errors import DraftExpired
 from ..errors import DraftNotFound
@@ -129,6 +130,7 @@ def submit_draft(
     session.flush()
     decision = decide(submission, ruleset, now=now)
     session.add(decision)
+    apply_to_submission(submission, decision)
     audit.record(
         session,
         actor="patient",
