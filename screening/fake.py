@@ -34,10 +34,10 @@ def _trial(rng: random.Random) -> dict[str, Any]:
     return {
         "drug": drug,
         "dose_mg_per_day": rng.choice(_TRIALS[drug]),
-        "weeks": rng.choice((2, 4, 6, 8, 12, 26, 52)),
-        "improvement_pct": rng.choice((0, 10, 20, 30, 40, 50, 60, 80)),
-        "current_episode": rng.random() < 0.7,
-        "stopped_early": rng.random() < 0.15,
+        "weeks": rng.choice((3, 6, 8, 8, 12, 12, 26, 52)),
+        "improvement_pct": rng.choice((0, 10, 20, 20, 30, 30, 40, 50, 70)),
+        "current_episode": rng.random() < 0.8,
+        "stopped_early": rng.random() < 0.1,
     }
 
 
