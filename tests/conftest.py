@@ -22,6 +22,7 @@ from screening import migrate
 from screening.db import Model
 from screening.db import engine_for
 
+from .accounts import auth, users  # noqa: F401
 from .patient import Patient
 
 POSTGRES_URL = os.environ.get("SCREENING_TEST_POSTGRES_URL")

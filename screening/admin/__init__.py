@@ -1,0 +1,1 @@
+"""User management: the admin blueprint (``views``) and the account services it shares with the CLI."""
