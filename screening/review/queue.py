@@ -1,0 +1,164 @@
+"""The review queue: open work in priority order, read one page at a time by keyset.
+
+Every page is one indexed query. The cursor names the last row of the previous page by its
+sort key (priority, submitted_at, id), so page 500 costs what page 1 costs: the database seeks
+into ``ix_submission_queue`` instead of counting past the rows before it (as OFFSET would).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from ..models import Alert
+from ..models import Submission
+from ..models import User
+from .errors import ReviewInvalid
+
+#: Where a submission's review stands.
+STATUSES = ("open", "claimed", "decided")
+#: The statuses of work still to do: what the queue lists unless a status filter asks otherwise.
+OPEN_STATUSES = ("open", "claimed")
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """One line of the queue: enough to pick a case without loading its answers."""
+
+    id: int
+    reference: str
+    submitted_at: datetime
+    outcome: str | None
+    priority: int | None
+    needs_action: bool
+    status: str
+    assignee_id: int | None
+    assignee_email: str | None
+    safety_flag: bool
+    #: An urgent alert e-mail about this submission could not be sent.
+    alert_failed: bool
+
+    def waiting(self, now: datetime) -> timedelta:
+        """Return how long the submission has waited since it was sent."""
+        return now - self.submitted_at
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    """One page of the queue and the cursor of the next page (None on the last page)."""
+
+    rows: tuple[QueueRow, ...]
+    next_cursor: str | None
+
+    @property
+    def has_more(self) -> bool:
+        """Return True when another page follows."""
+        return self.next_cursor is not None
+
+
+def encode_cursor(priority: int, submitted_at: datetime, submission_id: int) -> str:
+    """Return an opaque page cursor for the position just after this sort key."""
+    micros = (submitted_at - _EPOCH) // timedelta(microseconds=1)
+    raw = f"{priority}.{micros}.{submission_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, datetime, int]:
+    """Return the sort key a cursor names; raise ReviewInvalid for anything else."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+        priority, micros, submission_id = (int(part) for part in raw.split("."))
+        return priority, _EPOCH + timedelta(microseconds=micros), submission_id
+    except (ValueError, binascii.Error, UnicodeDecodeError, OverflowError):
+        raise ReviewInvalid("This page link is not valid. Please start again from the first page.") from None
+
+
+def _alert_failed() -> sa.Exists:
+    """Return an EXISTS test for a failed alert about the submission of the row."""
+    return sa.exists().where(Alert.submission_id == Submission.id, Alert.status == "failed")
+
+
+def _filters(
+    outcome: str | None, status: str | None, assignee_id: int | None, needs_action: bool
+) -> list[sa.ColumnElement[bool]]:
+    """Return the WHERE conditions of the queue's filters."""
+    if status is not None and status not in STATUSES:
+        raise ReviewInvalid(f"Unknown status filter {status!r}: choose one of {', '.join(STATUSES)}.")
+    conditions = [
+        Submission.needs_action == needs_action,
+        Submission.status.in_(OPEN_STATUSES) if status is None else Submission.status == status,
+    ]
+    if outcome is not None:
+        conditions.append(Submission.outcome == outcome)
+    if assignee_id is not None:
+        conditions.append(Submission.assignee_id == assignee_id)
+    return conditions
+
+
+def _after(cursor: str) -> sa.ColumnElement[bool]:
+    """Return the keyset condition: rows strictly after the cursor's sort key."""
+    priority, submitted_at, submission_id = decode_cursor(cursor)
+    key = sa.tuple_(Submission.priority, Submission.submitted_at, Submission.id)
+    return key > sa.tuple_(
+        sa.literal(priority, sa.Integer()),
+        sa.literal(submitted_at, Submission.__table__.c.submitted_at.type),
+        sa.literal(submission_id, sa.Integer()),
+    )
+
+
+def queue_page(
+    session: orm.Session,
+    *,
+    outcome: str | None = None,
+    status: str | None = None,
+    assignee_id: int | None = None,
+    needs_action: bool = True,
+    after: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> QueuePage:
+    """Return one page of the queue: safety first, then by priority, oldest first, then by id.
+
+    Without ``status``, only open and claimed submissions are listed; ``needs_action=False``
+    lists the submissions needing no action (counseling, not a candidate) the same way.
+    ``after`` is the ``next_cursor`` of the previous page.
+    """
+    limit = max(1, min(limit, MAX_LIMIT))
+    conditions = _filters(outcome, status, assignee_id, needs_action)
+    if after:
+        conditions.append(_after(after))
+    query = (
+        sa.select(Submission.id, Submission.reference, Submission.submitted_at, Submission.outcome,
+                  Submission.priority, Submission.needs_action, Submission.status, Submission.assignee_id,
+                  User.email, Submission.safety_flag, _alert_failed())
+        .outerjoin(User, User.id == Submission.assignee_id)
+        .where(*conditions)
+        .order_by(Submission.priority, Submission.submitted_at, Submission.id)
+        .limit(limit + 1)
+    )  # fmt: skip
+    rows = [QueueRow(*row) for row in session.execute(query)]
+    if len(rows) <= limit:
+        return QueuePage(tuple(rows), None)
+    last = rows[limit - 1]
+    return QueuePage(tuple(rows[:limit]), encode_cursor(last.priority or 0, last.submitted_at, last.id))
+
+
+def outcome_counts(session: orm.Session, needs_action: bool | None = None) -> dict[str, int]:
+    """Return how many open or claimed submissions there are per outcome."""
+    query = (
+        sa.select(Submission.outcome, sa.func.count())
+        .where(Submission.status.in_(OPEN_STATUSES))
+        .group_by(Submission.outcome)
+    )
+    if needs_action is not None:
+        query = query.where(Submission.needs_action == needs_action)
+    return {outcome or "unknown": count for outcome, count in session.execute(query)}
