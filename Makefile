@@ -1,4 +1,5 @@
-# make run: set up everything and serve the app on http://127.0.0.1:5000 (SQLite in instance/).
+# make run: set up everything and serve the app on http://127.0.0.1:5000 (SQLite in instance/),
+#           with the task queue's consumer (urgent-alert e-mails) running beside it.
 # make test: install the test dependencies (system packages too) and run the whole suite
 #            on SQLite and on a throwaway PostgreSQL server.
 PYTHON ?= python3
@@ -8,7 +9,10 @@ BIN := $(VENV)/bin
 .PHONY: run test install install-test system-deps db clean
 
 run: install db
-	SCREENING_ENVIRONMENT=development $(BIN)/flask --app screening run
+	export SCREENING_ENVIRONMENT=development; \
+	$(BIN)/huey_consumer screening.tasks.huey & consumer=$$!; \
+	trap 'kill $$consumer 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/flask --app screening run
 
 db: install
 	$(BIN)/flask --app screening init-db

@@ -8,6 +8,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import auth
 from . import cli
 from . import config
 from . import db
@@ -36,6 +37,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     rules.init_app(app)
     security.init_app(app)
+    auth.init_app(app)
     errorpages.init_app(app)
     cli.init_app(app)
     _register_blueprints(app)
@@ -51,6 +53,8 @@ def _trust_proxies(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     """Attach one blueprint per audience."""
+    from .admin.views import bp as admin_bp
     from .intake.views import bp as intake_bp
 
     app.register_blueprint(intake_bp)
+    app.register_blueprint(admin_bp)

@@ -13,8 +13,10 @@ from flask.cli import with_appcontext
 from . import audit
 from . import db
 from . import migrate
+from .alerts import alerts_group
 from .rules_cli import rules_group
 from .rules_cli import screen_command
+from .users_cli import users_group
 
 
 def init_app(app: Flask) -> None:
@@ -23,6 +25,8 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(purge_drafts_command)
     app.cli.add_command(rules_group)
     app.cli.add_command(screen_command)
+    app.cli.add_command(users_group)
+    app.cli.add_command(alerts_group)
 
 
 @click.command("init-db")

@@ -47,6 +47,34 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
         # Reverse proxies in front of the app whose X-Forwarded-For/-Proto headers are trusted.
         "PROXY_COUNT": 0,
+        # Sign-in: attempts per client address (Flask-Limiter syntax), counted in RATELIMIT_STORAGE_URI:
+        # "memory://" counts per process; use "redis://host:6379/1" when several workers or hosts serve.
+        "LOGIN_RATE_LIMIT": "10 per minute",
+        "RATELIMIT_STORAGE_URI": "memory://",
+        # This many wrong passwords in a row lock the account for LOGIN_LOCK_MINUTES.
+        "LOGIN_MAX_FAILURES": 5,
+        "LOGIN_LOCK_MINUTES": 15,
+        # A signed-in session ends after this long without a request, and this long after sign-in.
+        "SESSION_IDLE_MINUTES": 15,
+        "SESSION_MAX_HOURS": 12,
+        # The task queue: "sqlite:///PATH" (one machine) or "redis://host:6379/0" (several hosts).
+        "HUEY_URL": "sqlite:///" + os.path.join(instance_path, "huey.sqlite3"),
+        # Run tasks at once inside the caller instead of in the consumer; None means "when TESTING".
+        "HUEY_IMMEDIATE": None,
+        # Urgent alerts about safety submissions: who gets them, and how often sending is retried.
+        "ALERT_RECIPIENTS": [],
+        "ALERT_RETRIES": 5,
+        "ALERT_RETRY_DELAY_SECONDS": 60,
+        "ALERT_RETRY_BACKOFF": 2.0,
+        # Where the links in alert e-mails point: the address physicians open the app at.
+        "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
+        "SMTP_HOST": "localhost",
+        "SMTP_PORT": 25,
+        "SMTP_USERNAME": None,
+        "SMTP_PASSWORD": None,
+        "SMTP_STARTTLS": False,
+        "SMTP_FROM": "screening@localhost",
+        "SMTP_TIMEOUT": 10.0,
     }
 
 

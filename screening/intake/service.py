@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 
 from .. import audit
+from ..alerts import create_safety_alert
 from ..answers import parse_answers
 from ..decisions import apply_to_submission
 from ..decisions import decide
@@ -145,6 +146,8 @@ def submit_draft(
             "safety_flag": submission.safety_flag,
         },
     )
+    if submission.safety_flag:  # the on-call e-mail is queued by the caller after the commit
+        create_safety_alert(session, submission, now)
     draft.steps = {}  # the answers now live in the submission only
     return submission
 

@@ -17,6 +17,7 @@ from flask import url_for
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
+from .. import alerts
 from ..db import get_session
 from ..decisions import FALLBACK_ERROR_MESSAGE
 from ..decisions import latest_decision
@@ -325,6 +326,7 @@ def submit() -> Response:
     try:
         service.submit_draft(db, draft, ruleset=active_ruleset(), now=_now(), remote_addr=request.remote_addr)
         db.commit()
+        alerts.enqueue_created(current_app, db)  # a safety submission's e-mail; never raises
     except IntegrityError:
         db.rollback()  # the same draft was submitted at the same moment elsewhere: that one stands
     except steps.StepIncomplete as incomplete:

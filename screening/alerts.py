@@ -1,0 +1,255 @@
+"""Urgent alerts: an e-mail to the on-call address(es) for every safety submission, retried until it goes.
+
+The alert row is added in the submission's transaction; the e-mail is sent by a task on the queue
+after the commit, so SMTP being slow or down never blocks or breaks the patient's page. The e-mail
+holds the reference code and a link to the physician's page, never answers, scores, names or notes.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from collections.abc import Mapping
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime
+from email.utils import make_msgid
+from typing import Any
+
+import click
+import sqlalchemy as sa
+from flask import Flask
+from flask import current_app
+from flask.cli import with_appcontext
+from huey import Huey
+from sqlalchemy import orm
+
+from . import audit
+from .db import new_session
+from .models import Alert
+from .models import Submission
+from .tasks import huey_for
+
+logger = logging.getLogger(__name__)
+
+SEND_TASK = "screening.alerts.send_alert"
+#: Alerts added to a session and not yet handed to the queue, kept in ``session.info``.
+UNQUEUED = "screening.alerts.unqueued"
+NO_RECIPIENTS = "no ALERT_RECIPIENTS configured"
+#: A pending alert this old was probably never queued (the queue was down); ``alerts retry`` takes it too.
+STALE_PENDING = timedelta(minutes=5)
+MAX_ERROR_LENGTH = 500
+
+
+class AlertNotConfigured(RuntimeError):
+    """There is nobody to send alerts to; retrying will not help until the settings change."""
+
+
+def create_safety_alert(session: orm.Session, submission: Submission, now: datetime) -> Alert:
+    """Add a pending alert about ``submission`` in the caller's transaction; queue it after the commit."""
+    alert = Alert(submission_id=submission.id, created_at=now, status="pending", attempts=0)
+    session.add(alert)
+    session.info.setdefault(UNQUEUED, []).append(alert)
+    return alert
+
+
+def enqueue_created(app: Flask, session: orm.Session) -> None:
+    """Queue every alert ``session`` just committed; log and record any failure, never raise."""
+    for alert in session.info.pop(UNQUEUED, []):
+        if not sa.inspect(alert).persistent:  # rolled back: there is nothing to send
+            continue
+        try:
+            enqueue_alert(app, alert.id)
+        except Exception as exc:  # the patient's page must not fail because the queue did
+            logger.exception("Could not queue alert %s", alert.id)
+            _record_not_queued(app, alert.id, exc)
+
+
+def enqueue_alert(app: Flask, alert_id: int) -> None:
+    """Hand the alert to the task queue (in immediate mode: send it now)."""
+    huey_for(app)
+    app.extensions[SEND_TASK](alert_id)
+
+
+def register_tasks(huey: Huey, app: Flask) -> None:
+    """Register ``send_alert`` on ``huey``, with the app's retry settings, bound to ``app``."""
+
+    @huey.task(
+        retries=int(app.config["ALERT_RETRIES"]),
+        retry_delay=int(app.config["ALERT_RETRY_DELAY_SECONDS"]),
+        retry_backoff=float(app.config["ALERT_RETRY_BACKOFF"]),
+    )
+    def send_alert(alert_id: int) -> None:
+        """Send one alert; raising makes huey retry it later."""
+        deliver(app, alert_id)
+
+    app.extensions[SEND_TASK] = send_alert
+
+
+def deliver(app: Flask, alert_id: int) -> None:
+    """Send the alert e-mail and record the outcome; re-raise a sending error so it is retried."""
+    with new_session(app) as session:
+        alert = session.get(Alert, alert_id, with_for_update=True)  # one sender at a time on PostgreSQL
+        if alert is None or alert.status == "sent":
+            return
+        submission = session.get_one(Submission, alert.submission_id)
+        try:
+            refused = send_email(app.config, build_message(app.config, submission, now=_now()))
+        except AlertNotConfigured as exc:
+            _record_failure(session, alert, str(exc))
+            session.commit()
+            return  # nothing to retry until someone configures recipients and runs `alerts retry`
+        except Exception as exc:  # any SMTP, network or TLS error: record it, then let huey retry
+            _record_failure(session, alert, describe(exc))
+            session.commit()
+            raise
+        _record_sent(session, alert, refused)
+        session.commit()
+
+
+def recipients(config: Mapping[str, Any]) -> list[str]:
+    """Return ALERT_RECIPIENTS as a list (a comma-separated string from the environment works too)."""
+    value = config.get("ALERT_RECIPIENTS") or []
+    items = value.split(",") if isinstance(value, str) else value
+    return [str(item).strip() for item in items if str(item).strip()]
+
+
+def detail_url(config: Mapping[str, Any], submission_id: int) -> str:
+    """Return the address of the physician's page for a submission."""
+    return f"{str(config['PUBLIC_BASE_URL']).rstrip('/')}/review/submissions/{submission_id}"
+
+
+def build_message(config: Mapping[str, Any], submission: Submission, *, now: datetime) -> EmailMessage:
+    """Return the alert e-mail: the reference code and a link, nothing the patient answered."""
+    to = recipients(config)
+    if not to:
+        raise AlertNotConfigured(NO_RECIPIENTS)
+    sender = str(config["SMTP_FROM"])
+    message = EmailMessage()
+    message["Subject"] = f"Urgent: safety review needed ({submission.reference})"
+    message["From"] = sender
+    message["To"] = ", ".join(to)
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = make_msgid("alert", domain=sender.rpartition("@")[2] or "localhost")
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(
+        "A screening submission needs safety review now: the patient's answers show a risk of self-harm.\n\n"
+        f"Reference: {submission.reference}\n"
+        f"Open it: {detail_url(config, submission.id)}\n\n"
+        "This e-mail holds no answers by design; sign in to read them.\n"
+    )
+    return message
+
+
+def send_email(config: Mapping[str, Any], message: EmailMessage) -> dict[str, Any]:
+    """Send ``message`` over SMTP; return the recipients the server refused (all refused raises)."""
+    with smtplib.SMTP(
+        str(config["SMTP_HOST"]), int(config["SMTP_PORT"]), timeout=float(config["SMTP_TIMEOUT"])
+    ) as smtp:
+        if config["SMTP_STARTTLS"]:
+            smtp.starttls(context=ssl.create_default_context())
+        if config["SMTP_USERNAME"]:
+            smtp.login(str(config["SMTP_USERNAME"]), str(config["SMTP_PASSWORD"] or ""))
+        refused: dict[str, Any] = smtp.send_message(message)
+    return refused
+
+
+def describe(exc: BaseException) -> str:
+    """Return an error as "Type: message", short enough to store."""
+    return f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH]
+
+
+def _record_sent(session: orm.Session, alert: Alert, refused: Mapping[str, Any]) -> None:
+    """Mark the alert sent and audit it; name any recipient the server refused."""
+    now = _now()
+    alert.attempts += 1
+    alert.status = "sent"
+    alert.sent_at = now
+    alert.last_error = f"refused by the server: {', '.join(sorted(refused))}" if refused else None
+    _audit(session, alert, "alert.sent", now, refused=len(refused))
+
+
+def _record_failure(session: orm.Session, alert: Alert, error: str) -> None:
+    """Count a failed attempt, keep its error and audit it."""
+    now = _now()
+    alert.attempts += 1
+    alert.status = "failed"
+    alert.last_error = error[:MAX_ERROR_LENGTH]
+    _audit(session, alert, "alert.failed", now)
+
+
+def _audit(session: orm.Session, alert: Alert, action: str, now: datetime, **details: int) -> None:
+    """Record an alert event; its details name the submission, so the submission's history can show it."""
+    audit.record(
+        session,
+        actor="system",
+        action=action,
+        subject_type="alert",
+        subject_id=alert.id,
+        at=now,
+        details={"submission_id": alert.submission_id, "attempts": alert.attempts, **details},
+    )
+
+
+def _record_not_queued(app: Flask, alert_id: int, exc: BaseException) -> None:
+    """Mark an alert that never reached the queue as failed, so the queue page and `alerts retry` see it."""
+    try:
+        with new_session(app) as session:
+            alert = session.get(Alert, alert_id)
+            if alert is not None and alert.status == "pending":
+                alert.status = "failed"
+                alert.last_error = f"not queued: {describe(exc)}"[:MAX_ERROR_LENGTH]
+                session.commit()
+    except Exception:
+        logger.exception("Could not record that alert %s was not queued", alert_id)
+
+
+def _now() -> datetime:
+    """Return the current time in UTC."""
+    return datetime.now(UTC)
+
+
+def retry_candidates(session: orm.Session, *, now: datetime) -> list[Alert]:
+    """Return failed alerts, and pending ones old enough that their task was probably lost."""
+    stale = sa.and_(Alert.status == "pending", Alert.created_at <= now - STALE_PENDING)
+    return list(session.scalars(sa.select(Alert).where(sa.or_(Alert.status == "failed", stale)).order_by(Alert.id)))
+
+
+@click.group("alerts")
+def alerts_group() -> None:
+    """List urgent alerts and re-send the ones that failed."""
+
+
+@alerts_group.command("list")
+@click.option("--status", type=click.Choice(["pending", "sent", "failed"]), help="Only alerts in this state.")
+@click.option("--limit", default=50, show_default=True, help="Newest alerts to show.")
+@with_appcontext
+def list_command(status: str | None, limit: int) -> None:
+    """Show the newest alerts: id, state, attempts, reference, times and the last error."""
+    query = sa.select(Alert, Submission.reference).join(Submission, Submission.id == Alert.submission_id)
+    if status:
+        query = query.where(Alert.status == status)
+    with new_session(current_app) as session:
+        rows = session.execute(query.order_by(Alert.id.desc()).limit(limit)).all()
+    for alert, reference in rows:
+        sent = alert.sent_at.isoformat(timespec="seconds") if alert.sent_at else "-"
+        click.echo(
+            f"{alert.id}\t{alert.status}\tattempts={alert.attempts}\t{reference}\t"
+            f"created={alert.created_at.isoformat(timespec='seconds')}\tsent={sent}\t{alert.last_error or ''}"
+        )
+    if not rows:
+        click.echo("No alerts.")
+
+
+@alerts_group.command("retry")
+@with_appcontext
+def retry_command() -> None:
+    """Queue again every failed alert (and pending ones that were never queued)."""
+    with new_session(current_app) as session:
+        ids = [alert.id for alert in retry_candidates(session, now=_now())]
+    for alert_id in ids:
+        enqueue_alert(current_app, alert_id)
+    click.echo(f"Queued {len(ids)} alert(s) again.")
