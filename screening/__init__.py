@@ -55,6 +55,10 @@ def _register_blueprints(app: Flask) -> None:
     """Attach one blueprint per audience."""
     from .admin.views import bp as admin_bp
     from .intake.views import bp as intake_bp
+    from .review.views import bp as review_bp
+    from .status import bp as status_bp
 
     app.register_blueprint(intake_bp)
+    app.register_blueprint(status_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(review_bp)

@@ -16,6 +16,7 @@ from . import migrate
 from .alerts import alerts_group
 from .rules_cli import rules_group
 from .rules_cli import screen_command
+from .seed_cli import seed_command
 from .users_cli import users_group
 
 
@@ -27,6 +28,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(screen_command)
     app.cli.add_command(users_group)
     app.cli.add_command(alerts_group)
+    app.cli.add_command(seed_command)
 
 
 @click.command("init-db")

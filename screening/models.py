@@ -56,7 +56,12 @@ class Submission(Model):
     #: Bumped on every change, so two physicians acting at once cannot both win.
     row_version: orm.Mapped[int] = orm.mapped_column(default=1)
 
-    __table_args__ = (sa.Index("ix_submission_queue", "needs_action", "priority", "submitted_at", "id"),)
+    #: Each status is one ordered range of the queue index, so a page of open work is an index seek however
+    #: many submissions are decided; the second index does the same for the outcome filter and the counts.
+    __table_args__ = (
+        sa.Index("ix_submission_queue", "status", "needs_action", "priority", "submitted_at", "id"),
+        sa.Index("ix_submission_queue_outcome", "status", "needs_action", "outcome", "priority", "submitted_at", "id"),
+    )
     __mapper_args__ = {"version_id_col": row_version}
 
 

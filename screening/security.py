@@ -26,14 +26,14 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    # The resume link carries a token in its path: never send it to another site.
+    # The resume and status links carry a token in their path: never send it to another site.
     "Referrer-Policy": "no-referrer",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 
-#: Path segments that are secrets (resume tokens) and must never reach a log line.
-_TOKEN_IN_PATH = re.compile(r"(/resume/)[A-Za-z0-9_\-]+")
+#: Path segments that are secrets (resume and status link tokens) and must never reach a log line.
+_TOKEN_IN_PATH = re.compile(r"(/resume/|/status/)[A-Za-z0-9_\-]+")
 
 
 def init_app(app: Flask) -> None:
@@ -57,12 +57,12 @@ def add_security_headers(response: Response) -> Response:
 
 
 def redact(text: str) -> str:
-    """Replace resume tokens in ``text`` with a placeholder."""
+    """Replace resume and status link tokens in ``text`` with a placeholder."""
     return _TOKEN_IN_PATH.sub(r"\1[redacted]", text)
 
 
 class RedactTokens(logging.Filter):
-    """Rewrite log records so that no resume token is written out."""
+    """Rewrite log records so that no resume or status link token is written out."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Redact the message and its arguments; always keep the record."""

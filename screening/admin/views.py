@@ -1,18 +1,35 @@
-"""The admin pages: the list of users, and disabling a user or changing their role."""
+"""The admin pages: the list of users, disabling a user or changing their role, and the audit log.
+
+The audit log is read-only: there is a page and a CSV export (both GET, both audited), and no
+route that edits or deletes an audit row.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import UTC
+from datetime import datetime
+
+import sqlalchemy as sa
 from flask import Blueprint
+from flask import current_app
 from flask import flash
 from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
 from werkzeug.wrappers import Response
+from wtforms import Form
+from wtforms import StringField
 
+from .. import audit
 from .. import auth
 from ..auth import current_user
 from ..db import get_session
+from ..db import new_session
+from ..models import AuditEvent
+from ..models import User
+from . import audit_log
 from . import service
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -56,3 +73,92 @@ def change_role(user_id: int) -> Response:
     db.commit()
     flash(f"{user.email} is now {role}." if changed else f"{user.email} already had the role {role}.")
     return redirect(url_for("admin.users"))
+
+
+class AuditFilterForm(Form):
+    """The audit page's filters, read from the query string (GET: nothing changes, so no CSRF token)."""
+
+    action = StringField("Action", description="An exact action, or a prefix ending in *, such as review.*")
+    actor = StringField("Actor", description="user:3, cli, patient, anonymous or system, or a user's email address")
+    subject_type = StringField("Subject type", description="submission, user, alert, draft or ruleset_version")
+    subject_id = StringField("Subject id", description="The number of the submission, user or alert")
+    since = StringField("From (UTC)", name="from", description="First day, as YYYY-MM-DD")
+    until = StringField("To (UTC)", name="to", description="Last day, as YYYY-MM-DD")
+
+
+def _audit_filters() -> tuple[AuditFilterForm, audit_log.AuditFilters, bool]:
+    """Read the filters of the request; the form carries any error beside its field."""
+    form = AuditFilterForm(request.args)
+    filters, errors = audit_log.parse_filters(get_session(), request.args)
+    for name, message in errors.items():
+        form[{"from": "since", "to": "until"}.get(name, name)].errors = [message]
+    return form, filters, not errors
+
+
+def _record(action: str, filters: audit_log.AuditFilters, **details: audit.DetailValue) -> AuditEvent:
+    """Add the audit event of reading the audit log, with the filters used."""
+    return audit.record(
+        get_session(),
+        actor=current_user.actor,
+        action=action,
+        subject_type="audit_event",
+        subject_id=None,
+        at=auth.now(),
+        remote_addr=request.remote_addr,
+        details={**filters.as_details(), **details},
+    )
+
+
+@bp.get("/audit")
+def audit_events() -> tuple[str, int]:
+    """Show the audit trail, newest first, a page at a time; viewing it is audited too."""
+    form, filters, valid = _audit_filters()
+    page, before = None, request.args.get("before") or None
+    if valid:
+        try:
+            page = audit_log.audit_page(get_session(), filters, before=before)
+        except audit_log.InvalidCursor:
+            page, before = audit_log.audit_page(get_session(), filters), None
+            flash("That page link was not valid, so the newest events are shown.")
+        _record("audit.viewed", filters, rows=len(page.rows), first_page=before is None)
+        get_session().commit()
+    context = {
+        "form": form,
+        "page": page,
+        "args": filters.as_args() if valid else {},
+        "before": before,
+        "emails": _emails_of(page.rows if page else ()),
+        "details_text": audit_log.details_text,
+        "known_actions": audit_log.KNOWN_ACTIONS,
+        "known_subject_types": audit_log.KNOWN_SUBJECT_TYPES,
+    }
+    return render_template("admin/audit.html", **context), 200 if valid else 422
+
+
+def _emails_of(rows: tuple[AuditEvent, ...]) -> dict[str, str]:
+    """Return the email of each "user:<id>" actor on the page, so the admin sees who it was."""
+    ids = {int(row.actor[5:]) for row in rows if row.actor.startswith("user:") and row.actor[5:].isdigit()}
+    if not ids:
+        return {}
+    found = get_session().execute(sa.select(User.id, User.email).where(User.id.in_(ids)))
+    return {f"user:{user_id}": email for user_id, email in found}
+
+
+@bp.get("/audit.csv")
+def audit_export() -> Response | tuple[str, int]:
+    """Download the filtered audit trail as CSV; the export is audited before it starts."""
+    _form, filters, valid = _audit_filters()
+    if not valid:
+        return audit_events()
+    event = _record("audit.exported", filters)
+    get_session().commit()
+    app, below_id = current_app._get_current_object(), event.id  # type: ignore[attr-defined]
+
+    def generate() -> Iterator[str]:
+        with new_session(app) as session:
+            yield from audit_log.csv_lines(audit_log.iter_events(session, filters, below_id=below_id))
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    response = Response(generate(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="audit-{stamp}.csv"'
+    return response

@@ -22,6 +22,7 @@ from ..errors import DraftNotFound
 from ..instruments.scoring import score_answers
 from ..models import Draft
 from ..models import Submission
+from ..review.status import issue_status_token
 from ..ruleset.model import RuleSet
 from . import steps
 
@@ -31,6 +32,15 @@ REFERENCE_LENGTH = 8
 
 #: PHQ-9 item 9 ("thoughts that you would be better off dead...") is the last item.
 PHQ9_ITEM9 = "phq9_9"
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """The submission of a draft, with the status link token: shown once, only its hash is stored."""
+
+    submission: Submission
+    #: None when the draft had been submitted before: its token was handed out then.
+    status_token: str | None
 
 
 @dataclass(frozen=True)
@@ -108,14 +118,15 @@ def submission_for(session: orm.Session, draft: Draft) -> Submission | None:
 
 def submit_draft(
     session: orm.Session, draft: Draft, *, ruleset: RuleSet | None, now: datetime, remote_addr: str | None
-) -> Submission:
+) -> Submitted:
     """Score, decide and store the draft's answers once; a second call returns the first submission.
 
-    The submission, its decision and the audit event are added in the caller's transaction.
+    The submission (with its status link token), its decision and the audit event are added in the
+    caller's transaction.
     """
     existing = submission_for(session, draft)
     if existing is not None:
-        return existing
+        return Submitted(existing, None)
     document = parse_answers(steps.build_document(draft.steps)).to_document()
     scores = score_answers(document).as_dict()
     submission = Submission(
@@ -127,6 +138,7 @@ def submit_draft(
         safety_flag=bool(scores["phq9_item9"]) or draft.safety_flagged_at is not None,
         draft_id=draft.id,
     )
+    status_token = issue_status_token(submission)
     session.add(submission)
     session.flush()
     decision = decide(submission, ruleset, now=now)
@@ -149,7 +161,7 @@ def submit_draft(
     if submission.safety_flag:  # the on-call e-mail is queued by the caller after the commit
         create_safety_alert(session, submission, now)
     draft.steps = {}  # the answers now live in the submission only
-    return submission
+    return Submitted(submission, status_token)
 
 
 def _unused_reference(session: orm.Session) -> str:

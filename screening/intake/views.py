@@ -24,6 +24,7 @@ from ..decisions import latest_decision
 from ..decisions import patient_notes
 from ..errors import ScreeningError
 from ..models import Draft
+from ..review.status import hash_status_token
 from ..rules import active_ruleset
 from ..answers import MAX_MEDICATION_TRIALS
 from ..instruments import INSTRUMENTS
@@ -40,6 +41,8 @@ bp.add_app_template_global(error_list)
 bp.add_app_template_global(aria)
 
 DRAFT_TOKEN = "draft_token"
+#: The token of the patient's private status link, kept so the confirmation page can show it.
+STATUS_TOKEN = "status_token"
 #: Answers to the steps before the draft exists (consent), kept in the signed session cookie.
 PENDING = "pending_steps"
 #: Longest answer kept in the session cookie before the draft exists (consent and age are short).
@@ -324,8 +327,12 @@ def submit() -> Response:
         return redirect(url_for("intake.welcome"))
     db = get_session()
     try:
-        service.submit_draft(db, draft, ruleset=active_ruleset(), now=_now(), remote_addr=request.remote_addr)
+        submitted = service.submit_draft(
+            db, draft, ruleset=active_ruleset(), now=_now(), remote_addr=request.remote_addr
+        )
         db.commit()
+        if submitted.status_token is not None:  # a double submit keeps the first link
+            session[STATUS_TOKEN] = submitted.status_token
         alerts.enqueue_created(current_app, db)  # a safety submission's e-mail; never raises
     except IntegrityError:
         db.rollback()  # the same draft was submitted at the same moment elsewhere: that one stands
@@ -343,9 +350,14 @@ def done() -> Response | str:
     if draft is None or submission is None:
         return redirect(url_for("intake.welcome"))
     decision = latest_decision(get_session(), submission)
+    token = session.get(STATUS_TOKEN)
+    status_url = None
+    if isinstance(token, str) and hash_status_token(token) == submission.status_token_hash:
+        status_url = url_for("status.show", token=token, _external=True)
     return render_template(
         "intake/done.html",
         reference=submission.reference,
+        status_url=status_url,
         safety=service.safety_flagged(draft, submission),
         message=decision.message if decision else FALLBACK_ERROR_MESSAGE,
         notes=patient_notes(decision) if decision else [],

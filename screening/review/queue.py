@@ -1,14 +1,19 @@
 """The review queue: open work in priority order, read one page at a time by keyset.
 
-Every page is one indexed query. The cursor names the last row of the previous page by its
-sort key (priority, submitted_at, id), so page 500 costs what page 1 costs: the database seeks
-into ``ix_submission_queue`` instead of counting past the rows before it (as OFFSET would).
+A page reads each listed status with its own indexed query (open and claimed, unless a status
+filter names one) and merges the sorted results. Each query is an index seek: ``ix_submission_queue``
+is (status, needs_action, priority, submitted_at, id), so one status and one needs_action value
+are one contiguous range in sort order, and the decided submissions, however many, are never
+walked past. The cursor names the last row of the previous page by its sort key (priority,
+submitted_at, id), so page 500 costs what page 1 costs, instead of counting past the rows before
+it as OFFSET would. With an outcome filter, ``ix_submission_queue_outcome`` does the same.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import heapq
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
@@ -88,16 +93,18 @@ def _alert_failed() -> sa.Exists:
     return sa.exists().where(Alert.submission_id == Submission.id, Alert.status == "failed")
 
 
-def _filters(
-    outcome: str | None, status: str | None, assignee_id: int | None, needs_action: bool
-) -> list[sa.ColumnElement[bool]]:
-    """Return the WHERE conditions of the queue's filters."""
-    if status is not None and status not in STATUSES:
+def _statuses(status: str | None) -> tuple[str, ...]:
+    """Return the statuses a page lists: the filter's, else the open work."""
+    if status is None:
+        return OPEN_STATUSES
+    if status not in STATUSES:
         raise ReviewInvalid(f"Unknown status filter {status!r}: choose one of {', '.join(STATUSES)}.")
-    conditions = [
-        Submission.needs_action == needs_action,
-        Submission.status.in_(OPEN_STATUSES) if status is None else Submission.status == status,
-    ]
+    return (status,)
+
+
+def _filters(outcome: str | None, assignee_id: int | None, needs_action: bool) -> list[sa.ColumnElement[bool]]:
+    """Return the WHERE conditions of the queue's filters other than the status."""
+    conditions = [Submission.needs_action == needs_action]
     if outcome is not None:
         conditions.append(Submission.outcome == outcome)
     if assignee_id is not None:
@@ -133,23 +140,37 @@ def queue_page(
     ``after`` is the ``next_cursor`` of the previous page.
     """
     limit = max(1, min(limit, MAX_LIMIT))
-    conditions = _filters(outcome, status, assignee_id, needs_action)
+    statuses = _statuses(status)
+    conditions = _filters(outcome, assignee_id, needs_action)
     if after:
         conditions.append(_after(after))
+    per_status = [_page_of_status(session, one, conditions, limit + 1) for one in statuses]
+    rows = list(heapq.merge(*per_status, key=_sort_key))[: limit + 1]
+    if len(rows) <= limit:
+        return QueuePage(tuple(rows), None)
+    last = rows[limit - 1]
+    return QueuePage(tuple(rows[:limit]), encode_cursor(last.priority or 0, last.submitted_at, last.id))
+
+
+def _page_of_status(
+    session: orm.Session, status: str, conditions: list[sa.ColumnElement[bool]], limit: int
+) -> list[QueueRow]:
+    """Return up to ``limit`` rows of one status in queue order: one index seek."""
     query = (
         sa.select(Submission.id, Submission.reference, Submission.submitted_at, Submission.outcome,
                   Submission.priority, Submission.needs_action, Submission.status, Submission.assignee_id,
                   User.email, Submission.safety_flag, _alert_failed())
         .outerjoin(User, User.id == Submission.assignee_id)
-        .where(*conditions)
+        .where(Submission.status == status, *conditions)
         .order_by(Submission.priority, Submission.submitted_at, Submission.id)
-        .limit(limit + 1)
+        .limit(limit)
     )  # fmt: skip
-    rows = [QueueRow(*row) for row in session.execute(query)]
-    if len(rows) <= limit:
-        return QueuePage(tuple(rows), None)
-    last = rows[limit - 1]
-    return QueuePage(tuple(rows[:limit]), encode_cursor(last.priority or 0, last.submitted_at, last.id))
+    return [QueueRow(*row) for row in session.execute(query)]
+
+
+def _sort_key(row: QueueRow) -> tuple[int, datetime, int]:
+    """Return a row's position in the queue, as the queries order it."""
+    return (row.priority or 0, row.submitted_at, row.id)
 
 
 def outcome_counts(session: orm.Session, needs_action: bool | None = None) -> dict[str, int]:

@@ -1,0 +1,291 @@
+"""Reading the audit trail: filters, newest-first pages by keyset, and the CSV export. Read-only.
+
+A page is one query ordered by (at, id) descending and cut by a keyset cursor, so the database
+walks ``ix_audit_event_at`` backwards from the cursor and stops after one page: page 300 costs
+what page 1 costs. The export walks the same order in batches and never holds the table in memory.
+Nothing here writes, changes or deletes an audit row; recording that someone looked is the view's job.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+import io
+import json
+from collections.abc import Iterator
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC
+from datetime import date
+from datetime import datetime
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from .. import passwords
+from ..audit import DetailValue
+from ..models import AuditEvent
+from ..models import User
+
+PAGE_SIZE = 50
+EXPORT_BATCH = 1000
+CSV_COLUMNS = ("id", "at", "actor", "action", "subject_type", "subject_id", "remote_addr", "details")
+#: Offered as suggestions in the filter form; any other value can be typed.
+KNOWN_ACTIONS = (
+    "alert.failed",
+    "alert.sent",
+    "audit.exported",
+    "audit.viewed",
+    "auth.locked",
+    "auth.session_expired",
+    "auth.sign_in_failed",
+    "auth.signed_in",
+    "auth.signed_out",
+    "decision.reevaluated",
+    "drafts.purged",
+    "review.claimed",
+    "review.decided",
+    "review.released",
+    "review.reopened",
+    "review.taken_over",
+    "ruleset.activated",
+    "submission.created",
+    "submission.viewed",
+    "submissions.seeded",
+    "user.created",
+    "user.disabled",
+    "user.role_changed",
+)
+KNOWN_SUBJECT_TYPES = ("alert", "audit_event", "draft", "ruleset_version", "submission", "user")
+#: A spreadsheet runs a cell that starts with one of these as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MAX_TEXT = 64
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    """What the admin asked to see; every field is optional. Dates are UTC days, both inclusive."""
+
+    action: str | None = None
+    actor: str | None = None
+    subject_type: str | None = None
+    subject_id: int | None = None
+    since: date | None = None
+    until: date | None = None
+
+    def conditions(self) -> list[sa.ColumnElement[bool]]:
+        """Return the WHERE conditions of these filters."""
+        conditions: list[sa.ColumnElement[bool]] = []
+        if self.action is not None:
+            if self.action.endswith("*"):  # "review.*": every review action
+                conditions.append(AuditEvent.action.startswith(self.action[:-1], autoescape=True))
+            else:
+                conditions.append(AuditEvent.action == self.action)
+        if self.actor is not None:
+            conditions.append(AuditEvent.actor == self.actor)
+        if self.subject_type is not None:
+            conditions.append(AuditEvent.subject_type == self.subject_type)
+        if self.subject_id is not None:
+            conditions.append(AuditEvent.subject_id == self.subject_id)
+        if self.since is not None:
+            conditions.append(AuditEvent.at >= _start_of(self.since))
+        if self.until is not None:
+            conditions.append(AuditEvent.at < _start_of(self.until + timedelta(days=1)))
+        return conditions
+
+    def as_args(self) -> dict[str, str]:
+        """Return the filters as the query string of the page (for links to other pages and the export)."""
+        values = {
+            "action": self.action,
+            "actor": self.actor,
+            "subject_type": self.subject_type,
+            "subject_id": self.subject_id,
+            "from": self.since,
+            "to": self.until,
+        }
+        return {key: str(value) for key, value in values.items() if value is not None}
+
+    def as_details(self) -> dict[str, DetailValue]:
+        """Return the filters for the audit event of viewing them: identifiers and dates only."""
+        return {f"filter_{key}": value for key, value in self.as_args().items()}
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    """One page of events, newest first, and the cursor of the next (older) page, None on the last."""
+
+    rows: tuple[AuditEvent, ...]
+    next_cursor: str | None
+
+
+class InvalidCursor(ValueError):
+    """A page cursor that this module did not make."""
+
+
+def parse_filters(session: orm.Session, args: Mapping[str, str]) -> tuple[AuditFilters, dict[str, str]]:
+    """Return the filters in ``args`` and a message per field that could not be read.
+
+    ``actor`` may be an audit actor ("user:3", "cli", "patient") or a user's email address,
+    which is turned into that user's actor.
+    """
+    errors: dict[str, str] = {}
+    action = _text(args, "action", errors)
+    actor = _text(args, "actor", errors)
+    if actor is not None and "@" in actor:
+        user_id = session.scalar(sa.select(User.id).where(User.email == passwords.normalize_email(actor)))
+        if user_id is None:
+            errors["actor"] = "No user has this email address."
+        actor = None if user_id is None else f"user:{user_id}"
+    filters = AuditFilters(
+        action=action,
+        actor=actor,
+        subject_type=_text(args, "subject_type", errors),
+        subject_id=_integer(args, "subject_id", errors),
+        since=_date(args, "from", errors),
+        until=_date(args, "to", errors),
+    )
+    if filters.since and filters.until and filters.since > filters.until:
+        errors["to"] = "The end date is before the start date."
+    return filters, errors
+
+
+def _text(args: Mapping[str, str], name: str, errors: dict[str, str]) -> str | None:
+    """Return a trimmed text filter, None when empty."""
+    value = (args.get(name) or "").strip()
+    if len(value) > _MAX_TEXT or not value.isprintable():
+        errors[name] = f"Enter at most {_MAX_TEXT} characters, without line breaks."
+        return None
+    return value or None
+
+
+def _integer(args: Mapping[str, str], name: str, errors: dict[str, str]) -> int | None:
+    """Return a whole-number filter, None when empty."""
+    value = (args.get(name) or "").strip()
+    if not value:
+        return None
+    if not (value.isascii() and value.isdigit() and len(value) <= 18):
+        errors[name] = "Enter a whole number, such as 42."
+        return None
+    return int(value)
+
+
+def _date(args: Mapping[str, str], name: str, errors: dict[str, str]) -> date | None:
+    """Return a date filter given as YYYY-MM-DD, None when empty."""
+    value = (args.get(name) or "").strip()
+    if not value:
+        return None
+    try:
+        parsed = date.fromisoformat(value) if len(value) == 10 else None
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        errors[name] = "Enter a date as YYYY-MM-DD, such as 2026-11-24."
+    return parsed
+
+
+def _start_of(day: date) -> datetime:
+    """Return midnight UTC at the start of ``day``."""
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def encode_cursor(event: AuditEvent) -> str:
+    """Return an opaque cursor for the position just after (older than) ``event``."""
+    micros = (event.at - _EPOCH) // timedelta(microseconds=1)
+    return base64.urlsafe_b64encode(f"{micros}.{event.id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    """Return the (at, id) a cursor names; raise InvalidCursor for anything else."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+        micros, event_id = (int(part) for part in raw.split("."))
+        return _EPOCH + timedelta(microseconds=micros), event_id
+    except (ValueError, binascii.Error, UnicodeDecodeError, OverflowError):
+        raise InvalidCursor(cursor) from None
+
+
+def _older_than(at: datetime, event_id: int) -> sa.ColumnElement[bool]:
+    """Return the keyset condition: events strictly after (at, id) in newest-first order."""
+    return sa.tuple_(AuditEvent.at, AuditEvent.id) < sa.tuple_(
+        sa.literal(at, AuditEvent.__table__.c.at.type), sa.literal(event_id, sa.Integer())
+    )
+
+
+def _select(filters: AuditFilters, after: tuple[datetime, int] | None, limit: int) -> sa.Select[tuple[AuditEvent]]:
+    """Return the query of up to ``limit`` events after ``after``, newest first."""
+    conditions = filters.conditions()
+    if after is not None:
+        conditions.append(_older_than(*after))
+    return sa.select(AuditEvent).where(*conditions).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)
+
+
+def audit_page(
+    session: orm.Session, filters: AuditFilters, *, before: str | None = None, limit: int = PAGE_SIZE
+) -> AuditPage:
+    """Return one page of events matching ``filters``, newest first, older than the cursor ``before``."""
+    after = decode_cursor(before) if before else None
+    rows = list(session.scalars(_select(filters, after, limit + 1)))
+    if len(rows) <= limit:
+        return AuditPage(tuple(rows), None)
+    return AuditPage(tuple(rows[:limit]), encode_cursor(rows[limit - 1]))
+
+
+def iter_events(
+    session: orm.Session, filters: AuditFilters, *, below_id: int | None = None, batch: int = EXPORT_BATCH
+) -> Iterator[AuditEvent]:
+    """Yield every event matching ``filters``, newest first, reading ``batch`` rows at a time.
+
+    ``below_id`` leaves out the events recorded from that one on (the export's own, and any later).
+    """
+    after: tuple[datetime, int] | None = None
+    while True:
+        query = _select(filters, after, batch)
+        if below_id is not None:
+            query = query.where(AuditEvent.id < below_id)
+        rows = list(session.scalars(query))
+        yield from rows
+        if len(rows) < batch:
+            return
+        after = (rows[-1].at, rows[-1].id)
+        session.expunge_all()  # keep memory flat however long the export
+
+
+def details_text(event: AuditEvent) -> str:
+    """Return an event's details as JSON with sorted keys."""
+    return json.dumps(event.details, sort_keys=True)
+
+
+def csv_row(event: AuditEvent) -> list[str]:
+    """Return the CSV cells of one event: times in UTC ISO 8601, details as JSON."""
+    cells = [
+        str(event.id),
+        event.at.astimezone(UTC).isoformat(),
+        event.actor,
+        event.action,
+        event.subject_type,
+        "" if event.subject_id is None else str(event.subject_id),
+        event.remote_addr or "",
+        details_text(event),
+    ]
+    return [_inert(cell) for cell in cells]
+
+
+def _inert(cell: str) -> str:
+    """Keep a spreadsheet from running a cell as a formula (OWASP CSV injection): prefix a quote."""
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+
+
+def csv_lines(events: Iterator[AuditEvent]) -> Iterator[str]:
+    """Yield the CSV export line by line, starting with the header."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for event in events:
+        writer.writerow(csv_row(event))
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()

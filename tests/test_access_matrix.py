@@ -1,0 +1,221 @@
+"""Every route x every kind of visitor, with the answer each must get. Built from the app's URL map.
+
+A route added later is in the matrix without editing this file; a route of a blueprint this file
+does not know fails ``test_every_route_belongs_to_a_known_blueprint`` until someone decides who may
+use it (and guards the blueprint with ``screening.auth.guard_blueprint``).
+
+Expected answers, derived from the route's blueprint:
+
+- open blueprints (intake, status, auth): never refused, never sent to sign in, never a 5xx;
+- guarded blueprints (review: physicians, admin: admins): anonymous visitors and patients are
+  redirected to /login (with ``next`` for a GET), signed-in users of another role get 403, the
+  right role gets 200 for a GET and a redirect (Post/Redirect/Get) for a POST;
+- a user disabled while signed in: the old session ends at its next request, so every page but
+  the sign-in page sends the browser to /login.
+
+Every POST carries a valid CSRF token of the visitor's session, so the answer is the guard's, not the
+CSRF check's. URL parameters are real: a submission, a status link, a resume link and a user made here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC
+from datetime import datetime
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from screening import auth as auth_module
+from screening import create_app
+from screening.admin import service as accounts
+from screening.db import new_session
+from screening.intake import service as intake
+from screening.review.status import issue_status_token
+
+from .accounts import Auth
+from .accounts import Users
+from .patient import Patient
+from .test_auth import login_redirect
+from .test_review_service import add_submission
+
+OPEN = frozenset({"anyone"})
+#: Who may use each blueprint: OPEN, or the roles its guard lets in.
+ACCESS: dict[str, frozenset[str]] = {
+    "intake": OPEN,
+    "status": OPEN,
+    "auth": OPEN,
+    "review": frozenset({"physician"}),
+    "admin": frozenset({"admin"}),
+}
+PERSONAS = ("anonymous", "patient", "physician", "staff", "admin", "disabled")
+#: Methods every route answers by itself (Werkzeug adds them); not part of the matrix.
+IMPLICIT = {"HEAD", "OPTIONS"}
+
+
+def _routes() -> list[tuple[str, str, str]]:
+    """Return (endpoint, method, rule) of every route of a freshly created app, but static files."""
+    app = create_app({"TESTING": True, "SECRET_KEY": "collecting-routes", "DATABASE_URL": "sqlite://"})
+    return sorted(
+        (rule.endpoint, method, rule.rule)
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static"
+        for method in sorted((rule.methods or set()) - IMPLICIT)
+    )
+
+
+ROUTES = _routes()
+
+
+def blueprint_of(endpoint: str) -> str:
+    """Return the blueprint of an endpoint ("" for a route registered on the app itself)."""
+    return endpoint.rpartition(".")[0]
+
+
+def test_every_route_belongs_to_a_known_blueprint() -> None:
+    unknown = [(rule, endpoint) for endpoint, _, rule in ROUTES if blueprint_of(endpoint) not in ACCESS]
+    assert not unknown, (
+        f"routes of blueprints the access matrix does not know: {unknown}. Decide who may use them: "
+        "guard the blueprint with screening.auth.guard_blueprint and add it to ACCESS in this file."
+    )
+    assert len(ROUTES) >= 20 and {blueprint_of(endpoint) for endpoint, _, _ in ROUTES} == set(ACCESS)
+
+
+@pytest.mark.parametrize("blueprint", sorted(ACCESS))
+def test_guards_match_the_matrix(blueprint: str) -> None:
+    expected = None if ACCESS[blueprint] is OPEN else ACCESS[blueprint]
+    assert auth_module.roles_for(blueprint) == expected
+
+
+# --- The world each case runs in ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class World:
+    """Real records for the URL parameters of the routes."""
+
+    submission_id: int
+    status_token: str
+    resume_token: str
+    user_id: int
+
+
+def argument(world: World, endpoint: str, name: str) -> Any:
+    """Return the value of URL parameter ``name`` of ``endpoint``; fail on a parameter nobody has given."""
+    values: dict[tuple[str, str], Any] = {
+        ("intake.step", "key"): "about",
+        ("intake.step_submit", "key"): "about",
+        ("intake.resume", "token"): world.resume_token,
+        ("status.show", "token"): world.status_token,
+        ("*", "submission_id"): world.submission_id,
+        ("*", "user_id"): world.user_id,
+    }
+    for key in ((endpoint, name), ("*", name)):
+        if key in values:
+            return values[key]
+    pytest.fail(f"{endpoint} takes the URL parameter {name!r}: give it a real value in argument()")
+
+
+@pytest.fixture()
+def world(app: Flask, users: Users) -> World:
+    """Add a submission with a status link, a saved draft and a staff user to act on."""
+    now = datetime.now(UTC)
+    with new_session(app) as session:
+        submission = add_submission(session, "candidate")
+        token = issue_status_token(submission)
+        draft = intake.create_draft(session, {}, now=now, ttl_days=7)
+        session.commit()
+        ids = (submission.id, token, draft.token)
+    target = users.create("staff")
+    return World(submission_id=ids[0], status_token=ids[1], resume_token=ids[2], user_id=target.id)
+
+
+def path_of(app: Flask, world: World, endpoint: str, method: str, rule: str) -> str:
+    """Return the address of a route with real values for its parameters."""
+    (found,) = [candidate for candidate in app.url_map.iter_rules(endpoint) if candidate.rule == rule]
+    values = {name: argument(world, endpoint, name) for name in sorted(found.arguments)}
+    return app.url_map.bind("localhost").build(endpoint, values, method=method)
+
+
+def become(persona: str, blueprint: str, app: Flask, client: FlaskClient, auth: Auth, users: Users) -> str:
+    """Make ``client`` the persona's browser; return a CSRF token of its session."""
+    if persona == "anonymous":
+        return auth.csrf_token()
+    if persona == "patient":
+        patient = Patient(client)
+        patient.answer_all(until="about")  # past the age step: a draft exists
+        return patient.token()
+    if persona != "disabled":
+        auth.login_as(persona)
+        return auth.csrf_token()
+    # A user whose session was valid for this very route (or a physician), disabled afterwards.
+    roles = ACCESS[blueprint]
+    user = auth.login_as(next(iter(roles)) if roles is not OPEN else "physician")
+    token = auth.csrf_token()
+    with new_session(app) as session:
+        accounts.disable_user(session, accounts.get_user(session, user.id), actor="cli", at=datetime.now(UTC))
+        session.commit()
+    return token
+
+
+def expected(blueprint: str, persona: str) -> str:
+    """Return what a persona must get on a route of ``blueprint``: allowed, login or forbidden."""
+    roles = ACCESS[blueprint]
+    if persona == "disabled":
+        return "allowed" if blueprint == "auth" else "login"
+    if roles is OPEN:
+        return "allowed"
+    if persona in ("anonymous", "patient"):
+        return "login"
+    return "allowed" if persona in roles else "forbidden"
+
+
+def request(client: FlaskClient, method: str, path: str, token: str) -> TestResponse:
+    """Send the request; a POST carries the session's CSRF token and harmless form fields."""
+    if method == "GET":
+        return client.get(path)
+    return client.open(path, method=method, data={"csrf_token": token, "role": "staff", "note": "", "decision": ""})
+
+
+def check(response: TestResponse, verdict: str, blueprint: str, method: str, path: str) -> None:
+    """Assert the response is the verdict's."""
+    status = response.status_code
+    if verdict == "login":
+        login_redirect(response, path if method == "GET" else None)
+    elif verdict == "forbidden":
+        assert status == 403, status
+        assert "You do not have access to this page." in response.get_data(as_text=True)
+    elif ACCESS[blueprint] is not OPEN:  # the right role on a guarded page
+        if method == "GET":
+            assert status == 200, status
+        else:
+            assert status == 302 and not response.headers["Location"].startswith("/login"), status
+    else:  # an open page: whatever it answers, it is not refused, not a sign-in, not a failure
+        assert status < 500 and status not in (401, 403), status
+        if blueprint != "auth" and status in (301, 302, 303, 307, 308):
+            assert not response.headers["Location"].startswith("/login"), response.headers["Location"]
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+@pytest.mark.parametrize(("endpoint", "method", "rule"), ROUTES, ids=[f"{m} {r}" for _, m, r in ROUTES])
+def test_access(
+    app: Flask,
+    client: FlaskClient,
+    auth: Auth,
+    users: Users,
+    world: World,
+    endpoint: str,
+    method: str,
+    rule: str,
+    persona: str,
+) -> None:
+    blueprint = blueprint_of(endpoint)
+    if blueprint not in ACCESS:
+        pytest.fail(f"{rule} belongs to the unknown blueprint {blueprint!r}: add it to ACCESS")
+    token = become(persona, blueprint, app, client, auth, users)
+    path = path_of(app, world, endpoint, method, rule)
+    response = request(client, method, path, token)
+    check(response, expected(blueprint, persona), blueprint, method, path)
