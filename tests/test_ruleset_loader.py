@@ -210,4 +210,6 @@ def test_safety_outcome_must_come_first_in_the_queue(rules: Path) -> None:
 
 def test_safety_rule_with_spacing_changes_is_still_locked_in(rules: Path) -> None:
     edit(rules / "safety.yaml", "when: phq9_item9 >= 1", "when: '  phq9_item9   >=   1 '")
-    assert load_ruleset(read_sources(rules)).rules[0].id
+    ruleset = load_ruleset(read_sources(rules))
+    [safety] = [rule for rule in ruleset.rules if rule.id == "safety-self-harm"]
+    assert safety.outcome == "safety"

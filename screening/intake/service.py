@@ -7,7 +7,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import orm
@@ -183,8 +182,3 @@ def purge_expired_drafts(session: orm.Session, *, now: datetime) -> int:
 def safety_flagged(draft: Draft, submission: Submission | None) -> bool:
     """Return True when crisis resources must be shown for this intake."""
     return draft.safety_flagged_at is not None or (submission is not None and submission.safety_flag)
-
-
-def summary(draft: Draft) -> dict[str, Any]:
-    """Return non-identifying facts about a draft for audit rows."""
-    return {"draft_id": draft.id, "steps_saved": len(draft.steps)}

@@ -204,7 +204,7 @@ def _save_and_continue(step: steps.Step) -> Response | tuple[str, int]:
         return redirect(_step_url(step.key) + returning + "#medications")
     if not valid and action == "next":
         return _render_step(step, form, draft, status=422)
-    target = _destination(step, action)
+    target = _destination(step, action, draft)
     if step.key == "mood" and service.item9_above_zero(pairs):
         return redirect(url_for("intake.support", next=target))
     return redirect(_url_for_destination(target))
@@ -272,7 +272,7 @@ def _stop_under_age(draft: Draft | None) -> Response:
     return redirect(url_for("intake.adults_only"))
 
 
-def _destination(step: steps.Step, action: str) -> str:
+def _destination(step: steps.Step, action: str, draft: Draft | None) -> str:
     """Return where a valid post leads: a step key, "review" or "saved"."""
     if action == "save":
         return "saved"
@@ -280,7 +280,7 @@ def _destination(step: steps.Step, action: str) -> str:
     if action == "back":
         return steps.STEPS[max(index - 1, 0)].key
     returning = request.form.get("return_to") == FROM_REVIEW
-    if index + 1 == len(steps.STEPS) or (returning and _first_incomplete(_saved_steps(_current_draft())) is None):
+    if index + 1 == len(steps.STEPS) or (returning and _first_incomplete(_saved_steps(draft)) is None):
         return "review"
     return steps.STEPS[index + 1].key
 

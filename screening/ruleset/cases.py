@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from ..errors import AnswersError
 from .engine import Evaluation
@@ -88,9 +87,3 @@ def _differences(case: Case, evaluation: Evaluation) -> list[str]:
         if not any(fragment in text for text in texts):
             problems.append(f"notes: no note contains {fragment!r}")
     return problems
-
-
-def summary(results: list[CaseResult]) -> dict[str, Any]:
-    """Return pass and fail counts."""
-    failed = len(failures(results))
-    return {"passed": len(results) - failed, "failed": failed}
