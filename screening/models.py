@@ -119,9 +119,115 @@ class RuleSetVersion(Model):
     version: orm.Mapped[str] = orm.mapped_column(sa.String(71), unique=True)
     #: {relative path: file text} of every file in the rule set.
     sources: orm.Mapped[dict[str, Any]]
+    #: When the version was first stored (published, or bootstrapped from the files).
     activated_at: orm.Mapped[datetime] = orm.mapped_column(index=True)
-    #: "files" when read from the rules directory.
+    #: "files" when read from the rules directory, "draft" when published from a draft.
     origin: orm.Mapped[str] = orm.mapped_column(sa.String(64))
+
+
+class RuleSetActivation(Model):
+    """One switch of the active rule set; the newest row names the version every worker uses.
+
+    Rows are only added: a publish, a roll-back or the first start from the files each adds one,
+    so the table is also the history of what was active when.
+    """
+
+    __tablename__ = "ruleset_activation"
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    version_id: orm.Mapped[int] = orm.mapped_column(sa.ForeignKey("ruleset_version.id"), index=True)
+    at: orm.Mapped[datetime]
+    #: "bootstrap" (first start from the files), "publish" or "rollback".
+    kind: orm.Mapped[str] = orm.mapped_column(sa.String(16))
+    #: Who activated it ("user:<id>", "system"), and who approved it under the two-person rule.
+    actor: orm.Mapped[str] = orm.mapped_column(sa.String(64))
+    approved_by: orm.Mapped[str | None] = orm.mapped_column(sa.String(64))
+    draft_id: orm.Mapped[int | None] = orm.mapped_column(sa.ForeignKey("rule_draft.id"))
+
+
+class RuleDraft(Model):
+    """A rule set being edited by staff: the full text of every file, until it is published.
+
+    ``revision`` grows with every save; a save names the text it started from, so an edit made
+    over somebody else's newer save is refused instead of lost.
+    """
+
+    __tablename__ = "rule_draft"
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    title: orm.Mapped[str] = orm.mapped_column(sa.String(120))
+    #: The stored version the draft started from (the active one at the time).
+    base_version_id: orm.Mapped[int] = orm.mapped_column(sa.ForeignKey("ruleset_version.id"))
+    #: {relative path: file text}, like RuleSetVersion.sources.
+    sources: orm.Mapped[dict[str, Any]]
+    #: "editing", "submitted", "published" or "discarded".
+    status: orm.Mapped[str] = orm.mapped_column(sa.String(16), index=True)
+    #: "browser", or "files" when ``rules publish`` submitted the files on disk.
+    origin: orm.Mapped[str] = orm.mapped_column(sa.String(16), default="browser")
+    revision: orm.Mapped[int] = orm.mapped_column(default=1)
+    created_at: orm.Mapped[datetime]
+    created_by_id: orm.Mapped[int] = orm.mapped_column(sa.ForeignKey("user_account.id"))
+    updated_at: orm.Mapped[datetime]
+    updated_by_id: orm.Mapped[int] = orm.mapped_column(sa.ForeignKey("user_account.id"))
+    #: Ids of every user who saved a change: none of them may approve the draft.
+    editor_ids: orm.Mapped[list[Any]] = orm.mapped_column(sa.JSON, default=list)
+    submitted_at: orm.Mapped[datetime | None]
+    submitted_by_id: orm.Mapped[int | None] = orm.mapped_column(sa.ForeignKey("user_account.id"))
+    reviewed_at: orm.Mapped[datetime | None]
+    reviewed_by_id: orm.Mapped[int | None] = orm.mapped_column(sa.ForeignKey("user_account.id"))
+    #: Why a reviewer sent the draft back (about the rules, never about a patient).
+    review_note: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    published_version_id: orm.Mapped[int | None] = orm.mapped_column(sa.ForeignKey("ruleset_version.id"))
+
+
+class RulesWorker(Model):
+    """What one running process decides with, and its last failed reload: the rules home shows each."""
+
+    __tablename__ = "rules_worker"
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    #: host:pid and start time of the process.
+    name: orm.Mapped[str] = orm.mapped_column(sa.String(160), unique=True)
+    started_at: orm.Mapped[datetime]
+    seen_at: orm.Mapped[datetime] = orm.mapped_column(index=True)
+    version: orm.Mapped[str | None] = orm.mapped_column(sa.String(71))
+    loaded_at: orm.Mapped[datetime | None]
+    #: The files in the rules directory of this process: "active" (same as the active version),
+    #: "unpublished" (valid, different), "invalid" or "missing".
+    files_state: orm.Mapped[str] = orm.mapped_column(sa.String(16), default="missing")
+    files_version: orm.Mapped[str | None] = orm.mapped_column(sa.String(71))
+    failure_at: orm.Mapped[datetime | None]
+    failure_version: orm.Mapped[str | None] = orm.mapped_column(sa.String(71))
+    failure_errors: orm.Mapped[list[Any] | None] = orm.mapped_column(sa.JSON)
+
+
+class BacktestRun(Model):
+    """A dry run: a candidate rule set evaluated against stored submissions, compared with another version.
+
+    The candidate's files are copied in, so later edits of the draft do not change a finished run.
+    ``result`` holds counts, transitions and the changed submissions (references, rules and facts:
+    never answers or free text).
+    """
+
+    __tablename__ = "backtest_run"
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    created_at: orm.Mapped[datetime] = orm.mapped_column(index=True)
+    created_by: orm.Mapped[str] = orm.mapped_column(sa.String(64))
+    draft_id: orm.Mapped[int | None] = orm.mapped_column(sa.ForeignKey("rule_draft.id"), index=True)
+    candidate_version: orm.Mapped[str] = orm.mapped_column(sa.String(71))
+    candidate_sources: orm.Mapped[dict[str, Any]]
+    against_version_id: orm.Mapped[int] = orm.mapped_column(sa.ForeignKey("ruleset_version.id"))
+    submitted_from: orm.Mapped[datetime | None]
+    submitted_to: orm.Mapped[datetime | None]
+    #: "queued", "running", "done" or "failed".
+    status: orm.Mapped[str] = orm.mapped_column(sa.String(16), default="queued")
+    total: orm.Mapped[int] = orm.mapped_column(default=0)
+    processed: orm.Mapped[int] = orm.mapped_column(default=0)
+    started_at: orm.Mapped[datetime | None]
+    finished_at: orm.Mapped[datetime | None]
+    result: orm.Mapped[dict[str, Any] | None]
+    error: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
 
 
 class RulesLoadFailure(Model):
