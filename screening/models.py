@@ -225,6 +225,8 @@ class BacktestRun(Model):
     total: orm.Mapped[int] = orm.mapped_column(default=0)
     processed: orm.Mapped[int] = orm.mapped_column(default=0)
     started_at: orm.Mapped[datetime | None]
+    #: When ``processed`` last moved: a run that stops moving was interrupted.
+    progress_at: orm.Mapped[datetime | None]
     finished_at: orm.Mapped[datetime | None]
     result: orm.Mapped[dict[str, Any] | None]
     error: orm.Mapped[str | None] = orm.mapped_column(sa.Text)

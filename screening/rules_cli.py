@@ -47,7 +47,7 @@ def rules_group() -> None:
     """Check, test and explain the rule files."""
 
 
-def _sources(path: str | None) -> tuple[Sources, str]:
+def sources_at(path: str | None) -> tuple[Sources, str]:
     """Return the sources to check and the prefix their files are shown under.
 
     PATH is a rules directory, or one file checked together with the rest of its directory.
@@ -78,7 +78,7 @@ def _shown(directory: Path) -> str:
 
 def _load_or_exit(path: str | None) -> tuple[RuleSet, str]:
     """Load the rule files at PATH, or print every error and exit 1."""
-    sources, prefix = _sources(path)
+    sources, prefix = sources_at(path)
     try:
         return load_ruleset(sources), prefix
     except RuleSetInvalid as invalid:

@@ -100,6 +100,7 @@ def upgrade() -> None:
         sa.Column("total", sa.Integer(), nullable=False),
         sa.Column("processed", sa.Integer(), nullable=False),
         sa.Column("started_at", sa.DateTime(), nullable=True),
+        sa.Column("progress_at", sa.DateTime(), nullable=True),
         sa.Column("finished_at", sa.DateTime(), nullable=True),
         sa.Column("result", sa.JSON(), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
