@@ -34,8 +34,10 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SECRET_KEY": DEFAULT_SECRET_KEY,
         "DATABASE_URL": "sqlite:///" + os.path.join(instance_path, "screening.sqlite3"),
         "RULES_DIR": str(PROJECT_ROOT / "rules"),
-        # How often each process looks for changed rule files, in seconds.
+        # How often each process checks which rule set version is active (and the files on disk), in seconds.
         "RULES_CHECK_SECONDS": 2.0,
+        # Publishing a rule change needs a second person (physician or admin) to approve it.
+        "RULES_TWO_PERSON": True,
         # Saved intake forms expire this many days after the patient last saved them.
         "DRAFT_TTL_DAYS": 7,
         # Intake posts are small; anything larger is refused with a 413 page.

@@ -1,9 +1,15 @@
-"""The active rule set of one process, reloaded when the files change.
+"""The active rule set of one process: the version the database names, switched within seconds.
 
-A rule set is activated only if it loads cleanly and all its test cases pass. Each
-activated version is stored with its content; when the files become invalid, the last
-good version stays active and the failure is recorded. Several processes watch the same
-files, so each switches to a new version on its own, without a restart.
+The newest ``RuleSetActivation`` row names the version every worker decides with; each process
+polls that pointer every ``check_seconds`` and loads a new version from its stored text, so all
+workers and hosts on one database switch together. A version is used only if it loads cleanly and
+its test cases pass; otherwise the process keeps what it had (or the newest earlier activation
+that loads) and records the failure.
+
+The rules directory on disk is the authoring format. It is activated on its own only on the very
+first start (nothing activated yet); after that it changes the active version only through
+publishing. Each process still watches it and reports whether it matches the active version, is a
+valid unpublished change, or is invalid (with the errors).
 """
 
 from __future__ import annotations
@@ -23,9 +29,9 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 from sqlalchemy.exc import IntegrityError
 
-from .. import audit
 from ..models import RulesLoadFailure
-from ..models import RuleSetVersion
+from ..models import RulesWorker
+from . import store
 from .cases import failures
 from .cases import run_cases
 from .loader import Sources
@@ -100,21 +106,38 @@ def fingerprint(directory: Path) -> Fingerprint:
     return tuple(entries)
 
 
+#: States of the rule files on disk, as each worker reports them.
+FILES_ACTIVE = "active"
+FILES_UNPUBLISHED = "unpublished"
+FILES_INVALID = "invalid"
+FILES_MISSING = "missing"
+#: A worker rewrites its status row at least this often while it serves requests.
+HEARTBEAT_SECONDS = 30.0
+
+
 class Registry:
-    """Holds the active rule set of this process and reloads it when the files change."""
+    """Holds the active rule set of this process and switches when the database names another."""
 
     def __init__(self, directory: Path, sessions: Callable[[], orm.Session], *, check_seconds: float) -> None:
         self.directory = directory
         self.sessions = sessions
         self.check_seconds = check_seconds
         self.active: RuleSet | None = None
+        self.activation_id: int | None = None
+        self.loaded_at: datetime | None = None
         self.last_failure: Failure | None = None
+        self.files_state = FILES_MISSING
+        self.files_version: str | None = None
+        self.name = f"{worker_name()}:{time.time_ns()}"
+        self.started_at: datetime | None = None
         self._seen: Fingerprint | None = None
         self._checked = float("-inf")
+        self._reported: tuple[object, ...] | None = None
+        self._reported_at = float("-inf")
         self._lock = threading.Lock()
 
     def current(self, now: datetime) -> RuleSet | None:
-        """Return the active rule set, first reloading the files if they changed."""
+        """Return the active rule set, first switching if the database names another version."""
         if time.monotonic() - self._checked >= self.check_seconds:
             try:
                 self.refresh(now)
@@ -128,26 +151,19 @@ class Registry:
         return self.active.version if self.active else None
 
     def refresh(self, now: datetime) -> None:
-        """Activate the files if they changed and are valid; otherwise keep the last good version."""
+        """Follow the database's active version, check the files on disk, and report this worker's state."""
         with self._lock:
             self._checked = time.monotonic()
-            seen = fingerprint(self.directory)
-            if seen == self._seen and self.active is not None:
-                return
-            sources = read_sources(self.directory)
-            self._seen = seen
-            if self.active is not None and version_of(sources) == self.active.version:
-                return
-            try:
-                ruleset = checked_ruleset(sources, prefix=f"{self.directory.name}/")
-            except RulesUnavailable as unavailable:
-                self._record_failure(version_of(sources), unavailable.errors, now)
-                if self.active is None:
-                    self.active = self._last_stored()
-                return
-            self._store(ruleset, now)
-            self.active = ruleset
-            self.last_failure = None
+            if self.started_at is None:
+                self.started_at = now
+            with self.sessions() as session:
+                pointer = store.active_pointer(session)
+            if pointer is None:
+                self._bootstrap(now)
+            elif pointer[0] != self.activation_id:
+                self._switch(pointer[0], pointer[1], now)
+            self._check_files(now)
+            self._report(now)
 
     def require(self, now: datetime) -> RuleSet:
         """Return the active rule set, raising RulesUnavailable when there is none."""
@@ -156,53 +172,114 @@ class Registry:
             raise RulesUnavailable(self.last_failure.errors if self.last_failure else ["no rule files found"])
         return self.active
 
-    def _store(self, ruleset: RuleSet, now: datetime) -> None:
-        """Store a newly activated version once, with an audit event; other processes may race us."""
+    def _bootstrap(self, now: datetime) -> None:
+        """Nothing was ever activated: activate the files on disk if they load and pass their tests."""
+        sources = read_sources(self.directory)
+        if not sources:
+            return
+        try:
+            ruleset = checked_ruleset(sources, prefix=f"{self.directory.name}/")
+        except RulesUnavailable as unavailable:
+            self._record_failure(version_of(sources), unavailable.errors, now)
+            return
         with self.sessions() as session:
-            exists = session.scalar(sa.select(RuleSetVersion.id).where(RuleSetVersion.version == ruleset.version))
-            if exists is not None:
-                return
-            stored = RuleSetVersion(version=ruleset.version, sources=ruleset.sources, activated_at=now, origin="files")
-            session.add(stored)
             try:
-                session.flush()
-                audit.record(
-                    session,
-                    actor="system",
-                    action="ruleset.activated",
-                    subject_type="ruleset_version",
-                    subject_id=stored.id,
-                    at=now,
-                    details={"version": ruleset.version, "worker": worker_name()},
-                )
-                session.commit()
+                if store.active_pointer(session) is None:  # another worker may have just done it
+                    stored = store.store_version(session, sources, origin="files", now=now)
+                    store.activate(session, stored, kind=store.BOOTSTRAP, actor="system", now=now)
+                    session.commit()
+                    log.info("rule set %s activated from %s", ruleset.version, self.directory)
             except IntegrityError:
-                session.rollback()  # another process stored the same version first
-        log.info("rule set %s activated", ruleset.version)
+                session.rollback()  # another worker stored the same version first
+            pointer = store.active_pointer(session)
+        if pointer is not None:
+            self._switch(pointer[0], pointer[1], now)
+
+    def _switch(self, activation_id: int, version: str, now: datetime) -> None:
+        """Use the version of activation ``activation_id``; keep the current one if it does not load."""
+        self.activation_id = activation_id
+        if version == self.version:
+            return
+        with self.sessions() as session:
+            candidates = store.activations(session, before=activation_id + 1)
+            texts = [(a.id, v.version, dict(v.sources)) for a, v in candidates]
+        for index, (_, candidate_version, sources) in enumerate(texts):
+            if candidate_version == self.version:
+                return  # nothing newer loads: keep what we have
+            try:
+                ruleset = checked_ruleset(sources, prefix="rules/")
+            except RulesUnavailable as unavailable:
+                if index == 0:
+                    self._record_failure(candidate_version, unavailable.errors, now)
+                continue
+            self.active = ruleset
+            self.loaded_at = now
+            if index == 0:
+                self.last_failure = None
+            log.info("rule set %s is active in this process", ruleset.version)
+            return
+
+    def _check_files(self, now: datetime) -> None:
+        """Compare the files on disk with the active version, validating them when they differ."""
+        seen = fingerprint(self.directory) if self.directory.is_dir() else ()
+        if seen == self._seen and self.files_version is not None:
+            self._files_state_for(self.files_version)
+            return
+        self._seen = seen
+        sources = read_sources(self.directory) if seen else {}
+        if not sources:
+            self.files_state, self.files_version = FILES_MISSING, None
+            return
+        self.files_version = version_of(sources)
+        try:
+            checked_ruleset(sources, prefix=f"{self.directory.name}/")
+        except RulesUnavailable as unavailable:
+            self.files_state = FILES_INVALID
+            self._record_failure(self.files_version, unavailable.errors, now)
+            return
+        self._files_state_for(self.files_version)
+
+    def _files_state_for(self, files_version: str) -> None:
+        """Set the files' state from their version, once they are known to be valid (or invalid)."""
+        if self.files_state == FILES_INVALID:
+            return
+        self.files_state = FILES_ACTIVE if files_version == self.version else FILES_UNPUBLISHED
 
     def _record_failure(self, version: str, errors: list[str], now: datetime) -> None:
-        """Record why the files were not activated, once per version and process."""
+        """Record why a version was not used, once per version and process."""
         if self.last_failure is not None and self.last_failure.version == version:
             return
         self.last_failure = Failure(version, errors, now)
-        log.error("rule files %s not activated (%d problems); keeping %s", version, len(errors), self.version)
+        log.error("rule set %s not activated (%d problems); keeping %s", version, len(errors), self.version)
         with self.sessions() as session:
             session.add(RulesLoadFailure(at=now, version=version, errors=errors, worker=worker_name()))
             session.commit()
 
-    def _last_stored(self) -> RuleSet | None:
-        """Return the most recently activated stored version, if one is valid."""
+    def _report(self, now: datetime) -> None:
+        """Write this worker's status row when it changed, and at least every HEARTBEAT_SECONDS."""
+        failure = self.last_failure
+        state = (self.version, self.files_state, self.files_version, failure.version if failure else None)
+        if state == self._reported and time.monotonic() - self._reported_at < HEARTBEAT_SECONDS:
+            return
+        values = {
+            "seen_at": now,
+            "version": self.version,
+            "loaded_at": self.loaded_at,
+            "files_state": self.files_state,
+            "files_version": self.files_version,
+            "failure_at": failure.at if failure else None,
+            "failure_version": failure.version if failure else None,
+            "failure_errors": failure.errors if failure else None,
+        }
         with self.sessions() as session:
-            stored = session.scalars(
-                sa.select(RuleSetVersion).order_by(RuleSetVersion.activated_at.desc()).limit(1)
-            ).first()
-        if stored is None:
-            return None
-        try:
-            return checked_ruleset(dict(stored.sources))
-        except RulesUnavailable:
-            log.error("stored rule set %s no longer loads", stored.version)
-            return None
+            row = session.scalar(sa.select(RulesWorker).where(RulesWorker.name == self.name))
+            if row is None:
+                session.add(RulesWorker(name=self.name, started_at=self.started_at or now, **values))
+            else:
+                for key, value in values.items():
+                    setattr(row, key, value)
+            session.commit()
+        self._reported, self._reported_at = state, time.monotonic()
 
 
 def worker_name() -> str:

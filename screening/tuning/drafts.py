@@ -1,0 +1,501 @@
+"""Drafts of the rule set: edit, check, submit, approve (two-person rule), publish, roll back.
+
+A draft holds the full text of every rule file. Saving never loses text: a save names the text it
+started from and is refused when somebody saved the same file since. Publishing stores the
+version, makes it the active one for every worker (``ruleset.store``) and audits who wrote it and
+who approved it. The locked safety rule cannot be changed by any draft.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from .. import audit
+from ..models import RuleDraft
+from ..models import RuleSetActivation
+from ..models import RuleSetVersion
+from ..models import User
+from ..ruleset import store
+from ..ruleset.cases import CaseResult
+from ..ruleset.cases import run_cases
+from ..ruleset.loader import Sources
+from ..ruleset.loader import load_ruleset
+from ..ruleset.model import SAFETY_OUTCOME
+from ..ruleset.model import SAFETY_RULE_ID
+from ..ruleset.model import RuleError
+from ..ruleset.model import RuleSet
+from ..ruleset.model import RuleSetInvalid
+from .errors import TuningConflict
+from .errors import TuningForbidden
+from .errors import TuningInvalid
+from .errors import TuningNotFound
+
+log = logging.getLogger(__name__)
+
+EDITING = "editing"
+SUBMITTED = "submitted"
+PUBLISHED = "published"
+DISCARDED = "discarded"
+#: Who may write drafts, who may approve them, who may roll back.
+EDITOR_ROLES = ("staff", "admin")
+APPROVER_ROLES = ("physician", "admin")
+ROLLBACK_ROLES = ("staff", "admin")
+TITLE_MAX = 120
+FILE_MAX = 200_000
+NOTE_MAX = 2000
+_FILE_NAME = re.compile(r"^(?:[a-z0-9][a-z0-9_-]{0,40}/)?[a-z0-9][a-z0-9_-]{0,60}\.yaml$")
+
+
+@dataclass(frozen=True)
+class Check:
+    """A draft checked as publishing would check it: load errors, test results, safety-lock problems."""
+
+    errors: list[RuleError]
+    results: list[CaseResult]
+    safety: list[str]
+    ruleset: RuleSet | None = None
+    #: Problems found, each as one line, in the order a reader fixes them.
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def loads(self) -> bool:
+        """Return True when the rule set loads without errors."""
+        return self.ruleset is not None
+
+    @property
+    def failed(self) -> list[CaseResult]:
+        """Return the test cases that failed."""
+        return [result for result in self.results if not result.passed]
+
+    @property
+    def publishable(self) -> bool:
+        """Return True when the draft loads, passes all its tests and leaves the safety rule alone."""
+        return self.loads and not self.failed and not self.safety
+
+    def errors_in(self, name: str) -> dict[int, list[RuleError]]:
+        """Return the load errors of one file, by line."""
+        lines: dict[int, list[RuleError]] = {}
+        for error in self.errors:
+            if error.file == name:
+                lines.setdefault(error.line, []).append(error)
+        return lines
+
+
+@dataclass(frozen=True)
+class Published:
+    """The result of publishing: the activation, and whether the files on disk were rewritten."""
+
+    activation: RuleSetActivation
+    version: RuleSetVersion
+    files_error: str | None
+
+
+def digest(text: str) -> str:
+    """Return the hash a save names for the text it started from."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def normalize_text(text: str) -> str:
+    """Return file text as stored: Unix line ends, ending in one newline."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.rstrip("\n") + "\n" if text.strip() else ""
+
+
+def check_sources(sources: Sources, active_sources: Sources | None) -> Check:
+    """Load, test and compare a rule set with the active one; never raises for bad rules."""
+    try:
+        ruleset = load_ruleset(sources)
+    except RuleSetInvalid as invalid:
+        return Check(errors=invalid.errors, results=[], safety=[], problems=[str(e) for e in invalid.errors])
+    results = run_cases(ruleset)
+    safety = safety_changes(_loaded(active_sources), ruleset) if active_sources is not None else []
+    problems = [
+        f"{r.where}: test '{r.case.spec.name}' failed: {'; '.join(r.problems)}" for r in results if not r.passed
+    ]
+    return Check(errors=[], results=results, safety=safety, ruleset=ruleset, problems=safety + problems)
+
+
+def _loaded(sources: Sources) -> RuleSet | None:
+    """Return the rule set of stored sources, or None if they no longer load."""
+    try:
+        return load_ruleset(sources)
+    except RuleSetInvalid:
+        return None
+
+
+def safety_changes(active: RuleSet | None, candidate: RuleSet) -> list[str]:
+    """Return how ``candidate`` changes the locked safety rule or the safety outcome's place, if at all."""
+    if active is None:
+        return []
+    problems = []
+    before = _safety_rule(active)
+    after = _safety_rule(candidate)
+    if before != after:
+        where = _rule_where(candidate)
+        problems.append(f"{where}: {SAFETY_RULE_ID}: the locked safety rule cannot be changed by a draft")
+    old, new = active.outcomes.get(SAFETY_OUTCOME), candidate.outcomes.get(SAFETY_OUTCOME)
+    if old is not None and (
+        new is None or (old.rank, old.priority, old.needs_action) != (new.rank, new.priority, new.needs_action)
+    ):
+        problems.append(
+            f"outcomes.yaml: {SAFETY_OUTCOME}: the rank, priority and needs_action of the safety outcome "
+            "cannot be changed by a draft"
+        )
+    return problems
+
+
+def _safety_rule(ruleset: RuleSet) -> tuple[object, ...] | None:
+    """Return everything about the safety rule that a draft must leave alone."""
+    for rule in ruleset.rules:
+        if rule.id == SAFETY_RULE_ID:
+            return (rule.description, " ".join(rule.condition.text.split()), rule.outcome, rule.notes)
+    return None
+
+
+def _rule_where(ruleset: RuleSet) -> str:
+    """Return the file the safety rule is in."""
+    return next((rule.file for rule in ruleset.rules if rule.id == SAFETY_RULE_ID), "safety.yaml")
+
+
+def check_draft(session: orm.Session, draft: RuleDraft) -> Check:
+    """Check a draft against the active version."""
+    current = store.active(session)
+    return check_sources(dict(draft.sources), dict(current.version.sources) if current else None)
+
+
+def get_draft(session: orm.Session, draft_id: int) -> RuleDraft:
+    """Return a draft or raise TuningNotFound."""
+    draft = session.get(RuleDraft, draft_id)
+    if draft is None:
+        raise TuningNotFound(f"There is no draft number {draft_id}.")
+    return draft
+
+
+def list_drafts(session: orm.Session, *, include_closed: bool = False) -> list[RuleDraft]:
+    """Return drafts, newest change first; open ones (editing, submitted) unless ``include_closed``."""
+    query = sa.select(RuleDraft).order_by(RuleDraft.updated_at.desc(), RuleDraft.id.desc())
+    if not include_closed:
+        query = query.where(RuleDraft.status.in_((EDITING, SUBMITTED)))
+    return list(session.scalars(query))
+
+
+def start_draft(
+    session: orm.Session,
+    *,
+    title: str,
+    user: User,
+    now: datetime,
+    sources: Sources | None = None,
+    origin: str = "browser",
+) -> RuleDraft:
+    """Start a draft from the active version (or from ``sources``, for files submitted from disk)."""
+    _require_role(user, EDITOR_ROLES, "write rule drafts")
+    title = _clean_title(title)
+    current = store.active(session)
+    if current is None:
+        raise TuningConflict("No rule set is active yet, so there is nothing to start a draft from.")
+    draft = RuleDraft(
+        title=title,
+        base_version_id=current.version.id,
+        sources=dict(sources if sources is not None else current.version.sources),
+        status=EDITING,
+        origin=origin,
+        revision=1,
+        created_at=now,
+        created_by_id=user.id,
+        updated_at=now,
+        updated_by_id=user.id,
+        editor_ids=[user.id],
+    )
+    session.add(draft)
+    session.flush()
+    _audit(session, user, "ruleset.draft_created", draft, now, base=current.version.version)
+    return draft
+
+
+def _clean_title(title: str) -> str:
+    """Return a draft title, or raise TuningInvalid."""
+    title = " ".join((title or "").split())
+    if not title:
+        raise TuningInvalid("Give the draft a title: what does it change, and why?")
+    if len(title) > TITLE_MAX:
+        raise TuningInvalid(f"The title is {len(title)} characters long; keep it to {TITLE_MAX}.")
+    return title
+
+
+def save_file(
+    session: orm.Session,
+    draft: RuleDraft,
+    *,
+    name: str,
+    text: str,
+    started_from: str | None,
+    user: User,
+    now: datetime,
+) -> RuleDraft:
+    """Save one file of a draft; refuse it if somebody saved that file since ``started_from`` (its digest).
+
+    ``started_from`` None creates a new file, refused if the name is taken.
+    """
+    _require_role(user, EDITOR_ROLES, "edit rule drafts")
+    _require_status(draft, EDITING, "edited")
+    name = check_file_name(name)
+    text = normalize_text(text)
+    if len(text) > FILE_MAX:
+        raise TuningInvalid(f"{name} is {len(text):,} characters long; a rule file may have at most {FILE_MAX:,}.")
+    current = draft.sources.get(name)
+    if started_from is None and current is not None:
+        raise TuningConflict(f"{name} already exists in this draft; open it to edit it.")
+    if started_from is not None and (current is None or digest(current) != started_from):
+        raise TuningConflict(_conflict_message(session, draft, name))
+    sources = {**draft.sources, name: text}
+    _update(session, draft, user, now, sources=sources)
+    _audit(session, user, "ruleset.draft_saved", draft, now, file=name, revision=draft.revision)
+    return draft
+
+
+def _conflict_message(session: orm.Session, draft: RuleDraft, name: str) -> str:
+    """Explain a refused save: who saved the file since, and when."""
+    who = session.get(User, draft.updated_by_id)
+    by = who.email if who else "somebody"
+    return (
+        f"{name} was saved by {by} at {draft.updated_at:%Y-%m-%d %H:%M} UTC after you opened it, so your save was "
+        "refused to keep their edit. Your text is still in the box below: compare it with the saved file, "
+        "then reopen the file and make your change again."
+    )
+
+
+def remove_file(
+    session: orm.Session, draft: RuleDraft, *, name: str, started_from: str, user: User, now: datetime
+) -> None:
+    """Remove a file from a draft, refused if it changed since ``started_from``."""
+    _require_role(user, EDITOR_ROLES, "edit rule drafts")
+    _require_status(draft, EDITING, "edited")
+    current = draft.sources.get(name)
+    if current is None:
+        raise TuningNotFound(f"This draft has no file {name}.")
+    if digest(current) != started_from:
+        raise TuningConflict(_conflict_message(session, draft, name))
+    sources = {key: value for key, value in draft.sources.items() if key != name}
+    _update(session, draft, user, now, sources=sources)
+    _audit(session, user, "ruleset.draft_file_removed", draft, now, file=name, revision=draft.revision)
+
+
+def check_file_name(name: str) -> str:
+    """Return a valid rule file name or raise TuningInvalid naming the rule."""
+    name = (name or "").strip()
+    if not _FILE_NAME.match(name):
+        raise TuningInvalid(
+            f"{name!r} is not a rule file name: use lower-case letters, digits, - and _, ending in .yaml "
+            "(one folder level allowed, as in tables/doses.yaml)."
+        )
+    return name
+
+
+def _update(session: orm.Session, draft: RuleDraft, user: User, now: datetime, **values: object) -> None:
+    """Change a draft only if nobody changed it since it was read; raise TuningConflict otherwise."""
+    editors = sorted({*draft.editor_ids, user.id})
+    changed = session.execute(
+        sa.update(RuleDraft)
+        .where(RuleDraft.id == draft.id, RuleDraft.revision == draft.revision)
+        .values(revision=draft.revision + 1, updated_at=now, updated_by_id=user.id, editor_ids=editors, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount != 1:
+        raise TuningConflict("Somebody changed this draft at the same moment; reopen it and try again.")
+    session.refresh(draft)
+
+
+def submit(session: orm.Session, draft: RuleDraft, *, user: User, now: datetime) -> Check:
+    """Send a draft for approval: it must load, pass all its tests and leave the safety rule alone."""
+    _require_role(user, EDITOR_ROLES, "submit rule drafts")
+    _require_status(draft, EDITING, "submitted")
+    check = check_draft(session, draft)
+    _require_publishable(check)
+    _update(session, draft, user, now, status=SUBMITTED, submitted_at=now, submitted_by_id=user.id, review_note=None)
+    _audit(
+        session, user, "ruleset.draft_submitted", draft, now, version=check.ruleset.version if check.ruleset else None
+    )
+    return check
+
+
+def _require_publishable(check: Check) -> None:
+    """Raise TuningInvalid naming every problem keeping a checked draft from publication."""
+    if not check.publishable:
+        raise TuningInvalid(
+            f"This draft cannot be published yet ({len(check.problems)} problem(s)): " + " | ".join(check.problems[:5])
+        )
+
+
+def withdraw(session: orm.Session, draft: RuleDraft, *, user: User, now: datetime) -> None:
+    """Take a submitted draft back for more editing."""
+    _require_role(user, EDITOR_ROLES, "withdraw rule drafts")
+    _require_status(draft, SUBMITTED, "withdrawn")
+    _update(session, draft, user, now, status=EDITING, submitted_at=None, submitted_by_id=None)
+    _audit(session, user, "ruleset.draft_withdrawn", draft, now)
+
+
+def send_back(session: orm.Session, draft: RuleDraft, *, user: User, note: str, now: datetime) -> None:
+    """Return a submitted draft to its authors with the reviewer's reason."""
+    _require_role(user, APPROVER_ROLES, "review rule drafts")
+    _require_status(draft, SUBMITTED, "sent back")
+    note = (note or "").strip()
+    if not note:
+        raise TuningInvalid("Say why the draft goes back, so its authors know what to change.")
+    if len(note) > NOTE_MAX:
+        raise TuningInvalid(f"The note is {len(note)} characters long; keep it to {NOTE_MAX}.")
+    _update(session, draft, user, now, status=EDITING, reviewed_at=now, reviewed_by_id=user.id, review_note=note)
+    _audit(session, user, "ruleset.draft_sent_back", draft, now)
+
+
+def discard(session: orm.Session, draft: RuleDraft, *, user: User, now: datetime) -> None:
+    """Give up a draft that was never published; it stays readable."""
+    _require_role(user, EDITOR_ROLES, "discard rule drafts")
+    if draft.status not in (EDITING, SUBMITTED):
+        raise TuningConflict(f"This draft is {draft.status}; only an open draft can be discarded.")
+    _update(session, draft, user, now, status=DISCARDED)
+    _audit(session, user, "ruleset.draft_discarded", draft, now)
+
+
+def may_approve(draft: RuleDraft, user: User, *, two_person: bool) -> str | None:
+    """Return why ``user`` may not approve ``draft``, or None when they may."""
+    if two_person:
+        if user.role not in APPROVER_ROLES:
+            return "Only a physician or an administrator can approve a rule change."
+        if user.id in draft.editor_ids or user.id in (draft.created_by_id, draft.submitted_by_id):
+            return "A second person must approve: you wrote or submitted this draft."
+    elif user.role not in (*APPROVER_ROLES, *EDITOR_ROLES):
+        return "You cannot publish rule changes."
+    return None
+
+
+def approve(
+    session: orm.Session,
+    draft: RuleDraft,
+    *,
+    user: User,
+    now: datetime,
+    two_person: bool,
+    remote_addr: str | None = None,
+) -> Published:
+    """Approve and publish a submitted draft: store it, make it active for every worker, audit both people.
+
+    With ``two_person`` off, the author may publish their own submitted draft. The caller commits, then
+    calls ``write_published_files``.
+    """
+    _require_status(draft, SUBMITTED, "approved")
+    refusal = may_approve(draft, user, two_person=two_person)
+    if refusal:
+        raise TuningForbidden(refusal)
+    check = check_draft(session, draft)
+    _require_publishable(check)
+    stored = store.store_version(session, dict(draft.sources), origin=f"draft:{draft.id}", now=now)
+    current = store.active(session)
+    if current is not None and current.version.id == stored.id:
+        raise TuningConflict("This draft is exactly the active rule set; there is nothing to publish.")
+    author = f"user:{draft.submitted_by_id}"
+    approver = f"user:{user.id}"
+    _update(
+        session,
+        draft,
+        user,
+        now,
+        status=PUBLISHED,
+        reviewed_at=now,
+        reviewed_by_id=user.id,
+        published_version_id=stored.id,
+    )
+    audit.record(
+        session,
+        actor=approver,
+        action="ruleset.approved",
+        subject_type="rule_draft",
+        subject_id=draft.id,
+        at=now,
+        remote_addr=remote_addr,
+        details={"version": stored.version, "author": author, "two_person": two_person},
+    )
+    activation = store.activate(
+        session,
+        stored,
+        kind=store.PUBLISH,
+        actor=author,
+        approved_by=approver if two_person else None,
+        draft_id=draft.id,
+        now=now,
+        remote_addr=remote_addr,
+    )
+    return Published(activation=activation, version=stored, files_error=None)
+
+
+def rollback(
+    session: orm.Session, version: RuleSetVersion, *, user: User, now: datetime, remote_addr: str | None = None
+) -> Published:
+    """Make an earlier stored version active again in one step; it must still load and pass its tests."""
+    _require_role(user, ROLLBACK_ROLES, "roll back the rules")
+    current = store.active(session)
+    if current is not None and current.version.id == version.id:
+        raise TuningConflict("This version is already the active one.")
+    check = check_sources(dict(version.sources), None)
+    if not check.publishable:
+        raise TuningInvalid("This version no longer loads or passes its tests: " + " | ".join(check.problems[:5]))
+    activation = store.activate(
+        session, version, kind=store.ROLLBACK, actor=f"user:{user.id}", now=now, remote_addr=remote_addr
+    )
+    return Published(activation=activation, version=version, files_error=None)
+
+
+def publish_now(
+    session: orm.Session, draft: RuleDraft, *, user: User, now: datetime, remote_addr: str | None = None
+) -> Published:
+    """Submit and publish in one step, for clinics that turned the two-person rule off."""
+    submit(session, draft, user=user, now=now)
+    return approve(session, draft, user=user, now=now, two_person=False, remote_addr=remote_addr)
+
+
+def write_published_files(directory: Path, published: Published) -> Published:
+    """Write the published version into the rules directory; report, never raise, when that fails.
+
+    The database is the truth: workers switch whatever happens here. The files are written for
+    those who author in git, and so that the files and the active version agree.
+    """
+    try:
+        store.write_files(directory, dict(published.version.sources))
+    except (OSError, ValueError) as error:
+        log.error("published version %s not written to %s: %s", published.version.version, directory, error)
+        return Published(published.activation, published.version, f"{directory}: {error.__class__.__name__}")
+    return published
+
+
+def _require_role(user: User, roles: tuple[str, ...], doing: str) -> None:
+    """Raise TuningForbidden unless ``user`` has one of ``roles``."""
+    if user.role not in roles:
+        raise TuningForbidden(f"Your role ({user.role}) cannot {doing}.")
+
+
+def _require_status(draft: RuleDraft, status: str, doing: str) -> None:
+    """Raise TuningConflict unless the draft is in ``status``."""
+    if draft.status != status:
+        raise TuningConflict(f"This draft is {draft.status}, so it cannot be {doing}.")
+
+
+def _audit(session: orm.Session, user: User, action: str, draft: RuleDraft, now: datetime, **details: object) -> None:
+    """Record a draft step; details are identifiers only."""
+    audit.record(
+        session,
+        actor=f"user:{user.id}",
+        action=action,
+        subject_type="rule_draft",
+        subject_id=draft.id,
+        at=now,
+        details={key: value for key, value in details.items() if isinstance(value, str | int | bool | type(None))},
+    )
