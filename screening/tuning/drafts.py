@@ -268,9 +268,8 @@ def _conflict_message(session: orm.Session, draft: RuleDraft, name: str) -> str:
     who = session.get(User, draft.updated_by_id)
     by = who.email if who else "somebody"
     return (
-        f"{name} was saved by {by} at {draft.updated_at:%Y-%m-%d %H:%M} UTC after you opened it, so your save was "
-        "refused to keep their edit. Your text is still in the box below: compare it with the saved file, "
-        "then reopen the file and make your change again."
+        f"{name} was saved by {by} at {draft.updated_at:%Y-%m-%d %H:%M} UTC after you opened it, "
+        "so your save was refused to keep their edit."
     )
 
 
