@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 
 run: install db
 	export SCREENING_ENVIRONMENT=development; \
-	$(BIN)/huey_consumer screening.tasks.huey & consumer=$$!; \
+	$(BIN)/huey_consumer screening.tasks.huey --workers 2 & consumer=$$!; \
 	trap 'kill $$consumer 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/flask --app screening run
 
