@@ -63,8 +63,10 @@ def create_huey(url: str, *, immediate: bool) -> Huey:
 def _register_tasks(huey: Huey, app: Flask) -> None:
     """Register every task of the app on ``huey``; imported here because those modules enqueue through us."""
     from . import alerts
+    from .tuning import backtests
 
     alerts.register_tasks(huey, app)
+    backtests.register_tasks(huey, app)
 
 
 def consumer_app() -> Flask:

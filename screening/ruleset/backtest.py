@@ -1,0 +1,417 @@
+"""Dry run of a rule set against stored submissions: what would change if it were active.
+
+Pure domain logic: no Flask, no database. Each stored submission (reference, submitted time,
+canonical answers, scores) is evaluated with the candidate rule set and with the version it is
+compared with ("against"). The result is a mergeable ``Comparison``: counts per outcome before
+and after, every (before, after) transition, and the submissions whose outcome would change, with
+the rules and facts that explain it. Answers and notes are never copied into a comparison.
+
+Evaluating is the expensive part, so it is done once where the two rule sets agree: facts are
+derived once when both use the same clinical tables, every distinct condition text is evaluated
+once per submission, and a condition's result is remembered by the values of the facts it reads
+(a condition is a pure function of those values).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+from typing import Callable
+
+from .compiler import Condition
+from .facts import derive_facts
+from .model import Rule
+from .model import RuleSet
+
+#: At most this many changed submissions are kept in a comparison; the true count is kept too.
+CHANGES_LIMIT = 10_000
+#: A condition remembers at most this many distinct inputs (the memory of one run stays small).
+MEMO_LIMIT = 200_000
+#: One stored submission: (reference, submitted_at, answers, scores).
+StoredRow = tuple[str, datetime, Mapping[str, Any], Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class RuleRef:
+    """A rule that fired, with the outcome it proposed (None for a rule that only adds notes)."""
+
+    rule: str
+    outcome: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the reference as JSON-able data."""
+        return {"rule": self.rule, "outcome": self.outcome}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RuleRef:
+        """Read a reference written by ``as_dict``."""
+        return cls(str(data["rule"]), data.get("outcome"))
+
+
+@dataclass(frozen=True)
+class Change:
+    """A submission whose outcome would change, and why: rules, fact values, never answers or notes.
+
+    ``rules_before`` fired only with the version compared against (or proposed another outcome
+    there), ``rules_after`` only with the candidate. ``facts`` holds the values those rules read;
+    ``facts_changed`` the facts whose value differs (only when the clinical tables differ).
+    ``error_before``/``error_after`` name the kind of error when an evaluation failed.
+    """
+
+    reference: str
+    submitted_at: str
+    before: str
+    after: str
+    rules_before: tuple[RuleRef, ...] = ()
+    rules_after: tuple[RuleRef, ...] = ()
+    facts: dict[str, Any] = field(default_factory=dict)
+    facts_changed: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    error_before: str | None = None
+    error_after: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the change as JSON-able data."""
+        return {
+            "reference": self.reference,
+            "submitted_at": self.submitted_at,
+            "before": self.before,
+            "after": self.after,
+            "rules_before": [rule.as_dict() for rule in self.rules_before],
+            "rules_after": [rule.as_dict() for rule in self.rules_after],
+            "facts": dict(self.facts),
+            "facts_changed": {name: list(values) for name, values in self.facts_changed.items()},
+            "error_before": self.error_before,
+            "error_after": self.error_after,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Change:
+        """Read a change written by ``as_dict``."""
+        return cls(
+            reference=str(data["reference"]),
+            submitted_at=str(data.get("submitted_at", "")),
+            before=str(data["before"]),
+            after=str(data["after"]),
+            rules_before=tuple(RuleRef.from_dict(rule) for rule in data.get("rules_before", ())),
+            rules_after=tuple(RuleRef.from_dict(rule) for rule in data.get("rules_after", ())),
+            facts=dict(data.get("facts", {})),
+            facts_changed={name: (pair[0], pair[1]) for name, pair in data.get("facts_changed", {}).items()},
+            error_before=data.get("error_before"),
+            error_after=data.get("error_after"),
+        )
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Counts, transitions and changed submissions of a dry run (or of one chunk of it).
+
+    ``outcomes`` lists every outcome, highest rank of the candidate first. ``transitions`` counts
+    every (before, after) pair, unchanged ones included. ``changes`` keeps the first
+    ``CHANGES_LIMIT`` changed submissions; ``changed_total`` counts them all.
+    """
+
+    candidate_version: str
+    against_version: str
+    outcomes: tuple[str, ...]
+    total: int = 0
+    before: dict[str, int] = field(default_factory=dict)
+    after: dict[str, int] = field(default_factory=dict)
+    transitions: dict[tuple[str, str], int] = field(default_factory=dict)
+    errors_before: int = 0
+    errors_after: int = 0
+    changed_total: int = 0
+    changes: tuple[Change, ...] = ()
+
+    @property
+    def truncated(self) -> bool:
+        """Return True when more submissions changed than the list keeps."""
+        return self.changed_total > len(self.changes)
+
+    def merge(self, other: Comparison) -> Comparison:
+        """Return the comparison of both parts; ``other``'s changes come after this one's."""
+        if (self.candidate_version, self.against_version) != (other.candidate_version, other.against_version):
+            raise ValueError("only comparisons of the same two rule set versions can be merged")
+        outcomes = self.outcomes + tuple(o for o in other.outcomes if o not in self.outcomes)
+        return replace(
+            self,
+            outcomes=outcomes,
+            total=self.total + other.total,
+            before=_added(self.before, other.before),
+            after=_added(self.after, other.after),
+            transitions=_added(self.transitions, other.transitions),
+            errors_before=self.errors_before + other.errors_before,
+            errors_after=self.errors_after + other.errors_after,
+            changed_total=self.changed_total + other.changed_total,
+            changes=(self.changes + other.changes)[:CHANGES_LIMIT],
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the comparison as JSON-able data (for ``BacktestRun.result``)."""
+        return {
+            "candidate_version": self.candidate_version,
+            "against_version": self.against_version,
+            "outcomes": list(self.outcomes),
+            "total": self.total,
+            "before": dict(self.before),
+            "after": dict(self.after),
+            "transitions": [[before, after, count] for (before, after), count in self.transitions.items()],
+            "errors_before": self.errors_before,
+            "errors_after": self.errors_after,
+            "changed_total": self.changed_total,
+            "changes": [change.as_dict() for change in self.changes],
+            "changes_limit": CHANGES_LIMIT,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Comparison:
+        """Read a comparison written by ``as_dict``."""
+        return cls(
+            candidate_version=str(data["candidate_version"]),
+            against_version=str(data["against_version"]),
+            outcomes=tuple(data["outcomes"]),
+            total=int(data["total"]),
+            before={str(k): int(v) for k, v in data["before"].items()},
+            after={str(k): int(v) for k, v in data["after"].items()},
+            transitions={(str(b), str(a)): int(n) for b, a, n in data["transitions"]},
+            errors_before=int(data.get("errors_before", 0)),
+            errors_after=int(data.get("errors_after", 0)),
+            changed_total=int(data["changed_total"]),
+            changes=tuple(Change.from_dict(change) for change in data["changes"]),
+        )
+
+
+def _added(first: Mapping[Any, int], second: Mapping[Any, int]) -> dict[Any, int]:
+    """Return the sum of two count mappings, keeping the order of first appearance."""
+    total = dict(first)
+    for key, count in second.items():
+        total[key] = total.get(key, 0) + count
+    return total
+
+
+def outcome_order(candidate: RuleSet, against: RuleSet) -> tuple[str, ...]:
+    """Return every outcome of both rule sets: the candidate's by rank, then those only ``against`` has."""
+    ranked = sorted(candidate.outcomes, key=lambda name: -candidate.rank(name))
+    extra = sorted(
+        (name for name in against.outcomes if name not in candidate.outcomes), key=lambda n: -against.rank(n)
+    )
+    return tuple(ranked + extra)
+
+
+class _Failed:
+    """The result of a condition that raised, with the kind of error."""
+
+    __slots__ = ("kind",)
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+
+def _frozen(value: Any) -> Any:
+    """Return a hashable stand-in for a fact value that also tells its type (True is not 1)."""
+    kind = type(value)
+    if kind is list or kind is tuple:
+        return (list, tuple(_frozen(item) for item in value))
+    return (kind, value)
+
+
+class _ConditionTable:
+    """Every distinct condition of both rule sets, evaluated once per set of facts, remembered by input."""
+
+    def __init__(self, conditions: Iterable[Condition]) -> None:
+        self.texts: list[str] = []
+        self._entries: list[tuple[Callable[[dict[str, Any]], Any], tuple[str, ...], dict[Any, bool] | None]] = []
+        self.index: dict[str, int] = {}
+        for condition in conditions:
+            if condition.text in self.index:
+                continue
+            self.index[condition.text] = len(self.texts)
+            self.texts.append(condition.text)
+            # "$" names rule-engine builtins such as $now: the result may not depend on the facts alone.
+            memo: dict[Any, bool] | None = None if "$" in condition.text else {}
+            self._entries.append((condition.rule.matches, condition.symbols, memo))
+
+    def evaluate(self, facts: dict[str, Any]) -> list[bool | _Failed]:
+        """Return, for each condition in order, whether it holds for ``facts`` (or how it failed)."""
+        results: list[bool | _Failed] = []
+        for matches, symbols, memo in self._entries:
+            try:
+                if memo is None:
+                    results.append(bool(matches(facts)))
+                    continue
+                key = tuple([_frozen(facts[name]) for name in symbols])
+                found = memo.get(key)
+                if found is None:
+                    found = bool(matches(facts))
+                    if len(memo) < MEMO_LIMIT:
+                        memo[key] = found
+                results.append(found)
+            except Exception as error:  # noqa: BLE001 - a failing condition gives the error outcome
+                results.append(_Failed(type(error).__name__))
+        return results
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """One rule set's evaluation of one submission: the outcome, the rules that fired, or the error."""
+
+    outcome: str
+    fired: tuple[Rule, ...]
+    error: str | None = None
+
+
+class _Side:
+    """One rule set, with each rule pointing at its condition in the shared table."""
+
+    def __init__(self, ruleset: RuleSet, table: _ConditionTable) -> None:
+        self.ruleset = ruleset
+        self.rules = [(rule, table.index[rule.condition.text]) for rule in ruleset.rules]
+
+    def verdict(self, results: Sequence[bool | _Failed] | _Failed) -> _Verdict:
+        """Return the outcome as ``engine.evaluate`` decides it: the highest-ranked proposed outcome wins."""
+        if isinstance(results, _Failed):
+            return self.failed(results.kind)
+        fired = []
+        for rule, position in self.rules:
+            result = results[position]
+            if isinstance(result, _Failed):
+                return self.failed(result.kind)
+            if result:
+                fired.append(rule)
+        proposed = [rule.outcome for rule in fired if rule.outcome is not None]
+        outcome = max(proposed, key=self.ruleset.rank) if proposed else self.ruleset.default_outcome
+        return _Verdict(outcome, tuple(fired))
+
+    def failed(self, kind: str) -> _Verdict:
+        """Return the verdict of an evaluation that raised: the rule set's error outcome."""
+        return _Verdict(self.ruleset.error_outcome, (), kind)
+
+
+class Backtest:
+    """Compares two rule sets over stored submissions; keep one per run so remembered results are reused."""
+
+    def __init__(self, candidate: RuleSet, against: RuleSet) -> None:
+        self.candidate = candidate
+        self.against = against
+        self.same_tables = candidate.tables == against.tables
+        self.outcomes = outcome_order(candidate, against)
+        self._table = _ConditionTable(rule.condition for rule in (*against.rules, *candidate.rules))
+        self._before = _Side(against, self._table)
+        self._after = _Side(candidate, self._table)
+
+    def empty(self) -> Comparison:
+        """Return the comparison of no submissions."""
+        return Comparison(self.candidate.version, self.against.version, self.outcomes)
+
+    def compare(self, rows: Iterable[StoredRow]) -> Comparison:
+        """Evaluate every row with both rule sets and return the comparison."""
+        before: Counter[str] = Counter()
+        after: Counter[str] = Counter()
+        transitions: Counter[tuple[str, str]] = Counter()
+        errors_before = errors_after = changed_total = total = 0
+        changes: list[Change] = []
+        for reference, submitted_at, answers, scores in rows:
+            total += 1
+            old, new, old_facts, new_facts = self._evaluate(answers, scores)
+            before[old.outcome] += 1
+            after[new.outcome] += 1
+            transitions[(old.outcome, new.outcome)] += 1
+            errors_before += old.error is not None
+            errors_after += new.error is not None
+            if old.outcome != new.outcome:
+                changed_total += 1
+                if len(changes) < CHANGES_LIMIT:
+                    changes.append(_change(reference, submitted_at, old, new, old_facts, new_facts))
+        return Comparison(
+            candidate_version=self.candidate.version,
+            against_version=self.against.version,
+            outcomes=self.outcomes,
+            total=total,
+            before=dict(before),
+            after=dict(after),
+            transitions=dict(transitions),
+            errors_before=errors_before,
+            errors_after=errors_after,
+            changed_total=changed_total,
+            changes=tuple(changes),
+        )
+
+    def _evaluate(
+        self, answers: Mapping[str, Any], scores: Mapping[str, Any]
+    ) -> tuple[_Verdict, _Verdict, dict[str, Any], dict[str, Any]]:
+        """Return both verdicts of one submission and the facts each was reached with."""
+        old_facts = _facts(answers, scores, self.against)
+        new_facts = old_facts if self.same_tables else _facts(answers, scores, self.candidate)
+        old_results = self._results(old_facts)
+        new_results = old_results if new_facts is old_facts else self._results(new_facts)
+        return (
+            self._before.verdict(old_results),
+            self._after.verdict(new_results),
+            _or_empty(old_facts),
+            _or_empty(new_facts),
+        )
+
+    def _results(self, facts: dict[str, Any] | _Failed) -> list[bool | _Failed] | _Failed:
+        """Return the result of every condition, or the failure that kept the facts from being derived."""
+        return facts if isinstance(facts, _Failed) else self._table.evaluate(facts)
+
+
+def compare(candidate: RuleSet, against: RuleSet, rows: Iterable[StoredRow]) -> Comparison:
+    """Evaluate ``rows`` with ``candidate`` and with ``against`` and compare the outcomes."""
+    return Backtest(candidate, against).compare(rows)
+
+
+def _facts(answers: Mapping[str, Any], scores: Mapping[str, Any], ruleset: RuleSet) -> dict[str, Any] | _Failed:
+    """Derive the facts of a stored submission, or say how that failed (broken stored data)."""
+    try:
+        return derive_facts(answers, scores, ruleset.tables)
+    except Exception as error:  # noqa: BLE001 - a submission that cannot be evaluated gets the error outcome
+        return _Failed(type(error).__name__)
+
+
+def _or_empty(facts: dict[str, Any] | _Failed) -> dict[str, Any]:
+    """Return the facts, or none when they could not be derived."""
+    return {} if isinstance(facts, _Failed) else facts
+
+
+def _change(
+    reference: str,
+    submitted_at: datetime,
+    old: _Verdict,
+    new: _Verdict,
+    old_facts: dict[str, Any],
+    new_facts: dict[str, Any],
+) -> Change:
+    """Describe a changed outcome: the rules that fired on one side only, and the facts behind them."""
+    old_refs = [RuleRef(rule.id, rule.outcome) for rule in old.fired]
+    new_refs = [RuleRef(rule.id, rule.outcome) for rule in new.fired]
+    only_before = [rule for rule, ref in zip(old.fired, old_refs, strict=True) if ref not in new_refs]
+    only_after = [rule for rule, ref in zip(new.fired, new_refs, strict=True) if ref not in old_refs]
+    facts: dict[str, Any] = {}
+    for rules, values in ((only_before, old_facts), (only_after, new_facts)):
+        for rule in rules:
+            for name in rule.condition.symbols:
+                facts.setdefault(name, values.get(name))
+    changed = {
+        name: (old_facts.get(name), new_facts.get(name))
+        for name in dict.fromkeys([*old_facts, *new_facts])
+        if old_facts.get(name) != new_facts.get(name)
+    }
+    return Change(
+        reference=reference,
+        submitted_at=submitted_at.isoformat(timespec="seconds") if submitted_at else "",
+        before=old.outcome,
+        after=new.outcome,
+        rules_before=tuple(RuleRef(rule.id, rule.outcome) for rule in only_before),
+        rules_after=tuple(RuleRef(rule.id, rule.outcome) for rule in only_after),
+        facts=facts,
+        facts_changed=changed if old_facts and new_facts else {},
+        error_before=old.error,
+        error_after=new.error,
+    )

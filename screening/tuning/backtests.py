@@ -1,0 +1,524 @@
+"""Dry runs (backtests) of a rule set against stored submissions: stored, queued, run in chunks, reported.
+
+A run copies the candidate's files and names the stored version it is compared with. The task
+evaluates the submissions in chunks of consecutive ids, across worker processes, and commits the
+progress after every chunk, so a page can show how far it is and a user can leave and come back.
+The result holds counts, transitions and the changed submissions' references, rules and facts:
+never answers or notes (``ruleset.backtest``).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import multiprocessing.util
+import os
+from dataclasses import dataclass
+from datetime import UTC
+from datetime import date
+from datetime import datetime
+from datetime import time
+from datetime import timedelta
+from typing import Callable
+
+import sqlalchemy as sa
+from flask import Flask
+from huey import Huey
+from sqlalchemy import orm
+
+from .. import audit
+from ..db import engine_for
+from ..db import make_engine
+from ..db import new_session
+from ..models import BacktestRun
+from ..models import RuleSetVersion
+from ..models import Submission
+from ..ruleset.backtest import Backtest
+from ..ruleset.backtest import Change
+from ..ruleset.backtest import Comparison
+from ..ruleset.loader import Sources
+from ..ruleset.loader import load_ruleset
+from ..ruleset.loader import version_of
+from ..ruleset.model import RuleSet
+from ..ruleset.registry import RulesUnavailable
+from ..ruleset.registry import checked_ruleset
+from ..tasks import huey_for
+from .errors import TuningInvalid
+from .errors import TuningNotFound
+
+log = logging.getLogger(__name__)
+
+QUEUED = "queued"
+RUNNING = "running"
+DONE = "done"
+FAILED = "failed"
+RUN_TASK = "screening.tuning.backtests.run"
+#: Submissions evaluated per chunk; progress is committed after each (BACKTEST_CHUNK_SIZE overrides).
+CHUNK_SIZE = 2000
+#: Worker processes start only for at least this many submissions (BACKTEST_PARALLEL_FROM overrides):
+#: starting them takes longer than evaluating a smaller run in this process.
+PARALLEL_FROM = 20_000
+#: A queued or running dry run whose progress has not moved for this long was interrupted.
+STALLED_AFTER = timedelta(minutes=5)
+MAX_ERROR_LINES = 50
+MAX_ERROR_LENGTH = 4000
+Progress = Callable[[int, int], None]
+Bounds = tuple[int, int]
+
+
+# --- Starting a run ---------------------------------------------------------------------------------
+
+
+def start_backtest(
+    session: orm.Session,
+    *,
+    candidate_sources: Sources,
+    against: RuleSetVersion,
+    actor: str,
+    now: datetime,
+    draft_id: int | None = None,
+    submitted_from: datetime | None = None,
+    submitted_to: datetime | None = None,
+) -> BacktestRun:
+    """Store a queued dry run of ``candidate_sources`` against ``against``; the caller commits and enqueues.
+
+    ``submitted_from`` and ``submitted_to`` (aware datetimes, both inclusive) limit the submissions;
+    ``day_range`` turns calendar days into them. ``total`` counts the submissions in the range now.
+    """
+    if submitted_from is not None and submitted_to is not None and submitted_from > submitted_to:
+        raise TuningInvalid("The start of the date range is after its end.")
+    sources = {str(name): str(text) for name, text in candidate_sources.items()}
+    total = session.scalar(
+        sa.select(sa.func.count()).select_from(Submission).where(*_in_range(submitted_from, submitted_to))
+    )
+    run = BacktestRun(
+        created_at=now,
+        created_by=actor,
+        draft_id=draft_id,
+        candidate_version=version_of(sources),
+        candidate_sources=sources,
+        against_version_id=against.id,
+        submitted_from=submitted_from,
+        submitted_to=submitted_to,
+        status=QUEUED,
+        total=int(total or 0),
+        processed=0,
+    )
+    session.add(run)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="ruleset.backtest_started",
+        subject_type="backtest_run",
+        subject_id=run.id,
+        at=now,
+        details={"candidate": run.candidate_version, "against": against.version, "draft": draft_id},
+    )
+    return run
+
+
+def day_range(first: date | None, last: date | None) -> tuple[datetime | None, datetime | None]:
+    """Return the inclusive UTC bounds of the calendar days ``first`` to ``last`` (either may be open)."""
+    start = datetime.combine(first, time.min, tzinfo=UTC) if first is not None else None
+    end = datetime.combine(last, time.max, tzinfo=UTC) if last is not None else None
+    return start, end
+
+
+def _in_range(submitted_from: datetime | None, submitted_to: datetime | None) -> list[sa.ColumnElement[bool]]:
+    """Return the conditions that keep submissions inside the date range."""
+    conditions = []
+    if submitted_from is not None:
+        conditions.append(Submission.submitted_at >= submitted_from)
+    if submitted_to is not None:
+        conditions.append(Submission.submitted_at <= submitted_to)
+    return conditions
+
+
+# --- The task ---------------------------------------------------------------------------------------
+
+
+def register_tasks(huey: Huey, app: Flask) -> None:
+    """Register the dry run task on ``huey``, bound to ``app``; a run records its own failure, so no retries."""
+
+    @huey.task()
+    def run_backtest_task(run_id: int) -> None:
+        """Run one stored dry run."""
+        run_backtest(app, run_id)
+
+    app.extensions[RUN_TASK] = run_backtest_task
+
+
+def enqueue_backtest(app: Flask, run_id: int) -> None:
+    """Hand a stored run to the task queue (in immediate mode, as in tests: run it now)."""
+    huey_for(app)
+    app.extensions[RUN_TASK](run_id)
+
+
+# --- Running ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What every worker needs to evaluate chunks of one run."""
+
+    database_url: str
+    candidate_sources: Sources
+    against_sources: Sources
+    submitted_from: datetime | None
+    submitted_to: datetime | None
+
+
+class _Rulesets(Exception):
+    """A rule set of the run does not load; the message lists every problem."""
+
+
+def run_backtest(app: Flask, run_id: int, *, progress: Progress | None = None) -> BacktestRun:
+    """Run a queued (or stalled) dry run and return it, done or failed; never raises for bad rules or data.
+
+    A run that is done, failed or running elsewhere is returned as it is; an unknown id raises
+    TuningNotFound. ``progress(processed, total)`` is called after every chunk, once committed.
+    """
+    with new_session(app) as session:
+        run = get_run(session, run_id)
+        if not _claim(session, run, _now()):
+            return run
+        try:
+            candidate, against, against_sources = _load_rulesets(session, run)
+            chunks = _chunks(session, run, _chunk_size(app))
+            job = _Job(
+                str(app.config["DATABASE_URL"]),
+                dict(run.candidate_sources),
+                against_sources,
+                run.submitted_from,
+                run.submitted_to,
+            )
+            comparison = Backtest(candidate, against).empty()
+
+            def record(part: Comparison) -> None:
+                nonlocal comparison
+                comparison = comparison.merge(part)
+                run.processed = comparison.total
+                run.progress_at = _now()
+                session.commit()
+                if progress is not None:
+                    progress(run.processed, run.total)
+
+            processes = backtest_processes(app) if run.total >= _parallel_from(app) else 1
+            _evaluate(app, job, candidate, against, chunks, processes, record)
+            _finish(session, run, comparison)
+        except _Rulesets as problem:
+            _fail(session, run, str(problem))
+        except Exception as error:  # noqa: BLE001 - the page shows a short message; the log has the rest
+            log.exception("dry run %s failed", run_id)
+            session.rollback()
+            _fail(session, run, f"The dry run stopped unexpectedly ({type(error).__name__}); see the server log.")
+        return run
+
+
+def _claim(session: orm.Session, run: BacktestRun, now: datetime) -> bool:
+    """Mark a queued or stalled run as running, unless another worker claimed it first."""
+    if run.status not in (QUEUED, RUNNING) or (run.status == RUNNING and not is_stalled(run, now)):
+        return False
+    claimed = session.execute(
+        sa.update(BacktestRun)
+        .where(BacktestRun.id == run.id, BacktestRun.status == run.status)
+        .where(
+            BacktestRun.progress_at.is_(None) if run.progress_at is None else BacktestRun.progress_at == run.progress_at
+        )
+        .values(status=RUNNING, started_at=now, progress_at=now, processed=0, error=None, result=None)
+    )
+    session.commit()
+    session.refresh(run)
+    return claimed.rowcount == 1  # type: ignore[attr-defined]
+
+
+def _load_rulesets(session: orm.Session, run: BacktestRun) -> tuple[RuleSet, RuleSet, Sources]:
+    """Load (and test) both rule sets of a run, or raise _Rulesets with every problem."""
+    stored = session.get(RuleSetVersion, run.against_version_id)
+    if stored is None:
+        raise _Rulesets("The version to compare with is no longer stored.")
+    against_sources = dict(stored.sources)
+    try:
+        candidate = checked_ruleset(dict(run.candidate_sources), prefix="")
+    except RulesUnavailable as unavailable:
+        raise _Rulesets(_problems("The candidate rule set does not load:", unavailable.errors)) from None
+    try:
+        against = checked_ruleset(against_sources, prefix="")
+    except RulesUnavailable as unavailable:
+        heading = f"The version it is compared with ({stored.version}) does not load:"
+        raise _Rulesets(_problems(heading, unavailable.errors)) from None
+    return candidate, against, against_sources
+
+
+def _problems(heading: str, errors: list[str]) -> str:
+    """Return a heading and the loader's messages, short enough to store and show."""
+    lines = errors[:MAX_ERROR_LINES]
+    if len(errors) > len(lines):
+        lines.append(f"... and {len(errors) - len(lines)} more")
+    return "\n".join([heading, *lines])[:MAX_ERROR_LENGTH]
+
+
+def _chunks(session: orm.Session, run: BacktestRun, size: int) -> list[Bounds]:
+    """Return (first id, last id) of consecutive chunks of the submissions in range; set the run's total."""
+    ids = session.scalars(
+        sa.select(Submission.id).where(*_in_range(run.submitted_from, run.submitted_to)).order_by(Submission.id)
+    ).all()
+    run.total = len(ids)
+    session.commit()
+    return [(ids[start], ids[min(start + size, len(ids)) - 1]) for start in range(0, len(ids), size)]
+
+
+def _evaluate(
+    app: Flask,
+    job: _Job,
+    candidate: RuleSet,
+    against: RuleSet,
+    chunks: list[Bounds],
+    processes: int,
+    record: Callable[[Comparison], None],
+) -> None:
+    """Evaluate every chunk, in this process or across worker processes, recording each in id order."""
+    processes = min(processes, len(chunks))
+    if processes <= 1 or _in_memory(job.database_url):
+        runner = _ChunkRunner(engine_for(app), Backtest(candidate, against), job.submitted_from, job.submitted_to)
+        for chunk in chunks:
+            record(runner.run(chunk))
+        return
+    # "spawn": the caller may be a threaded task consumer, and a forked copy of its threads is unsafe.
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(processes, initializer=_start_worker, initargs=(job,)) as pool:
+        for part in pool.imap(_run_chunk, chunks):
+            record(part)
+        pool.close()
+        pool.join()
+
+
+def backtest_processes(app: Flask) -> int:
+    """Return how many worker processes a dry run uses (BACKTEST_PROCESSES, default: one per CPU)."""
+    return max(1, int(app.config.get("BACKTEST_PROCESSES") or os.cpu_count() or 1))
+
+
+def _parallel_from(app: Flask) -> int:
+    """Return the number of submissions from which worker processes are used (BACKTEST_PARALLEL_FROM)."""
+    setting = app.config.get("BACKTEST_PARALLEL_FROM")
+    return PARALLEL_FROM if setting is None else int(setting)
+
+
+def _chunk_size(app: Flask) -> int:
+    """Return the number of submissions per chunk (BACKTEST_CHUNK_SIZE, default CHUNK_SIZE)."""
+    return max(1, int(app.config.get("BACKTEST_CHUNK_SIZE") or CHUNK_SIZE))
+
+
+def _in_memory(url: str) -> bool:
+    """Return True for an in-memory SQLite database, which other processes cannot open."""
+    return url.startswith("sqlite") and (url.rstrip("/") in ("sqlite:", "sqlite+pysqlite:") or ":memory:" in url)
+
+
+class _ChunkRunner:
+    """Reads the stored submissions of one chunk (plain columns, no ORM objects) and compares them."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        backtest: Backtest,
+        submitted_from: datetime | None,
+        submitted_to: datetime | None,
+    ) -> None:
+        self.engine = engine
+        self.backtest = backtest
+        self.range = _in_range(submitted_from, submitted_to)
+
+    def run(self, bounds: Bounds) -> Comparison:
+        """Return the comparison of the submissions with ids from ``bounds[0]`` to ``bounds[1]``."""
+        query = (
+            sa.select(Submission.reference, Submission.submitted_at, Submission.answers, Submission.scores)
+            .where(Submission.id.between(bounds[0], bounds[1]), *self.range)
+            .order_by(Submission.id)
+        )
+        with self.engine.connect() as connection:
+            return self.backtest.compare(connection.execute(query))  # type: ignore[arg-type]
+
+
+_worker: _ChunkRunner | None = None
+_worker_error: str | None = None
+
+
+def _start_worker(job: _Job) -> None:
+    """Set up one worker process: its own engine, and both rule sets loaded once from their sources.
+
+    Never raises: a pool replaces a worker whose start failed, again and again, so the failure is
+    kept and reported by the first chunk instead.
+    """
+    global _worker, _worker_error
+    try:
+        engine = make_engine(job.database_url)
+        multiprocessing.util.Finalize(None, engine.dispose, exitpriority=10)
+        backtest = Backtest(load_ruleset(job.candidate_sources), load_ruleset(job.against_sources))
+        _worker = _ChunkRunner(engine, backtest, job.submitted_from, job.submitted_to)
+    except Exception as error:  # noqa: BLE001 - reported through _run_chunk
+        _worker_error = type(error).__name__
+
+
+def _run_chunk(bounds: Bounds) -> Comparison:
+    """Compare one chunk in a worker process."""
+    if _worker is None:
+        raise RuntimeError(f"the dry run worker could not start ({_worker_error or 'not started'})")
+    return _worker.run(bounds)
+
+
+def _finish(session: orm.Session, run: BacktestRun, comparison: Comparison) -> None:
+    """Store the result of a run that went through."""
+    now = _now()
+    run.result = comparison.as_dict()
+    run.processed = run.total = comparison.total
+    run.status = DONE
+    run.progress_at = run.finished_at = now
+    session.commit()
+    log.info("dry run %s done: %d submissions, %d would change", run.id, comparison.total, comparison.changed_total)
+
+
+def _fail(session: orm.Session, run: BacktestRun, message: str) -> None:
+    """Record why a run failed."""
+    session.refresh(run)
+    run.status = FAILED
+    run.error = message[:MAX_ERROR_LENGTH]
+    run.finished_at = _now()
+    session.commit()
+    log.warning("dry run %s failed", run.id)
+
+
+def _now() -> datetime:
+    """Return the current time in UTC."""
+    return datetime.now(UTC)
+
+
+# --- Reading runs -----------------------------------------------------------------------------------
+
+
+def get_run(session: orm.Session, run_id: int) -> BacktestRun:
+    """Return a dry run or raise TuningNotFound."""
+    run = session.get(BacktestRun, run_id)
+    if run is None:
+        raise TuningNotFound(f"There is no dry run number {run_id}.")
+    return run
+
+
+def recent_runs(session: orm.Session, limit: int = 20, *, draft_id: int | None = None) -> list[BacktestRun]:
+    """Return the newest dry runs first (only those of one draft, when ``draft_id`` is given)."""
+    query = sa.select(BacktestRun).order_by(BacktestRun.created_at.desc(), BacktestRun.id.desc()).limit(limit)
+    if draft_id is not None:
+        query = query.where(BacktestRun.draft_id == draft_id)
+    return list(session.scalars(query))
+
+
+def is_stalled(run: BacktestRun, now: datetime) -> bool:
+    """Return True when a queued or running dry run has not moved for STALLED_AFTER (it was interrupted)."""
+    if run.status not in (QUEUED, RUNNING):
+        return False
+    moved = run.progress_at or run.started_at or run.created_at
+    return now - moved >= STALLED_AFTER
+
+
+def percent_done(run: BacktestRun) -> int:
+    """Return how far a run is, 0 to 100."""
+    if run.status == DONE:
+        return 100
+    return min(100, run.processed * 100 // run.total) if run.total else 0
+
+
+@dataclass(frozen=True)
+class OutcomeRow:
+    """How many submissions get one outcome before and after."""
+
+    outcome: str
+    before: int
+    after: int
+
+    @property
+    def difference(self) -> int:
+        """Return after minus before."""
+        return self.after - self.before
+
+
+@dataclass(frozen=True)
+class TransitionRow:
+    """How many submissions go from one outcome to another (or keep theirs)."""
+
+    before: str
+    after: str
+    count: int
+
+    @property
+    def changed(self) -> bool:
+        """Return True when the outcome changes."""
+        return self.before != self.after
+
+
+@dataclass(frozen=True)
+class Report:
+    """A finished dry run as pages and the command line show it."""
+
+    candidate_version: str
+    against_version: str
+    total: int
+    outcomes: tuple[OutcomeRow, ...]
+    transitions: tuple[TransitionRow, ...]
+    changes: tuple[Change, ...]
+    changed_total: int
+    errors_before: int
+    errors_after: int
+
+    @property
+    def truncated(self) -> bool:
+        """Return True when more submissions changed than the list keeps."""
+        return self.changed_total > len(self.changes)
+
+    @property
+    def truncation_note(self) -> str | None:
+        """Return the sentence that says the list is cut short, or None when it is complete."""
+        if not self.truncated:
+            return None
+        return f"Showing the first {len(self.changes):,} of {self.changed_total:,} changed submissions."
+
+    @classmethod
+    def of(cls, comparison: Comparison) -> Report:
+        """Return the report of a comparison: outcomes by the candidate's rank, changed transitions first."""
+        rank = {outcome: position for position, outcome in enumerate(comparison.outcomes)}
+        outcomes = tuple(
+            OutcomeRow(outcome, comparison.before.get(outcome, 0), comparison.after.get(outcome, 0))
+            for outcome in (*comparison.outcomes, *_unlisted(comparison))
+        )
+        transitions = sorted(
+            (TransitionRow(before, after, count) for (before, after), count in comparison.transitions.items()),
+            key=lambda row: (
+                not row.changed,
+                -row.count if row.changed else 0,
+                rank.get(row.before, len(rank)),
+                rank.get(row.after, len(rank)),
+            ),
+        )
+        return cls(
+            candidate_version=comparison.candidate_version,
+            against_version=comparison.against_version,
+            total=comparison.total,
+            outcomes=outcomes,
+            transitions=tuple(transitions),
+            changes=comparison.changes,
+            changed_total=comparison.changed_total,
+            errors_before=comparison.errors_before,
+            errors_after=comparison.errors_after,
+        )
+
+
+def _unlisted(comparison: Comparison) -> list[str]:
+    """Return outcomes counted but missing from the comparison's list (never expected; shown rather than lost)."""
+    counted = [*comparison.before, *comparison.after]
+    return [outcome for outcome in dict.fromkeys(counted) if outcome not in comparison.outcomes]
+
+
+def report(run: BacktestRun) -> Report | None:
+    """Return the report of a finished run, or None while it is queued, running or failed."""
+    if run.status != DONE or run.result is None:
+        return None
+    return Report.of(Comparison.from_dict(run.result))
