@@ -17,6 +17,11 @@ from .alerts import alerts_group
 from .rules_cli import rules_group
 from .rules_cli import screen_command
 from .seed_cli import seed_command
+from .tuning.cli import approve_command
+from .tuning.cli import export_command
+from .tuning.cli import publish_command
+from .tuning.cli import rollback_command
+from .tuning.cli import versions_command
 from .users_cli import users_group
 
 
@@ -24,6 +29,11 @@ def init_app(app: Flask) -> None:
     """Register the commands."""
     app.cli.add_command(init_db_command)
     app.cli.add_command(purge_drafts_command)
+    rules_group.add_command(publish_command)
+    rules_group.add_command(approve_command)
+    rules_group.add_command(rollback_command)
+    rules_group.add_command(export_command)
+    rules_group.add_command(versions_command)
     app.cli.add_command(rules_group)
     app.cli.add_command(screen_command)
     app.cli.add_command(users_group)

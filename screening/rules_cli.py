@@ -32,7 +32,12 @@ from .ruleset.loader import load_ruleset
 from .ruleset.loader import read_sources
 from .ruleset.model import RuleSet
 from .ruleset.model import RuleSetInvalid
+from .ruleset.registry import FILES_INVALID
+from .ruleset.registry import FILES_MISSING
+from .ruleset.registry import FILES_UNPUBLISHED
+from .ruleset.registry import Registry
 from .ruleset.registry import RulesUnavailable
+from .ruleset.registry import checked_ruleset
 from .ruleset.spec import OUTCOMES_FILE
 
 
@@ -126,19 +131,48 @@ def facts_command() -> None:
 @rules_group.command("activate")
 @with_appcontext
 def activate_command() -> None:
-    """Activate the rule files, or keep the last good version; exit 1 if there is none."""
+    """Make sure a rule set is active (the files on the very first start) and say how the files on disk stand.
+
+    Exit 1 only when no rule set can be active at all.
+    """
     try:
         ruleset = require_ruleset(current_app)
     except RulesUnavailable as unavailable:
         for error in unavailable.errors:
             click.echo(error, err=True)
         raise click.ClickException("no valid rule set: the app cannot decide outcomes") from None
-    failure = registry(current_app).last_failure
-    if failure is not None:
-        click.echo(f"The rule files have {len(failure.errors)} problem(s); keeping the last good version.", err=True)
-        for error in failure.errors:
-            click.echo(error, err=True)
     click.echo(f"Active rule set: {ruleset.version}")
+    _report_files(registry(current_app))
+
+
+def _report_files(rules: Registry) -> None:
+    """Say whether the files on disk are the active version, an unpublished change, invalid or missing."""
+    directory = rules.directory
+    shown = _shown(directory) or "./"
+    publish = "flask --app screening rules publish --by EMAIL"
+    if rules.files_state == FILES_UNPUBLISHED:
+        click.echo(
+            f"The files in {shown} differ from the active version: they are a valid, unpublished change "
+            f"({rules.files_version}). Workers keep the active version; publish the files with: {publish}"
+        )
+    elif rules.files_state == FILES_INVALID:
+        sources = read_sources(directory)
+        try:
+            checked_ruleset(sources, prefix=_shown(directory))
+            errors: list[str] = []
+        except RulesUnavailable as unavailable:
+            errors = unavailable.errors
+        click.echo(
+            f"The files in {shown} differ from the active version and are invalid ({len(errors)} problem(s)); "
+            f"workers keep the active version. Fix them, then publish them with: {publish}"
+        )
+        for error in errors:
+            click.echo(error, err=True)
+    elif rules.files_state == FILES_MISSING:
+        click.echo(
+            f"There are no rule files in {shown}; write out the active version with: "
+            f"flask --app screening rules export {rules.version} {directory}"
+        )
 
 
 @rules_group.command("reevaluate")
@@ -225,3 +259,8 @@ def screen_command(file: Any) -> None:
             where = f"[{index}]." if isinstance(data, list) else ""
             raise click.ClickException(f"{where}{error.field}: {error.reason}") from None
     echo_json(results if isinstance(data, list) else results[0])
+
+
+from .backtest_cli import backtest_command  # noqa: E402 - registered last: the command reads sources_at from here
+
+rules_group.add_command(backtest_command)

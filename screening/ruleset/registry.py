@@ -237,6 +237,7 @@ class Registry:
             self.files_state = FILES_INVALID
             self._record_failure(self.files_version, unavailable.errors, now)
             return
+        self.files_state = FILES_UNPUBLISHED  # valid now, even if the files were invalid before
         self._files_state_for(self.files_version)
 
     def _files_state_for(self, files_version: str) -> None:

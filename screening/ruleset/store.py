@@ -160,8 +160,8 @@ def write_files(directory: Path, sources: Sources) -> None:
     for temporary, target in staged:
         os.replace(temporary, target)
     wanted = {_inside(directory, name) for name in sources}
-    for path in directory.rglob("*.yaml"):
-        if path.is_file() and path not in wanted:
+    for path in directory.resolve().rglob("*.yaml"):  # resolved like ``wanted``, so a relative directory works
+        if path.is_file() and path.resolve() not in wanted:
             path.unlink()
 
 

@@ -301,8 +301,12 @@ def check_file_name(name: str) -> str:
 
 
 def _update(session: orm.Session, draft: RuleDraft, user: User, now: datetime, **values: object) -> None:
-    """Change a draft only if nobody changed it since it was read; raise TuningConflict otherwise."""
-    editors = sorted({*draft.editor_ids, user.id})
+    """Change a draft only if nobody changed it since it was read; raise TuningConflict otherwise.
+
+    Only a change of the files makes ``user`` one of its editors (who may not approve it): a reviewer
+    who sends it back, or anyone who submits or withdraws it, wrote nothing.
+    """
+    editors = sorted({*draft.editor_ids, user.id}) if "sources" in values else list(draft.editor_ids)
     changed = session.execute(
         sa.update(RuleDraft)
         .where(RuleDraft.id == draft.id, RuleDraft.revision == draft.revision)
