@@ -57,8 +57,10 @@ def _register_blueprints(app: Flask) -> None:
     from .intake.views import bp as intake_bp
     from .review.views import bp as review_bp
     from .status import bp as status_bp
+    from .tuning.views import bp as tuning_bp
 
     app.register_blueprint(intake_bp)
     app.register_blueprint(status_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(review_bp)
+    app.register_blueprint(tuning_bp)

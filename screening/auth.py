@@ -11,7 +11,8 @@ Public API for the other blueprints::
 visitor (or a user whose session ended) is redirected to ``/login?next=<this page>`` (GET/HEAD only),
 a signed-in user whose role is not in ``roles`` gets the 403 page. Every route added to ``bp`` is
 therefore protected by default. ``home`` names the endpoint a user of those roles lands on after
-signing in without a ``next`` page. Call it at import time, before the blueprint is registered.
+signing in without a ``next`` page (or maps some of the roles to their endpoint, leaving the others'
+homes alone). Call it at import time, before the blueprint is registered.
 
 ``current_user`` (Flask-Login's proxy) is an ``Account`` when signed in: ``.id``, ``.email``, ``.role``
 (one of ``ROLES``), ``.actor`` (``"user:<id>"``, for ``audit.record``), ``.user`` (the ``User`` row,
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+from collections.abc import Mapping
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -198,7 +200,7 @@ def signed_in_account() -> Account | None:
     return user if isinstance(user, Account) else None
 
 
-def guard_blueprint(bp: Blueprint, *roles: str, home: str | None = None) -> None:
+def guard_blueprint(bp: Blueprint, *roles: str, home: str | Mapping[str, str] | None = None) -> None:
     """Let only signed-in users with one of ``roles`` use ``bp``; see the module docstring."""
     unknown = set(roles) - set(ROLES)
     if not roles or unknown:
@@ -216,9 +218,9 @@ def guard_blueprint(bp: Blueprint, *roles: str, home: str | None = None) -> None
     guard.__name__ = f"guard_{bp.name}"
     bp.before_request(guard)
     GUARDED[bp.name] = allowed
-    if home is not None:
-        for role in roles:
-            HOMES.setdefault(role, home)
+    homes: Mapping[str, str] = home if isinstance(home, Mapping) else {role: home for role in roles if home}
+    for role, endpoint in homes.items():
+        HOMES.setdefault(role, endpoint)
 
 
 def _this_page() -> str | None:

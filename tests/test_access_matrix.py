@@ -7,14 +7,16 @@ use it (and guards the blueprint with ``screening.auth.guard_blueprint``).
 Expected answers, derived from the route's blueprint:
 
 - open blueprints (intake, status, auth): never refused, never sent to sign in, never a 5xx;
-- guarded blueprints (review: physicians, admin: admins): anonymous visitors and patients are
+- guarded blueprints (review: physicians, admin: admins, tuning: staff, admins and physicians): anonymous
+  visitors and patients are
   redirected to /login (with ``next`` for a GET), signed-in users of another role get 403, the
   right role gets 200 for a GET and a redirect (Post/Redirect/Get) for a POST;
 - a user disabled while signed in: the old session ends at its next request, so every page but
   the sign-in page sends the browser to /login.
 
 Every POST carries a valid CSRF token of the visitor's session, so the answer is the guard's, not the
-CSRF check's. URL parameters are real: a submission, a status link, a resume link and a user made here.
+CSRF check's. URL parameters are real: a submission, a status link, a resume link, a user, the active rule set
+version and a rule draft made here.
 """
 
 from __future__ import annotations
@@ -34,7 +36,11 @@ from screening import create_app
 from screening.admin import service as accounts
 from screening.db import new_session
 from screening.intake import service as intake
+from screening.models import User
 from screening.review.status import issue_status_token
+from screening.rules import require_ruleset
+from screening.ruleset import store
+from screening.tuning import drafts
 
 from .accounts import Auth
 from .accounts import Users
@@ -50,6 +56,7 @@ ACCESS: dict[str, frozenset[str]] = {
     "auth": OPEN,
     "review": frozenset({"physician"}),
     "admin": frozenset({"admin"}),
+    "tuning": frozenset({"staff", "admin", "physician"}),
 }
 PERSONAS = ("anonymous", "patient", "physician", "staff", "admin", "disabled")
 #: Methods every route answers by itself (Werkzeug adds them); not part of the matrix.
@@ -101,6 +108,8 @@ class World:
     status_token: str
     resume_token: str
     user_id: int
+    version_id: int
+    draft_id: int
 
 
 def argument(world: World, endpoint: str, name: str) -> Any:
@@ -112,6 +121,12 @@ def argument(world: World, endpoint: str, name: str) -> Any:
         ("status.show", "token"): world.status_token,
         ("*", "submission_id"): world.submission_id,
         ("*", "user_id"): world.user_id,
+        ("*", "version_id"): world.version_id,
+        ("*", "draft_id"): world.draft_id,
+        ("tuning.version", "name"): "candidates.yaml",
+        ("tuning.edit_file", "name"): "candidates.yaml",
+        ("tuning.save_file", "name"): "candidates.yaml",
+        ("tuning.remove_file", "name"): "candidates.yaml",
     }
     for key in ((endpoint, name), ("*", name)):
         if key in values:
@@ -121,16 +136,26 @@ def argument(world: World, endpoint: str, name: str) -> Any:
 
 @pytest.fixture()
 def world(app: Flask, users: Users) -> World:
-    """Add a submission with a status link, a saved draft and a staff user to act on."""
+    """Add a submission with a status link, a saved draft, a staff user, the active rule set and a rule draft."""
     now = datetime.now(UTC)
+    version = require_ruleset(app).version
+    target = users.create("staff")
     with new_session(app) as session:
         submission = add_submission(session, "candidate")
         token = issue_status_token(submission)
         draft = intake.create_draft(session, {}, now=now, ttl_days=7)
+        rule_draft = drafts.start_draft(session, title="Access matrix", user=session.get_one(User, target.id), now=now)
         session.commit()
-        ids = (submission.id, token, draft.token)
-    target = users.create("staff")
-    return World(submission_id=ids[0], status_token=ids[1], resume_token=ids[2], user_id=target.id)
+        ids = (submission.id, token, draft.token, rule_draft.id)
+        version_id = store.find_version(session, version).id
+    return World(
+        submission_id=ids[0],
+        status_token=ids[1],
+        resume_token=ids[2],
+        user_id=target.id,
+        version_id=version_id,
+        draft_id=ids[3],
+    )
 
 
 def path_of(app: Flask, world: World, endpoint: str, method: str, rule: str) -> str:

@@ -1,0 +1,399 @@
+"""The rule-tuning pages: the rules home, drafts and their editor, tests, diffs, publishing and roll-back.
+
+Views are thin: read the request, call ``drafts``, commit, redirect with a message. A refused step
+(TuningError) becomes that message, or the page again with what the user typed and a 4xx status;
+never a 500. Physicians read everything and approve; staff and admins write drafts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint
+from flask import current_app
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from sqlalchemy import orm
+from sqlalchemy.exc import IntegrityError
+from werkzeug.wrappers import Response
+
+from .. import auth
+from ..auth import current_user
+from ..db import get_session
+from ..models import RuleDraft
+from ..models import User
+from ..rules import active_ruleset
+from ..rules import registry
+from . import drafts
+from . import pages
+from .errors import TuningConflict
+from .errors import TuningError
+from .errors import TuningInvalid
+from .errors import TuningNotFound
+from .forms import NewFileForm
+from .forms import SaveFileForm
+from .forms import SendBackForm
+from .forms import StartDraftForm
+from .pages import diff_context
+from .pages import draft_context
+from .pages import editor_context
+from .pages import home_context
+from .pages import tests_context
+from .pages import version_context
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("tuning", __name__, url_prefix="/rules")
+# Staff land here after signing in; physicians keep the review queue and admins the user list.
+auth.guard_blueprint(bp, "staff", "admin", "physician", home={"staff": "tuning.home"})
+
+#: Ids in addresses: larger numbers are no row's id (and overflow PostgreSQL's integer), so they are a 404.
+ID = "int(max=2147483647)"
+ERROR = "error"
+WARNING = "warning"
+Step = Callable[[orm.Session, RuleDraft, User, datetime], str]
+
+
+@bp.context_processor
+def _helpers() -> dict[str, Any]:
+    """Give the tuning templates their labels and formatters, and what the signed-in user may do."""
+    return {
+        "utc": pages.utc,
+        "short": pages.short,
+        "plural": pages.plural,
+        "status_labels": pages.STATUS_LABELS,
+        "kind_labels": pages.KIND_LABELS,
+        "may_edit": _may_edit(),
+        "may_roll_back": current_user.has_role(*drafts.ROLLBACK_ROLES),
+    }
+
+
+def _may_edit() -> bool:
+    """Return True when the signed-in user may write drafts."""
+    return bool(current_user.has_role(*drafts.EDITOR_ROLES))
+
+
+def _two_person() -> bool:
+    """Return whether publishing needs a second person."""
+    return bool(current_app.config["RULES_TWO_PERSON"])
+
+
+# --- Home, versions, diff ----------------------------------------------------------------------------
+
+
+@bp.get("/")
+def home(form: StartDraftForm | None = None, status: int = 200, problem: str | None = None) -> tuple[str, int]:
+    """Show the active version, every worker's state, the history and the open drafts."""
+    active_ruleset()  # this worker reports its state (and, on the very first start, activates the files)
+    db = get_session()
+    context = home_context(db, auth.now(), all_drafts=request.args.get("drafts") == "all")
+    return render_template("tuning/home.html", form=form or StartDraftForm(), problem=problem, **context), status
+
+
+@bp.get(f"/versions/<{ID}:version_id>")
+@bp.get(f"/versions/<{ID}:version_id>/files/<path:name>")
+def version(version_id: int, name: str | None = None) -> str:
+    """Show a stored version: its files, or one file with line numbers."""
+    return render_template("tuning/version.html", **version_context(get_session(), version_id, name))
+
+
+@bp.get(f"/versions/<{ID}:version_id>/tests")
+def version_tests(version_id: int) -> str:
+    """Show the test results of a stored version."""
+    version = pages.get_version(get_session(), version_id)
+    return render_template("tuning/tests.html", **tests_context(dict(version.sources), None), version=version)
+
+
+@bp.get("/diff")
+def diff() -> tuple[str, int]:
+    """Compare two versions or drafts side by side; a bad or unknown side is a message, not a failure."""
+    context = diff_context(get_session(), request.args.get("left"), request.args.get("right"))
+    return render_template("tuning/diff.html", **context), context["status"]
+
+
+# --- Drafts: pages -----------------------------------------------------------------------------------
+
+
+@bp.post("/drafts")
+def start() -> Response | tuple[str, int]:
+    """Start a draft from the active version and open it."""
+    form = StartDraftForm(request.form)
+    db = get_session()
+    try:
+        draft = drafts.start_draft(db, title=form.title.data or "", user=current_user.user, now=auth.now())
+        db.commit()
+    except TuningError as error:
+        db.rollback()
+        if not isinstance(error, TuningInvalid) or not (form.title.data or "").strip():
+            flash(error.message, ERROR)
+            return redirect(url_for("tuning.home") + "#start-heading")
+        form.title.errors = [error.message]
+        return home(form, error.http_status, error.message)
+    flash(f"Draft {draft.id} started from the active version.")
+    return redirect(url_for("tuning.draft", draft_id=draft.id))
+
+
+@bp.get(f"/drafts/<{ID}:draft_id>")
+def draft(draft_id: int, **forms: Any) -> tuple[str, int]:
+    """Show a draft: its files, its check, and the steps open to this user."""
+    db = get_session()
+    found = drafts.get_draft(db, draft_id)
+    status = forms.pop("status", 200)
+    context = draft_context(db, found, current_user.user, two_person=_two_person())
+    forms = {"new_file": NewFileForm(), "send_back": SendBackForm(), "problem": None, **forms}
+    return render_template("tuning/draft.html", **context, **forms), status
+
+
+@bp.get(f"/drafts/<{ID}:draft_id>/tests")
+def draft_tests(draft_id: int) -> str:
+    """Show the draft's test cases with expected and actual results, or its load errors."""
+    db = get_session()
+    found = drafts.get_draft(db, draft_id)
+    context = tests_context(dict(found.sources), pages.active_sources(db))
+    return render_template("tuning/tests.html", **context, draft=found)
+
+
+@bp.get(f"/drafts/<{ID}:draft_id>/files/<path:name>")
+def edit_file(draft_id: int, name: str) -> str:
+    """Show one file of a draft in the editor (read-only when this user or the draft's state cannot edit)."""
+    db = get_session()
+    found = drafts.get_draft(db, draft_id)
+    text = pages.file_text(found.sources, name, f"Draft {draft_id}")
+    form = SaveFileForm(data={"text": text, "started_from": drafts.digest(text)})
+    return render_template("tuning/editor.html", **editor_context(db, found, name, form, may_edit=_may_edit()))
+
+
+@bp.post(f"/drafts/<{ID}:draft_id>/files/<path:name>")
+def save_file(draft_id: int, name: str) -> Response | tuple[str, int]:
+    """Save one file; a save over somebody's newer edit is refused with both texts shown (409)."""
+    db = get_session()
+    found = drafts.get_draft(db, draft_id)
+    if "text" not in request.form:
+        flash("Nothing was sent to save. Edit the file below and use its Save button.", ERROR)
+        return redirect(url_for("tuning.edit_file", draft_id=draft_id, name=name))
+    form = SaveFileForm(request.form)
+    if not form.validate():
+        return _editor_again(db, found, name, form, None, 422)
+    try:
+        drafts.save_file(
+            db,
+            found,
+            name=name,
+            text=form.text.data or "",
+            started_from=form.base,
+            user=current_user.user,
+            now=auth.now(),
+        )
+        check = drafts.check_draft(db, found)
+        db.commit()
+    except TuningError as error:
+        db.rollback()
+        found = drafts.get_draft(db, draft_id)
+        theirs = found.sources.get(name)
+        if _text_conflict(error, found, pages.started_from(theirs), form.started_from.data):
+            form.started_from.data = pages.started_from(theirs)
+            return _editor_again(db, found, name, form, error.message, 409, theirs=theirs, conflict=True)
+        return _editor_again(db, found, name, form, error.message, error.http_status)
+    flash(_saved_message(check), WARNING if check.problems else "message")
+    return redirect(url_for("tuning.edit_file", draft_id=draft_id, name=name))
+
+
+def _text_conflict(error: TuningError, draft: RuleDraft, saved: str, started: str | None) -> bool:
+    """Return True when a save was refused because somebody saved other text since the editor opened."""
+    return isinstance(error, TuningConflict) and draft.status == drafts.EDITING and saved != started
+
+
+def _editor_again(
+    db: orm.Session, draft: RuleDraft, name: str, form: SaveFileForm, message: str | None, status: int, **conflict: Any
+) -> tuple[str, int]:
+    """Render the editor again with the user's own text, the reason, and (on a conflict) the other text."""
+    context = editor_context(db, draft, name, form, may_edit=_may_edit(), message=message, **conflict)
+    return render_template("tuning/editor.html", **context), status
+
+
+def _saved_message(check: drafts.Check) -> str:
+    """Return what a save reports: the problems left, or that the draft is clean."""
+    if check.problems:
+        return f"Saved; {pages.plural(len(check.problems), 'problem')}."
+    return f"Saved; the draft loads and all {pages.plural(len(check.results), 'test')} pass."
+
+
+@bp.post(f"/drafts/<{ID}:draft_id>/files")
+def add_file(draft_id: int) -> Response | tuple[str, int]:
+    """Add a new, empty rule file to a draft and open it."""
+    form = NewFileForm(request.form)
+    name = (form.name.data or "").strip()
+    db = get_session()
+    found = drafts.get_draft(db, draft_id)
+    try:
+        drafts.save_file(
+            db, found, name=name, text=pages.NEW_FILE_TEXT, started_from=None, user=current_user.user, now=auth.now()
+        )
+        db.commit()
+    except TuningError as error:
+        db.rollback()
+        if not isinstance(error, TuningInvalid) or not name:
+            flash(error.message, ERROR)
+            return redirect(url_for("tuning.draft", draft_id=draft_id) + "#files-heading")
+        form.name.errors = [error.message]
+        return draft(draft_id, new_file=form, problem=error.message, status=error.http_status)
+    flash(f"{name} added to the draft.")
+    return redirect(url_for("tuning.edit_file", draft_id=draft_id, name=name))
+
+
+@bp.post(f"/drafts/<{ID}:draft_id>/files/<path:name>/remove")
+def remove_file(draft_id: int, name: str) -> Response:
+    """Remove a file from a draft, refused if somebody changed it since it was opened."""
+    started = request.form.get("started_from", "")
+
+    def step(db: orm.Session, found: RuleDraft, user: User, now: datetime) -> str:
+        drafts.remove_file(db, found, name=name, started_from=started, user=user, now=now)
+        return f"{name} removed from the draft."
+
+    return _step(draft_id, step)
+
+
+# --- Drafts: steps -----------------------------------------------------------------------------------
+
+
+def _step(draft_id: int, step: Step) -> Response:
+    """Take one step on a draft and commit it; say what happened on the draft's page."""
+    db = get_session()
+    try:
+        found = drafts.get_draft(db, draft_id)
+        done = step(db, found, current_user.user, auth.now())
+        db.commit()
+    except TuningNotFound as error:
+        db.rollback()
+        flash(error.message, ERROR)
+        return redirect(url_for("tuning.home"))
+    except TuningError as error:
+        db.rollback()
+        flash(error.message, ERROR)
+    except IntegrityError:
+        db.rollback()
+        flash("Somebody changed the rules at the same moment; look at the page again and retry.", ERROR)
+    else:
+        flash(done)
+    return redirect(url_for("tuning.draft", draft_id=draft_id))
+
+
+@bp.post(f"/drafts/<{ID}:draft_id>/submit")
+def submit(draft_id: int) -> Response:
+    """Send a draft for approval; refused unless it loads, passes its tests and leaves the safety rule alone."""
+
+    def step(db: orm.Session, found: RuleDraft, user: User, now: datetime) -> str:
+        drafts.submit(db, found, user=user, now=now)
+        return "Submitted: a physician or an administrator who did not edit it can now approve it."
+
+    return _step(draft_id, step)
+
+
+@bp.post(f"/drafts/<{ID}:draft_id>/withdraw")
+def withdraw(draft_id: int) -> Response:
+    """Take a submitted draft back for more editing."""
+
+    def step(db: orm.Session, found: RuleDraft, user: User, now: datetime) -> str:
+        drafts.withdraw(db, found, user=user, now=now)
+        return "Withdrawn: the draft can be edited again."
+
+    return _step(draft_id, step)
+
+
+@bp.post(f"/drafts/<{ID}:draft_id>/discard")
+def discard(draft_id: int) -> Response:
+    """Give up a draft; it stays readable."""
+
+    def step(db: orm.Session, found: RuleDraft, user: User, now: datetime) -> str:
+        drafts.discard(db, found, user=user, now=now)
+        return "Discarded. The draft stays readable but can no longer be edited or published."
+
+    return _step(draft_id, step)
+
+
+@bp.post(f"/drafts/<{ID}:draft_id>/send-back")
+def send_back(draft_id: int) -> Response | tuple[str, int]:
+    """Return a submitted draft to its authors with the reviewer's note; a refused note is shown again."""
+    form = SendBackForm(request.form)
+    note = form.note.data or ""
+    db = get_session()
+    found = drafts.get_draft(db, draft_id)
+    try:
+        drafts.send_back(db, found, user=current_user.user, note=note, now=auth.now())
+        db.commit()
+    except TuningError as error:
+        db.rollback()
+        if not isinstance(error, TuningInvalid) or not note.strip():
+            flash(error.message, ERROR)
+            return redirect(url_for("tuning.draft", draft_id=draft_id))
+        form.note.errors = [error.message]
+        return draft(draft_id, send_back=form, problem=error.message, status=error.http_status)
+    flash("Sent back to its authors with your note.")
+    return redirect(url_for("tuning.draft", draft_id=draft_id))
+
+
+@bp.post(f"/drafts/<{ID}:draft_id>/approve")
+def approve(draft_id: int) -> Response:
+    """Approve and publish a submitted draft (a second person, unless the two-person rule is off)."""
+    addr, two_person = request.remote_addr, _two_person()
+
+    def step(db: orm.Session, found: RuleDraft, user: User, now: datetime) -> str:
+        published = drafts.approve(db, found, user=user, now=now, two_person=two_person, remote_addr=addr)
+        return _published(db, published, now)
+
+    return _step(draft_id, step)
+
+
+@bp.post(f"/drafts/<{ID}:draft_id>/publish")
+def publish(draft_id: int) -> Response:
+    """Submit and publish in one step; only when the clinic turned the two-person rule off."""
+    addr = request.remote_addr
+
+    def step(db: orm.Session, found: RuleDraft, user: User, now: datetime) -> str:
+        if _two_person():
+            raise TuningConflict(
+                "The two-person rule is on: submit the draft, then a physician or an administrator approves it."
+            )
+        return _published(db, drafts.publish_now(db, found, user=user, now=now, remote_addr=addr), now)
+
+    return _step(draft_id, step)
+
+
+@bp.post(f"/versions/<{ID}:version_id>/rollback")
+def rollback(version_id: int) -> Response:
+    """Make an earlier version active again in one step."""
+    db, now = get_session(), auth.now()
+    try:
+        version = pages.get_version(db, version_id)
+        published = drafts.rollback(db, version, user=current_user.user, now=now, remote_addr=request.remote_addr)
+        flash(_published(db, published, now, done="Rolled back to"))
+    except TuningError as error:
+        db.rollback()
+        flash(error.message, ERROR)
+    return redirect(url_for("tuning.home"))
+
+
+def _published(db: orm.Session, published: drafts.Published, now: datetime, done: str = "Published") -> str:
+    """Commit a new active version, write its files, switch this worker; return what to tell the user."""
+    db.commit()
+    directory = Path(current_app.config["RULES_DIR"])
+    written = drafts.write_published_files(directory, published)
+    try:
+        registry(current_app).refresh(now)
+    except Exception:  # the database already names the version: every worker switches at its next check
+        log.exception("this worker could not switch to %s at once", published.version.version)
+    if written.files_error:
+        flash(
+            f"The files in {directory.name}/ could not be written ({written.files_error}); every worker uses "
+            "the new version anyway, but the files on disk now differ from it.",
+            WARNING,
+        )
+    seconds = float(current_app.config["RULES_CHECK_SECONDS"])
+    return f"{done} version {published.version.version}; every worker switches within {seconds:g} seconds."

@@ -1,0 +1,188 @@
+"""The rule-tuning pages in a real browser: a staff member's draft from first edit to publication, and axe on every page."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+from typing import Iterator
+
+import pytest
+from flask import Flask
+from playwright.sync_api import BrowserContext
+from playwright.sync_api import Page
+from playwright.sync_api import expect
+
+from screening.db import engine_for
+from screening.db import new_session
+from screening.models import RuleDraft
+from screening.models import User
+from screening.rules import require_ruleset
+from screening.ruleset import store
+from screening.tuning import drafts
+from tests.accounts import Users
+from tests.conftest import BACKENDS
+from tests.conftest import _empty_tables
+from tests.conftest import make_app
+from tests.ruleset_files import copy_rules
+from tests.test_tuning_views import STRICTER
+from tests.test_tuning_views import TYPO
+from tests.test_tuning_views import TYPO_ERROR
+
+from .conftest import AxeChecker
+from .conftest import LiveServer
+
+pytestmark = pytest.mark.browser
+
+NewContext = Callable[..., BrowserContext]
+TITLE = "Say PHQ-9 total in the TRD description"
+
+
+@pytest.fixture(params=BACKENDS)
+def app(request: pytest.FixtureRequest, database_urls: dict[str, str], tmp_path: Path) -> Iterator[Flask]:
+    """Return an app whose rules directory is a copy of rules/ (publishing rewrites it), with the files activated."""
+    app = make_app(database_urls[request.param], RULES_DIR=str(copy_rules(tmp_path)))
+    require_ruleset(app)
+    yield app
+    _empty_tables(app)
+    engine_for(app).dispose()
+
+
+def sign_in(page: Page, live_server: LiveServer, users: Users, user: User, lands_on: str) -> None:
+    """Sign in through the sign-in page and check where the user lands."""
+    page.goto(live_server("/login"))
+    page.get_by_label("Email address").fill(user.email)
+    page.get_by_label("Password").fill(users.password_of(user))
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(live_server(lands_on))
+
+
+def colleague_saves(app: Flask, draft_id: int, colleague_id: int, name: str, extra: str) -> None:
+    """A colleague saves a file of the draft while the page has it open."""
+    with new_session(app) as session:
+        draft = session.get_one(RuleDraft, draft_id)
+        text = draft.sources[name]
+        user = session.get_one(User, colleague_id)
+        drafts.save_file(
+            session, draft, name=name, text=text + extra, started_from=drafts.digest(text), user=user, now=now()
+        )
+        session.commit()
+
+
+def now() -> datetime:
+    """Return the current time."""
+    return datetime.now(UTC)
+
+
+def test_a_staff_draft_goes_from_first_edit_to_publication(
+    page: Page, new_context: NewContext, app: Flask, live_server: LiveServer, users: Users, axe: AxeChecker
+) -> None:
+    staff = users.create("staff", email="tuner@clinic.test")
+    colleague = users.create("admin", email="colleague@clinic.test")
+    sign_in(page, live_server, users, staff, "/rules/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Rules")
+    axe.check(page, "home")
+
+    page.get_by_label("Title of the draft").fill(TITLE)
+    page.get_by_role("button", name="Start a draft").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(re.compile(TITLE))
+    draft_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
+    axe.check(page, "draft overview")
+
+    page.get_by_role("link", name="candidates.yaml").click()
+    editor = page.get_by_label("Text of candidates.yaml")
+    expect(editor).to_be_visible()
+    axe.check(page, "editor: clean")
+    original = editor.input_value()
+    editor.fill(original.replace(*TYPO))
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text("Saved; 1 problem.")
+    expect(page.locator("#file-errors")).to_contain_text(TYPO_ERROR)
+    expect(page.locator(".editor-gutter .gutter-error")).to_have_text(["!   7"])
+    axe.check(page, "editor: with errors")
+
+    fixed = page.get_by_label("Text of candidates.yaml").input_value().replace(*reversed(TYPO))
+    page.get_by_label("Text of candidates.yaml").fill(
+        fixed.replace("with PHQ-9 of 10 or more.\n    when", "with a PHQ-9 total of 10 or more.\n    when")
+    )
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text("Saved; the draft loads and all")
+    expect(page.locator(".editor-gutter .gutter-error")).to_have_count(0)
+
+    colleague_saves(app, draft_id, colleague.id, "candidates.yaml", "# a colleague's comment\n")
+    mine = page.get_by_label("Text of candidates.yaml").input_value() + "# my comment\n"
+    page.get_by_label("Text of candidates.yaml").fill(mine)
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_role("alert")).to_contain_text("colleague@clinic.test")
+    expect(page.get_by_label("Text of candidates.yaml")).to_have_value(mine)
+    expect(page.get_by_role("heading", name="The text saved meanwhile")).to_be_visible()
+    axe.check(page, "editor: conflict")
+    page.get_by_role("button", name="Save my text, replacing theirs").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved; the draft loads")
+
+    page.get_by_role("link", name=re.compile("^Back to draft")).click()
+    page.get_by_role("link", name=re.compile("^Run the tests")).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Tests of draft")
+    expect(page.locator("tr.case-fail")).to_have_count(0)
+    page.get_by_role("link", name=re.compile("^Back to draft")).click()
+    page.get_by_role("button", name="Submit for approval").click()
+    expect(page.get_by_role("status")).to_contain_text("Submitted")
+
+    physician = users.create("physician", email="approver@clinic.test")
+    doctor = new_context().new_page()
+    sign_in(doctor, live_server, users, physician, "/review/")
+    doctor.goto(live_server(f"/rules/drafts/{draft_id}"))
+    axe.check(doctor, "draft overview: waiting for approval")
+    doctor.get_by_role("button", name="Approve and publish").click()
+    expect(doctor.get_by_role("status")).to_contain_text("Published version sha256:")
+    with new_session(app) as session:
+        current = store.active(session)
+        assert current is not None and current.activation.draft_id == draft_id
+        version = current.version
+
+    page.goto(live_server("/rules/"))
+    expect(page.locator("#active-heading + dl .hash-full")).to_have_text(version.version)
+    axe.check(page, "home: after publishing")
+    assert not axe.found, axe.report()
+
+
+def test_axe_finds_no_violation_on_tests_diff_and_version_pages(
+    page: Page, app: Flask, live_server: LiveServer, users: Users, axe: AxeChecker
+) -> None:
+    staff = users.create("staff")
+    with new_session(app) as session:
+        user = session.get_one(User, staff.id)
+        draft = drafts.start_draft(session, title="Stricter PHQ-9", user=user, now=now())
+        text = draft.sources["candidates.yaml"]
+        drafts.save_file(
+            session,
+            draft,
+            name="candidates.yaml",
+            text=text.replace(*STRICTER),
+            started_from=drafts.digest(text),
+            user=user,
+            now=now(),
+        )
+        session.commit()
+        draft_id, version_id = draft.id, draft.base_version_id
+    sign_in(page, live_server, users, staff, "/rules/")
+
+    page.goto(live_server(f"/rules/drafts/{draft_id}/tests"))
+    expect(page.locator("tr.case-fail").first).to_contain_text("FAIL")
+    axe.check(page, "tests: with failures")
+    page.goto(live_server(f"/rules/diff?left=v{version_id}&right=d{draft_id}"))
+    expect(page.locator("tr.diff-changed")).to_have_count(1)
+    axe.check(page, "diff")
+    page.goto(live_server("/rules/diff?left=v999999999&right=x"))
+    expect(page.get_by_role("alert")).to_contain_text("Cannot compare")
+    axe.check(page, "diff: refused")
+    page.goto(live_server(f"/rules/versions/{version_id}"))
+    axe.check(page, "stored version")
+    page.get_by_role("link", name="candidates.yaml").click()
+    expect(page.locator("#line-7")).to_contain_text("phq9 >= 10")
+    axe.check(page, "stored version: one file")
+    page.goto(live_server(f"/rules/versions/{version_id}/tests"))
+    axe.check(page, "stored version: tests")
+    assert not axe.found, axe.report()
