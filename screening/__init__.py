@@ -58,6 +58,7 @@ def _register_blueprints(app: Flask) -> None:
     from .review.views import bp as review_bp
     from .status import bp as status_bp
     from .tuning.views import bp as tuning_bp
+    from .tuning import dry_run_views  # noqa: F401 - adds the dry-run pages to tuning_bp
 
     app.register_blueprint(intake_bp)
     app.register_blueprint(status_bp)

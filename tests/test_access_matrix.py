@@ -40,6 +40,7 @@ from screening.models import User
 from screening.review.status import issue_status_token
 from screening.rules import require_ruleset
 from screening.ruleset import store
+from screening.tuning import backtests
 from screening.tuning import drafts
 
 from .accounts import Auth
@@ -110,6 +111,7 @@ class World:
     user_id: int
     version_id: int
     draft_id: int
+    run_id: int
 
 
 def argument(world: World, endpoint: str, name: str) -> Any:
@@ -123,6 +125,7 @@ def argument(world: World, endpoint: str, name: str) -> Any:
         ("*", "user_id"): world.user_id,
         ("*", "version_id"): world.version_id,
         ("*", "draft_id"): world.draft_id,
+        ("*", "run_id"): world.run_id,
         ("tuning.version", "name"): "candidates.yaml",
         ("tuning.edit_file", "name"): "candidates.yaml",
         ("tuning.save_file", "name"): "candidates.yaml",
@@ -145,9 +148,13 @@ def world(app: Flask, users: Users) -> World:
         token = issue_status_token(submission)
         draft = intake.create_draft(session, {}, now=now, ttl_days=7)
         rule_draft = drafts.start_draft(session, title="Access matrix", user=session.get_one(User, target.id), now=now)
+        stored = store.find_version(session, version)
+        run = backtests.start_backtest(
+            session, candidate_sources=dict(stored.sources), against=stored, actor="system", now=now
+        )
         session.commit()
         ids = (submission.id, token, draft.token, rule_draft.id)
-        version_id = store.find_version(session, version).id
+        version_id, run_id = stored.id, run.id
     return World(
         submission_id=ids[0],
         status_token=ids[1],
@@ -155,6 +162,7 @@ def world(app: Flask, users: Users) -> World:
         user_id=target.id,
         version_id=version_id,
         draft_id=ids[3],
+        run_id=run_id,
     )
 
 

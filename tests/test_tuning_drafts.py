@@ -418,12 +418,30 @@ def test_an_unsubmitted_draft_is_not_approved(session: orm.Session, people: Peop
         drafts.approve(session, draft, user=as_user(session, people.physician), now=NOW, two_person=True)
 
 
-def test_approving_a_draft_equal_to_the_active_version_is_refused(session: orm.Session, people: People) -> None:
+def test_submitting_a_draft_equal_to_the_active_version_is_refused(session: orm.Session, people: People) -> None:
     draft = new_draft(session, people.author)
-    drafts.submit(session, draft, user=as_user(session, people.author), now=NOW)
-    with pytest.raises(TuningConflict, match="exactly the active rule set"):
-        drafts.approve(session, draft, user=as_user(session, people.physician), now=NOW, two_person=True)
-    assert session.scalar(sa.select(sa.func.count()).select_from(RuleSetActivation)) == 1
+    with pytest.raises(TuningInvalid, match="same files as the active version: there is nothing to submit"):
+        drafts.submit(session, draft, user=as_user(session, people.author), now=NOW)
+    assert draft.status == drafts.EDITING
+
+
+def test_a_draft_started_before_another_publication_cannot_undo_it(session: orm.Session, people: People) -> None:
+    stale = new_draft(session, people.author)
+    published = submitted(session, people)
+    drafts.approve(session, published, user=as_user(session, people.physician), now=NOW, two_person=True)
+    text = stale.sources["flags.yaml"]
+    drafts.save_file(
+        session,
+        stale,
+        name="flags.yaml",
+        text=text + "# another change\n",
+        started_from=drafts.digest(text),
+        user=as_user(session, people.author),
+        now=NOW,
+    )
+    with pytest.raises(TuningConflict, match="The active version changed since this draft started"):
+        drafts.submit(session, stale, user=as_user(session, people.author), now=NOW)
+    assert session.scalar(sa.select(sa.func.count()).select_from(RuleSetActivation)) == 2
 
 
 # --- Sending back, withdrawing, discarding ------------------------------------------------------------

@@ -333,7 +333,8 @@ def test_a_save_over_a_newer_edit_is_refused_and_both_texts_are_shown(app: Flask
     refused = save(second, draft_id, "flags.yaml", second_text, opened)
     assert refused.status_code == 409
     page = text_of(refused)
-    assert f"flags.yaml was saved by {first.email}" in page and "your save was refused to keep their edit" in page
+    assert f"flags.yaml was changed after you opened it (the draft's last change: {first.email}," in page
+    assert "so your save was refused to keep that edit" in page
     shown, started = editor_state(refused)
     assert shown == second_text  # the second person's text is still theirs to keep
     assert started == drafts.digest(first_text)  # saving again is a deliberate choice
@@ -599,6 +600,7 @@ def test_a_reviewer_sends_a_draft_back_with_a_note(app: Flask, auth: Auth, users
 def test_withdraw_and_discard_are_audited(app: Flask, auth: Auth) -> None:
     staff = auth.login_as("staff")
     draft_id = start(auth)
+    assert edit(auth, draft_id, "candidates.yaml", *HARMLESS).status_code == 302
     auth.post(f"/rules/drafts/{draft_id}/submit")
     assert "Withdrawn" in text_of(follow(auth, auth.post(f"/rules/drafts/{draft_id}/withdraw")))
     assert "Discarded" in text_of(follow(auth, auth.post(f"/rules/drafts/{draft_id}/discard")))

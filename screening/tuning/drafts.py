@@ -29,6 +29,7 @@ from ..ruleset.cases import CaseResult
 from ..ruleset.cases import run_cases
 from ..ruleset.loader import Sources
 from ..ruleset.loader import load_ruleset
+from ..ruleset.loader import version_of
 from ..ruleset.model import SAFETY_OUTCOME
 from ..ruleset.model import SAFETY_RULE_ID
 from ..ruleset.model import RuleError
@@ -50,7 +51,8 @@ EDITOR_ROLES = ("staff", "admin")
 APPROVER_ROLES = ("physician", "admin")
 ROLLBACK_ROLES = ("staff", "admin")
 TITLE_MAX = 120
-FILE_MAX = 200_000
+#: Below the app's request size limit, so an oversized file gets this message, not the 413 page.
+FILE_MAX = 50_000
 NOTE_MAX = 2000
 _FILE_NAME = re.compile(r"^(?:[a-z0-9][a-z0-9_-]{0,40}/)?[a-z0-9][a-z0-9_-]{0,60}\.yaml$")
 
@@ -268,8 +270,8 @@ def _conflict_message(session: orm.Session, draft: RuleDraft, name: str) -> str:
     who = session.get(User, draft.updated_by_id)
     by = who.email if who else "somebody"
     return (
-        f"{name} was saved by {by} at {draft.updated_at:%Y-%m-%d %H:%M} UTC after you opened it, "
-        "so your save was refused to keep their edit."
+        f"{name} was changed after you opened it (the draft's last change: {by}, "
+        f"{draft.updated_at:%Y-%m-%d %H:%M} UTC), so your save was refused to keep that edit."
     )
 
 
@@ -322,6 +324,9 @@ def submit(session: orm.Session, draft: RuleDraft, *, user: User, now: datetime)
     """Send a draft for approval: it must load, pass all its tests and leave the safety rule alone."""
     _require_role(user, EDITOR_ROLES, "submit rule drafts")
     _require_status(draft, EDITING, "submitted")
+    current = _require_current_base(session, draft)
+    if version_of(dict(draft.sources)) == current.version.version:
+        raise TuningInvalid("This draft has the same files as the active version: there is nothing to submit.")
     check = check_draft(session, draft)
     _require_publishable(check)
     _update(session, draft, user, now, status=SUBMITTED, submitted_at=now, submitted_by_id=user.id, review_note=None)
@@ -329,6 +334,22 @@ def submit(session: orm.Session, draft: RuleDraft, *, user: User, now: datetime)
         session, user, "ruleset.draft_submitted", draft, now, version=check.ruleset.version if check.ruleset else None
     )
     return check
+
+
+def _require_current_base(session: orm.Session, draft: RuleDraft) -> store.Active:
+    """Return the active version; refuse a draft started from another one, whose publication would undo it."""
+    current = store.active(session)
+    if current is None:
+        raise TuningConflict("No rule set is active yet.")
+    if current.version.id != draft.base_version_id:
+        base = session.get(RuleSetVersion, draft.base_version_id)
+        started = base.version[:15] if base else "an earlier version"
+        raise TuningConflict(
+            f"The active version changed since this draft started (from {started}; the active one is now "
+            f"{current.version.version[:15]}). Publishing the draft would undo that change: start a new draft from "
+            "the active version and make this draft's change there (Diff shows what it is)."
+        )
+    return current
 
 
 def _require_publishable(check: Check) -> None:
@@ -399,6 +420,7 @@ def approve(
     refusal = may_approve(draft, user, two_person=two_person)
     if refusal:
         raise TuningForbidden(refusal)
+    _require_current_base(session, draft)
     check = check_draft(session, draft)
     _require_publishable(check)
     stored = store.store_version(session, dict(draft.sources), origin=f"draft:{draft.id}", now=now)

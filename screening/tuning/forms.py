@@ -6,13 +6,22 @@ which explains every refusal in one message.
 
 from __future__ import annotations
 
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+from wtforms import DateField
 from wtforms import Form
 from wtforms import HiddenField
+from wtforms import SelectField
 from wtforms import StringField
 from wtforms import TextAreaField
 from wtforms.validators import InputRequired
+from wtforms.validators import Optional
 from wtforms.validators import Regexp
 
+from ..models import RuleSetVersion
+from ..ruleset import store
 from . import drafts
 from .pages import NEW_FILE
 
@@ -64,3 +73,31 @@ class SendBackForm(Form):
         "Why does the draft go back?",
         description=f"Say what to change; the authors read this. At most {drafts.NOTE_MAX} characters.",
     )
+
+
+class DryRunForm(Form):
+    """Which submissions to evaluate, and which stored version to compare with."""
+
+    submitted_from = DateField("Submitted on or after (optional)", validators=[Optional()], format="%Y-%m-%d")
+    submitted_to = DateField("Submitted on or before (optional)", validators=[Optional()], format="%Y-%m-%d")
+    against = SelectField("Compare with", coerce=int)
+
+
+def dry_run_form(session: orm.Session, formdata: Any = None) -> DryRunForm:
+    """Return the form with the stored versions to compare with, the active one first and selected."""
+    form = DryRunForm(formdata)
+    current = store.active(session)
+    versions = session.scalars(sa.select(RuleSetVersion).order_by(RuleSetVersion.id.desc())).all()
+    active_id = current.version.id if current else None
+    ordered = sorted(versions, key=lambda version: version.id != active_id)
+    form.against.choices = [
+        (
+            version.id,
+            f"{version.version[:15]} (stored {version.activated_at:%Y-%m-%d %H:%M} UTC)"
+            + (", the active version" if version.id == active_id else ""),
+        )
+        for version in ordered
+    ]
+    if formdata is None and active_id is not None:
+        form.against.data = active_id
+    return form

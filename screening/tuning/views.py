@@ -31,6 +31,7 @@ from ..models import RuleDraft
 from ..models import User
 from ..rules import active_ruleset
 from ..rules import registry
+from . import backtests
 from . import drafts
 from . import pages
 from .errors import TuningConflict
@@ -41,6 +42,7 @@ from .forms import NewFileForm
 from .forms import SaveFileForm
 from .forms import SendBackForm
 from .forms import StartDraftForm
+from .forms import dry_run_form
 from .pages import diff_context
 from .pages import draft_context
 from .pages import editor_context
@@ -147,7 +149,8 @@ def draft(draft_id: int, **forms: Any) -> tuple[str, int]:
     found = drafts.get_draft(db, draft_id)
     status = forms.pop("status", 200)
     context = draft_context(db, found, current_user.user, two_person=_two_person())
-    forms = {"new_file": NewFileForm(), "send_back": SendBackForm(), "problem": None, **forms}
+    dry_runs = {"dry_form": dry_run_form(db), "dry_runs": backtests.recent_runs(db, 10, draft_id=found.id)}
+    forms = {"new_file": NewFileForm(), "send_back": SendBackForm(), "problem": None, **dry_runs, **forms}
     return render_template("tuning/draft.html", **context, **forms), status
 
 

@@ -1,0 +1,165 @@
+"""The dry-run pages: start a dry run of a draft, watch its progress, read its comparison.
+
+A run is stored and handed to the task queue, so its page can be left and opened again; the page
+polls a small JSON progress address (without JavaScript, a reload shows the same). Only one run
+goes at a time, so a dry run never holds up the queue's urgent work for long.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask import abort
+from flask import current_app
+from flask import flash
+from flask import jsonify
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from sqlalchemy import orm
+from werkzeug.wrappers import Response
+
+from ..auth import current_user
+from ..db import get_session
+from ..models import BacktestRun
+from ..models import RuleSetVersion
+from ..rules import active_ruleset
+from . import backtests
+from . import drafts
+from .errors import TuningConflict
+from .errors import TuningError
+from .errors import TuningInvalid
+from .errors import TuningNotFound
+from .forms import DryRunForm
+from .forms import dry_run_form
+from .views import ID
+from .views import bp
+
+#: Changed submissions listed per page.
+CHANGES_PER_PAGE = 100
+MAX_PAGE = 10_000
+
+
+@bp.post(f"/drafts/<{ID}:draft_id>/dry-runs")
+def start_dry_run(draft_id: int) -> Response | tuple[str, int]:
+    """Store a dry run of the draft and hand it to the task queue; show its page."""
+    session = get_session()
+    draft = drafts.get_draft(session, draft_id)
+    form = dry_run_form(session, request.form)
+    if not form.validate():
+        problems = [f"{form[name].label.text}: {' '.join(errors)}" for name, errors in form.errors.items()]
+        flash("The dry run was not started. " + " ".join(problems), "error")
+        return redirect(url_for("tuning.draft", draft_id=draft.id) + "#dry-run-heading")
+    try:
+        run = _start(session, draft.id, dict(draft.sources), form)
+    except TuningError as error:
+        session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("tuning.draft", draft_id=draft.id) + "#dry-run-heading")
+    session.commit()
+    backtests.enqueue_backtest(current_app, run.id)
+    return redirect(url_for("tuning.dry_run", run_id=run.id))
+
+
+def _start(session: orm.Session, draft_id: int, sources: dict[str, str], form: DryRunForm) -> BacktestRun:
+    """Check that no other run is going, then store the new one."""
+    going = _running(session, datetime.now(UTC))
+    if going is not None:
+        raise TuningConflict(
+            f"Dry run {going.id} is still running ({going.processed:,} of {going.total:,} submissions); "
+            "only one runs at a time. Wait for it, or open it from the rules home."
+        )
+    against = session.get(RuleSetVersion, form.against.data) if form.against.data else None
+    if against is None:
+        raise TuningInvalid("Choose a stored version to compare with.")
+    first, last = backtests.day_range(form.submitted_from.data, form.submitted_to.data)
+    return backtests.start_backtest(
+        session,
+        candidate_sources=sources,
+        against=against,
+        actor=current_user.actor,
+        now=datetime.now(UTC),
+        draft_id=draft_id,
+        submitted_from=first,
+        submitted_to=last,
+    )
+
+
+def _running(session: orm.Session, now: datetime) -> BacktestRun | None:
+    """Return a queued or running dry run that is still moving, if any."""
+    going = session.scalars(
+        sa.select(BacktestRun)
+        .where(BacktestRun.status.in_((backtests.QUEUED, backtests.RUNNING)))
+        .order_by(BacktestRun.id.desc())
+    ).all()
+    return next((run for run in going if not backtests.is_stalled(run, now)), None)
+
+
+@bp.get(f"/dry-runs/<{ID}:run_id>")
+def dry_run(run_id: int) -> str:
+    """Show a dry run: its progress while it runs, then the comparison."""
+    session = get_session()
+    run = backtests.get_run(session, run_id)
+    page = _page_number()
+    result = backtests.report(run)
+    changes = result.changes[(page - 1) * CHANGES_PER_PAGE : page * CHANGES_PER_PAGE] if result else ()
+    pages = max(1, -(-len(result.changes) // CHANGES_PER_PAGE)) if result else 1
+    if result is not None and page > pages:
+        raise TuningNotFound(f"This dry run has {pages} page(s) of changed submissions, not {page}.")
+    return render_template(
+        "tuning/dry_run.html",
+        run=run,
+        report=result,
+        changes=changes,
+        page=page,
+        pages=pages,
+        first_change=(page - 1) * CHANGES_PER_PAGE + 1,
+        against=session.get(RuleSetVersion, run.against_version_id),
+        draft=drafts.get_draft(session, run.draft_id) if run.draft_id else None,
+        stalled=backtests.is_stalled(run, datetime.now(UTC)),
+        percent=backtests.percent_done(run),
+        titles=_outcome_titles(),
+    )
+
+
+def _page_number() -> int:
+    """Return the page of changed submissions asked for; a bad number is a 404, not a 500."""
+    raw = request.args.get("page", "1")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        abort(404)
+    return int(raw)
+
+
+def _outcome_titles() -> dict[str, str]:
+    """Return the titles of the active rule set's outcomes, for table labels."""
+    ruleset = active_ruleset()
+    return {name: spec.title for name, spec in ruleset.outcomes.items()} if ruleset else {}
+
+
+@bp.get(f"/dry-runs/<{ID}:run_id>/progress")
+def dry_run_progress(run_id: int) -> Response:
+    """Return a run's progress as JSON, for the page to poll."""
+    run = backtests.get_run(get_session(), run_id)
+    return jsonify(
+        status=run.status,
+        processed=run.processed,
+        total=run.total,
+        percent=backtests.percent_done(run),
+        stalled=backtests.is_stalled(run, datetime.now(UTC)),
+    )
+
+
+@bp.post(f"/dry-runs/<{ID}:run_id>/resume")
+def resume_dry_run(run_id: int) -> Response:
+    """Hand an interrupted run to the task queue again; it starts over from its stored files."""
+    session = get_session()
+    run = backtests.get_run(session, run_id)
+    if not backtests.is_stalled(run, datetime.now(UTC)):
+        flash("This dry run is not interrupted, so it was left as it is.", "warning")
+    else:
+        backtests.enqueue_backtest(current_app, run.id)
+        flash(f"Dry run {run.id} was started again.")
+    return redirect(url_for("tuning.dry_run", run_id=run.id))
