@@ -28,7 +28,7 @@ from .test_backtest import references_of
 from .test_backtest import store_fixture
 
 
-def _draft_moving_fibromyalgia(app: Flask, author: User, tmp_path: Path) -> int:
+def draft_moving_fibromyalgia(app: Flask, author: User, tmp_path: Path) -> int:
     """Return the id of a draft in which fibromyalgia alone gets not_candidate instead of counseling."""
     moved = (fibromyalgia_moved(tmp_path) / "fibromyalgia.yaml").read_text(encoding="utf-8")
     require_ruleset(app)
@@ -79,7 +79,7 @@ def test_a_dry_run_of_a_draft_shows_counts_transitions_and_the_changed_reference
 ) -> None:
     store_fixture(app)
     staff = auth.login_as("staff")
-    draft_id = _draft_moving_fibromyalgia(app, staff, tmp_path)
+    draft_id = draft_moving_fibromyalgia(app, staff, tmp_path)
     form = client.get(f"/rules/drafts/{draft_id}").get_data(as_text=True)
     assert "Start the dry run" in form and "the active version" in form
     location = _start(auth, app, draft_id)
@@ -108,7 +108,7 @@ def test_a_dry_run_of_a_draft_shows_counts_transitions_and_the_changed_reference
 def test_a_date_range_limits_the_submissions(app: Flask, auth: Auth, client: FlaskClient, tmp_path: Path) -> None:
     store_fixture(app)
     staff = auth.login_as("staff")
-    draft_id = _draft_moving_fibromyalgia(app, staff, tmp_path)
+    draft_id = draft_moving_fibromyalgia(app, staff, tmp_path)
     first, last = START.date() + timedelta(days=1), START.date() + timedelta(days=4)
     _start(auth, app, draft_id, submitted_from=first.isoformat(), submitted_to=last.isoformat())
     [run] = _runs(app)
@@ -122,7 +122,7 @@ def test_bad_dates_are_refused_with_a_message_and_start_nothing(
     app: Flask, auth: Auth, client: FlaskClient, tmp_path: Path
 ) -> None:
     staff = auth.login_as("staff")
-    draft_id = _draft_moving_fibromyalgia(app, staff, tmp_path)
+    draft_id = draft_moving_fibromyalgia(app, staff, tmp_path)
     location = _start(auth, app, draft_id, submitted_from="2026-13-01")
     assert location.endswith(f"/rules/drafts/{draft_id}#dry-run-heading")
     page = client.get(location).get_data(as_text=True)
@@ -164,7 +164,7 @@ def test_only_one_dry_run_goes_at_a_time_and_its_progress_is_shown(
     app: Flask, auth: Auth, client: FlaskClient, tmp_path: Path
 ) -> None:
     staff = auth.login_as("staff")
-    draft_id = _draft_moving_fibromyalgia(app, staff, tmp_path)
+    draft_id = draft_moving_fibromyalgia(app, staff, tmp_path)
     running = _add_run(app, draft_id, status="running", moved=datetime.now(UTC))
     _start(auth, app, draft_id)
     page = client.get(f"/rules/drafts/{draft_id}").get_data(as_text=True)
@@ -179,7 +179,7 @@ def test_only_one_dry_run_goes_at_a_time_and_its_progress_is_shown(
 def test_an_interrupted_run_can_be_started_again(app: Flask, auth: Auth, client: FlaskClient, tmp_path: Path) -> None:
     store_fixture(app)
     staff = auth.login_as("staff")
-    draft_id = _draft_moving_fibromyalgia(app, staff, tmp_path)
+    draft_id = draft_moving_fibromyalgia(app, staff, tmp_path)
     stalled = _add_run(app, draft_id, status="running", moved=datetime.now(UTC) - timedelta(minutes=30))
     page = client.get(f"/rules/dry-runs/{stalled}").get_data(as_text=True)
     assert "Interrupted" in page and "stopped moving at 6 of 15" in page
@@ -195,7 +195,7 @@ def test_an_interrupted_run_can_be_started_again(app: Flask, auth: Auth, client:
 
 def test_a_failed_run_shows_why(app: Flask, auth: Auth, client: FlaskClient, tmp_path: Path) -> None:
     staff = auth.login_as("staff")
-    draft_id = _draft_moving_fibromyalgia(app, staff, tmp_path)
+    draft_id = draft_moving_fibromyalgia(app, staff, tmp_path)
     failed = _add_run(
         app, draft_id, status="failed", moved=datetime.now(UTC), error="candidates.yaml:7:19: <b>unknown</b> fact"
     )
@@ -206,7 +206,7 @@ def test_a_failed_run_shows_why(app: Flask, auth: Auth, client: FlaskClient, tmp
 def test_bad_addresses_are_404_pages_not_errors(app: Flask, auth: Auth, client: FlaskClient, tmp_path: Path) -> None:
     store_fixture(app)
     staff = auth.login_as("staff")
-    draft_id = _draft_moving_fibromyalgia(app, staff, tmp_path)
+    draft_id = draft_moving_fibromyalgia(app, staff, tmp_path)
     _start(auth, app, draft_id)
     [run] = _runs(app)
     for path in (
@@ -224,7 +224,7 @@ def test_bad_addresses_are_404_pages_not_errors(app: Flask, auth: Auth, client: 
 def test_a_physician_reads_a_dry_run(app: Flask, auth: Auth, client: FlaskClient, tmp_path: Path) -> None:
     store_fixture(app)
     staff = auth.login_as("staff")
-    draft_id = _draft_moving_fibromyalgia(app, staff, tmp_path)
+    draft_id = draft_moving_fibromyalgia(app, staff, tmp_path)
     _start(auth, app, draft_id)
     [run] = _runs(app)
     auth.logout()

@@ -17,6 +17,7 @@ from playwright.sync_api import expect
 
 from screening.db import engine_for
 from screening.db import new_session
+from screening.models import BacktestRun
 from screening.models import RuleDraft
 from screening.models import User
 from screening.rules import require_ruleset
@@ -27,6 +28,9 @@ from tests.conftest import BACKENDS
 from tests.conftest import _empty_tables
 from tests.conftest import make_app
 from tests.ruleset_files import copy_rules
+from tests.test_backtest import references_of
+from tests.test_backtest import store_fixture
+from tests.test_dry_run_views import draft_moving_fibromyalgia
 from tests.test_tuning_views import STRICTER
 from tests.test_tuning_views import TYPO
 from tests.test_tuning_views import TYPO_ERROR
@@ -186,3 +190,58 @@ def test_axe_finds_no_violation_on_tests_diff_and_version_pages(
     page.goto(live_server(f"/rules/versions/{version_id}/tests"))
     axe.check(page, "stored version: tests")
     assert not axe.found, axe.report()
+
+
+def test_a_dry_run_from_the_draft_page_and_its_progress(
+    page: Page, app: Flask, live_server: LiveServer, users: Users, axe: AxeChecker, tmp_path: Path
+) -> None:
+    store_fixture(app)
+    staff = users.create("staff")
+    draft_id = draft_moving_fibromyalgia(app, staff, tmp_path / "candidate")
+    sign_in(page, live_server, users, staff, "/rules/")
+    page.goto(live_server(f"/rules/drafts/{draft_id}"))
+    page.get_by_label("Submitted on or after (optional)").fill("2026-10-01")
+    page.get_by_role("button", name="Start the dry run").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Dry run")
+    expect(page.get_by_role("heading", name="Outcomes before and after")).to_be_visible()
+    expect(page.locator("table.changes tbody tr")).to_have_count(len(references_of("fibromyalgia_alone")))
+    axe.check(page, "dry run: result")
+
+    with new_session(app) as session:
+        draft = session.get_one(RuleDraft, draft_id)
+        current = store.active(session)
+        assert current is not None
+        run = BacktestRun(
+            created_at=now(),
+            created_by=f"user:{staff.id}",
+            draft_id=draft_id,
+            candidate_version=current.version.version,
+            candidate_sources=dict(draft.sources),
+            against_version_id=current.version.id,
+            status="running",
+            total=15,
+            processed=3,
+            started_at=now(),
+            progress_at=now(),
+        )
+        session.add(run)
+        session.commit()
+        run_id = run.id
+    page.goto(live_server(f"/rules/dry-runs/{run_id}"))
+    expect(page.get_by_role("heading", name="Running")).to_be_visible()
+    expect(page.locator("#progress")).to_have_attribute("value", "20")
+    axe.check(page, "dry run: running")
+    _move(app, run_id, processed=9)
+    expect(page.locator("[data-progress-text]")).to_have_text("9 of 15 submissions (60 %)", timeout=10_000)
+    _move(app, run_id, processed=9, status="failed", error="The dry run stopped unexpectedly (OSError).")
+    expect(page.get_by_role("heading", name="The dry run failed")).to_be_visible(timeout=10_000)
+    axe.check(page, "dry run: failed")
+    assert not axe.found, axe.report()
+
+
+def _move(app: Flask, run_id: int, *, processed: int, status: str = "running", error: str | None = None) -> None:
+    """Record progress of a dry run, as the worker running it would."""
+    with new_session(app) as session:
+        run = session.get_one(BacktestRun, run_id)
+        run.processed, run.status, run.error, run.progress_at = processed, status, error, now()
+        session.commit()
