@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from typing import Any
 from typing import Iterable
 from typing import Mapping
 from typing import TypeVar
@@ -21,6 +22,31 @@ T = TypeVar("T")
 Answers = Mapping[str, str | Iterable[str]]
 
 #: A 46-year-old woman whose answers meet ACR 2016 fibromyalgia, with two failed antidepressant trials.
+#: The answers (canonical document fields) of a patient whose pain meets the ACR 2016 criteria.
+FIBROMYALGIA: dict[str, Any] = {
+    "pain_areas": [
+        "shoulder_girdle_left",
+        "upper_arm_left",
+        "shoulder_girdle_right",
+        "lower_arm_right",
+        "hip_left",
+        "upper_leg_left",
+        "hip_right",
+        "neck",
+        "upper_back",
+        "lower_back",
+    ],
+    "pain_duration_months": 48,
+    "sss": {
+        "fatigue": 3,
+        "unrefreshed": 2,
+        "cognitive": 2,
+        "headaches": True,
+        "lower_abdominal": False,
+        "depression": True,
+    },
+}
+
 DEFAULT_ANSWERS: dict[str, dict[str, str | list[str]]] = {
     "welcome": {"consent": "y"},
     "age": {"age": "46"},

@@ -40,6 +40,7 @@ from screening.tuning import backtests
 from screening.tuning.errors import TuningInvalid
 from screening.tuning.errors import TuningNotFound
 
+from .patient import FIBROMYALGIA
 from .ruleset_files import RULES
 from .ruleset_files import copy_rules
 from .ruleset_files import edit
@@ -47,29 +48,6 @@ from .ruleset_files import edit
 #: Day 0 of the fixture set: submission number i was sent i days later.
 START = datetime(2026, 10, 1, 9, 30, tzinfo=UTC)
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
-FIBROMYALGIA: dict[str, Any] = {
-    "pain_areas": [
-        "shoulder_girdle_left",
-        "upper_arm_left",
-        "shoulder_girdle_right",
-        "lower_arm_right",
-        "hip_left",
-        "upper_leg_left",
-        "hip_right",
-        "neck",
-        "upper_back",
-        "lower_back",
-    ],
-    "pain_duration_months": 48,
-    "sss": {
-        "fatigue": 3,
-        "unrefreshed": 2,
-        "cognitive": 2,
-        "headaches": True,
-        "lower_abdominal": False,
-        "depression": True,
-    },
-}
 TRIALS = [
     {"drug": "sertraline", "dose_mg_per_day": 100, "weeks": 12, "improvement_pct": 10, "current_episode": True, "stopped_early": False},
     {"drug": "duloxetine", "dose_mg_per_day": 60, "weeks": 8, "improvement_pct": 20, "current_episode": True, "stopped_early": False},

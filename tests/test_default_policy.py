@@ -12,32 +12,10 @@ from flask.testing import FlaskCliRunner
 
 from screening.vocabulary import MEDICAL_HISTORY
 
+from .patient import FIBROMYALGIA
 from .ruleset_files import RULES
 
 BASELINE: dict[str, Any] = yaml.safe_load((RULES / "baseline.yaml").read_text())
-FIBROMYALGIA = {
-    "pain_areas": [
-        "shoulder_girdle_left",
-        "upper_arm_left",
-        "shoulder_girdle_right",
-        "lower_arm_right",
-        "hip_left",
-        "upper_leg_left",
-        "hip_right",
-        "neck",
-        "upper_back",
-        "lower_back",
-    ],
-    "pain_duration_months": 48,
-    "sss": {
-        "fatigue": 3,
-        "unrefreshed": 2,
-        "cognitive": 2,
-        "headaches": True,
-        "lower_abdominal": False,
-        "depression": True,
-    },
-}
 DEPRESSED = {"phq9": [2, 2, 2, 1, 1, 1, 1, 0, 0]}  # PHQ-9 of 10
 
 

@@ -22,6 +22,7 @@ from .patient import STEP_ORDER
 from .patient import Patient
 from .patient import only_draft
 from .patient import page
+from .patient import FIBROMYALGIA
 from .patient import rows
 from .patient import step_path
 from .ruleset_files import rules_version
@@ -35,27 +36,7 @@ EXPECTED_DOCUMENT: dict[str, Any] = {
     "pregnancy": "no",
     "breastfeeding": False,
     "diagnoses": ["fibromyalgia", "depression"],
-    "pain_areas": [
-        "shoulder_girdle_left",
-        "upper_arm_left",
-        "shoulder_girdle_right",
-        "lower_arm_right",
-        "hip_left",
-        "upper_leg_left",
-        "hip_right",
-        "neck",
-        "upper_back",
-        "lower_back",
-    ],
-    "pain_duration_months": 48,
-    "sss": {
-        "fatigue": 3,
-        "unrefreshed": 2,
-        "cognitive": 2,
-        "headaches": True,
-        "lower_abdominal": False,
-        "depression": True,
-    },
+    **FIBROMYALGIA,
     "pain_average": 6,
     "phq9": [2, 2, 2, 2, 1, 2, 2, 2, 0],
     "gad7": [2, 1, 1, 2, 1, 0, 1],
