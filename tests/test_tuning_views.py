@@ -635,3 +635,19 @@ def test_rolling_back_reactivates_an_earlier_version_in_one_step(
     assert "This version is already the active one." in again
     assert actions(app)[-1] == ("ruleset.rolled_back", f"user:{staff.id}")
     assert not auth.post("/rules/versions/999999999/rollback").headers["Location"].startswith("/login")
+
+
+def test_a_draft_started_before_a_publication_says_so_and_cannot_undo_it(
+    app: Flask, auth: Auth, users: Users, rules_dir: Path
+) -> None:
+    auth.login_as("staff")
+    stale = start(auth, "Started before the other one")
+    assert (
+        edit(auth, stale, "flags.yaml", "Aged 65 or over: less data", "Aged 65 or over: fewer data").status_code == 302
+    )
+    publish_draft(app, auth, users)
+    page = text_of(auth.client.get(f"/rules/drafts/{stale}"))
+    assert "the active version changed since this draft started, so this draft can no longer be submitted" in page
+    refused = text_of(follow(auth, auth.post(f"/rules/drafts/{stale}/submit")))
+    assert "The active version changed since this draft started" in refused
+    assert stored_draft(app, stale).status == drafts.EDITING
