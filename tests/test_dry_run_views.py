@@ -170,6 +170,8 @@ def test_only_one_dry_run_goes_at_a_time_and_its_progress_is_shown(
     page = client.get(f"/rules/drafts/{draft_id}").get_data(as_text=True)
     assert f"Dry run {running} is still running (6 of 15 submissions)" in page
     assert [run.id for run in _runs(app)] == [running]
+    home = client.get("/rules/").get_data(as_text=True)
+    assert "Recent dry runs" in home and f'href="/rules/dry-runs/{running}"' in home
     page = client.get(f"/rules/dry-runs/{running}").get_data(as_text=True)
     assert "6 of 15 submissions (40 %)" in page and 'data-progress-url="/rules/dry-runs/' in page
     progress = client.get(f"/rules/dry-runs/{running}/progress").get_json()

@@ -70,7 +70,7 @@ def _start(session: orm.Session, draft_id: int, sources: dict[str, str], form: D
     if going is not None:
         raise TuningConflict(
             f"Dry run {going.id} is still running ({going.processed:,} of {going.total:,} submissions); "
-            "only one runs at a time. Wait for it, or open it from the rules home."
+            "only one runs at a time. Wait for it; the rules home lists it under Recent dry runs."
         )
     against = session.get(RuleSetVersion, form.against.data) if form.against.data else None
     if against is None:

@@ -28,6 +28,7 @@ from ..ruleset.cases import CaseResult
 from ..ruleset.loader import Sources
 from ..ruleset.loader import version_of
 from ..ruleset.model import RuleError
+from . import backtests
 from . import drafts
 from .diff import diff_file
 from .diff import diff_sources
@@ -422,6 +423,7 @@ def home_context(session: orm.Session, now: datetime, *, all_drafts: bool = Fals
         "drafts": listed,
         "all_drafts": all_drafts,
         "people": drafts_people(session, listed),
+        "dry_runs": backtests.recent_runs(session, 10),
     }
 
 

@@ -206,6 +206,9 @@ def test_a_dry_run_from_the_draft_page_and_its_progress(
     expect(page.get_by_role("heading", name="Outcomes before and after")).to_be_visible()
     expect(page.locator("table.changes tbody tr")).to_have_count(len(references_of("fibromyalgia_alone")))
     axe.check(page, "dry run: result")
+    page.goto(live_server("/rules/"))
+    expect(page.get_by_role("heading", name="Recent dry runs")).to_be_visible()
+    axe.check(page, "home: with dry runs")
 
     with new_session(app) as session:
         draft = session.get_one(RuleDraft, draft_id)
