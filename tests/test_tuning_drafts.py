@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy import orm
 
+from screening.admin.audit_log import KNOWN_ACTIONS
 from screening.db import new_session
 from screening.models import AuditEvent
 from screening.models import RuleDraft
@@ -621,3 +622,11 @@ def test_an_unwritable_rules_directory_is_reported_not_raised(
     written = drafts.write_published_files(blocker / "rules", published)
     assert written.files_error is not None and str(blocker / "rules") in written.files_error
     assert active_version(session) == published.version.version  # the database is the truth whatever happens
+
+
+def test_the_audit_page_suggests_every_rule_action() -> None:
+    written = set()
+    for path in (Path(__file__).resolve().parent.parent / "screening").rglob("*.py"):
+        written |= set(re.findall(r'"(ruleset\.[a-z_]+)"', path.read_text(encoding="utf-8")))
+    assert len(written) >= 10
+    assert written <= set(KNOWN_ACTIONS)

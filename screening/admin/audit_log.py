@@ -51,6 +51,16 @@ KNOWN_ACTIONS = (
     "review.reopened",
     "review.taken_over",
     "ruleset.activated",
+    "ruleset.approved",
+    "ruleset.backtest_started",
+    "ruleset.draft_created",
+    "ruleset.draft_discarded",
+    "ruleset.draft_file_removed",
+    "ruleset.draft_saved",
+    "ruleset.draft_sent_back",
+    "ruleset.draft_submitted",
+    "ruleset.draft_withdrawn",
+    "ruleset.rolled_back",
     "submission.created",
     "submission.viewed",
     "submissions.seeded",
@@ -58,7 +68,16 @@ KNOWN_ACTIONS = (
     "user.disabled",
     "user.role_changed",
 )
-KNOWN_SUBJECT_TYPES = ("alert", "audit_event", "draft", "ruleset_version", "submission", "user")
+KNOWN_SUBJECT_TYPES = (
+    "alert",
+    "audit_event",
+    "backtest_run",
+    "draft",
+    "rule_draft",
+    "ruleset_version",
+    "submission",
+    "user",
+)
 #: A spreadsheet runs a cell that starts with one of these as a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

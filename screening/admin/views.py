@@ -80,7 +80,9 @@ class AuditFilterForm(Form):
 
     action = StringField("Action", description="An exact action, or a prefix ending in *, such as review.*")
     actor = StringField("Actor", description="user:3, cli, patient, anonymous or system, or a user's email address")
-    subject_type = StringField("Subject type", description="submission, user, alert, draft or ruleset_version")
+    subject_type = StringField(
+        "Subject type", description="submission, user, alert, draft, rule_draft, ruleset_version or backtest_run"
+    )
     subject_id = StringField("Subject id", description="The number of the submission, user or alert")
     since = StringField("From (UTC)", name="from", description="First day, as YYYY-MM-DD")
     until = StringField("To (UTC)", name="to", description="Last day, as YYYY-MM-DD")
