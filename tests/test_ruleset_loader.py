@@ -51,6 +51,15 @@ def test_unknown_fact_is_reported_at_its_column(rules: Path) -> None:
     ]
 
 
+def test_positions_count_characters_after_non_ascii_text(rules: Path) -> None:
+    edit(rules / "candidates.yaml", "with PHQ-9 of 10", "with PHQ-9 of 10 (Café – naïve ✓ 😀)")
+    edit(rules / "candidates.yaml", "when: trd and phq9 >= 10", 'when: trd and "Café ✓ 😀" != "" and phq9x >= 10')
+    line, column = position(rules / "candidates.yaml", "phq9x")
+    assert errors_of(rules) == [
+        f"candidates.yaml:{line}:{column}: candidate-trd: unknown fact 'phq9x'; did you mean 'phq9'?"
+    ]
+
+
 def test_type_mismatch_is_reported_at_the_literal(rules: Path) -> None:
     edit(rules / "candidates.yaml", "when: trd and phq9 >= 10", 'when: trd and phq9 >= "15"')
     line, column = position(rules / "candidates.yaml", '"15"')

@@ -65,18 +65,25 @@ class Document:
         return line, column
 
 
+#: libyaml's parser when PyYAML was built with it (much faster on every save and check), else PyYAML's own.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def parse(text: str) -> Document:
     """Parse YAML text, refusing duplicate keys; raise YamlProblem with a position."""
+    loader = _Loader(text)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = loader.get_single_node()
         _refuse_duplicate_keys(root)
-        data = yaml.safe_load(text)
+        data = loader.construct_document(root) if root is not None else None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         raise YamlProblem(f"YAML: {error.problem or error.context}", line, column) from None
     except yaml.YAMLError as error:
         raise YamlProblem(f"YAML: {error}", 1, 1) from None
+    finally:
+        loader.dispose()
     return Document(text, data, root)
 
 
