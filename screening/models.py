@@ -143,6 +143,9 @@ class RuleSetActivation(Model):
     actor: orm.Mapped[str] = orm.mapped_column(sa.String(64))
     approved_by: orm.Mapped[str | None] = orm.mapped_column(sa.String(64))
     draft_id: orm.Mapped[int | None] = orm.mapped_column(sa.ForeignKey("rule_draft.id"))
+    #: The activation this one replaced. Unique: of two switches made at the same moment from the same
+    #: active version, the database keeps one and refuses the other, so neither silently undoes the other.
+    replaces_id: orm.Mapped[int | None] = orm.mapped_column(sa.ForeignKey("ruleset_activation.id"), unique=True)
 
 
 class RuleDraft(Model):

@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy import orm
+from sqlalchemy.exc import IntegrityError
 
 from screening.admin.audit_log import KNOWN_ACTIONS
 from screening.db import new_session
@@ -630,3 +631,21 @@ def test_the_audit_page_suggests_every_rule_action() -> None:
         written |= set(re.findall(r'"(ruleset\.[a-z_]+)"', path.read_text(encoding="utf-8")))
     assert len(written) >= 10
     assert written <= set(KNOWN_ACTIONS)
+
+
+def test_two_switches_from_the_same_active_version_cannot_both_be_stored(
+    app: Flask, session: orm.Session, people: People
+) -> None:
+    published = submitted(session, people)
+    drafts.approve(session, published, user=as_user(session, people.physician), now=NOW, two_person=True)
+    session.commit()
+    [newest, first] = store.activations(session)
+    assert newest[0].replaces_id == first[0].id and first[0].replaces_id is None
+    with new_session(app) as other:
+        # A second switch decided from the same view of the active version, as a concurrent request would.
+        other.add(
+            RuleSetActivation(version_id=first[1].id, at=NOW, kind="rollback", actor="user:1", replaces_id=first[0].id)
+        )
+        with pytest.raises(IntegrityError):
+            other.commit()
+    assert len(store.activations(session)) == 2

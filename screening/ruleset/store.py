@@ -113,9 +113,21 @@ def activate(
     draft_id: int | None = None,
     remote_addr: str | None = None,
 ) -> RuleSetActivation:
-    """Make ``stored`` the active version for every worker, with an audit event; the caller commits."""
+    """Make ``stored`` the active version for every worker, with an audit event; the caller commits.
+
+    The new activation names the one it replaces; two switches made at the same moment from the same
+    active version cannot both be stored (IntegrityError at flush or commit), so neither undoes the
+    other unseen.
+    """
+    pointer = active_pointer(session)
     activation = RuleSetActivation(
-        version_id=stored.id, at=now, kind=kind, actor=actor, approved_by=approved_by, draft_id=draft_id
+        version_id=stored.id,
+        at=now,
+        kind=kind,
+        actor=actor,
+        approved_by=approved_by,
+        draft_id=draft_id,
+        replaces_id=pointer[0] if pointer else None,
     )
     session.add(activation)
     session.flush()

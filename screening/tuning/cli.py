@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import orm
+from sqlalchemy.exc import IntegrityError
 
 from ..admin import service
 from ..db import new_session
@@ -41,6 +42,7 @@ from .pages import utc
 from .pages import user_emails
 
 T = TypeVar("T")
+_AT_THE_SAME_MOMENT = "Somebody changed the rules at the same moment; nothing was changed. Look again and retry."
 #: How the commands are run, as printed in hints.
 FLASK = "flask --app screening"
 
@@ -53,6 +55,17 @@ def _fail_on(action: Callable[[], T]) -> T:
         raise click.ClickException(error.message) from None
     except store.VersionNotFound as error:
         raise click.ClickException(str(error)) from None
+    except IntegrityError:
+        raise click.ClickException(_AT_THE_SAME_MOMENT) from None
+
+
+def _commit(session: orm.Session) -> None:
+    """Commit, or exit saying that another change won the race (nothing of this one is kept)."""
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise click.ClickException(_AT_THE_SAME_MOMENT) from None
 
 
 def _user(session: orm.Session, email: str) -> User:
@@ -146,13 +159,13 @@ def publish_command(path: str | None, email: str, title: str | None) -> None:
         )
         if _two_person():
             _fail_on(lambda: drafts.submit(session, draft, user=user, now=now))
-            session.commit()
+            _commit(session)
             click.echo(f"{user.email} submitted draft {draft.id} ({version}) for approval.")
             click.echo(f"The active version is unchanged: {current.version.version}.")
             _echo_approval_hint(draft.id)
             return
         published = _fail_on(lambda: drafts.publish_now(session, draft, user=user, now=now))
-        session.commit()
+        _commit(session)
         click.echo(f"Published draft {draft.id}: version {published.version.version} is active; {_switch_note()}.")
         _write_files(published)
 
@@ -199,7 +212,7 @@ def approve_command(draft_id: int, email: str) -> None:
         user = _user(session, email)
         draft = _fail_on(lambda: drafts.get_draft(session, draft_id))
         published = _fail_on(lambda: drafts.approve(session, draft, user=user, now=now, two_person=_two_person()))
-        session.commit()
+        _commit(session)
         click.echo(
             f"Approved draft {draft.id} as {user.email}: version {published.version.version} is active; "
             f"{_switch_note()}."
@@ -218,7 +231,7 @@ def rollback_command(version_text: str, email: str) -> None:
         user = _user(session, email)
         version = _fail_on(lambda: store.find_version(session, version_text))
         published = _fail_on(lambda: drafts.rollback(session, version, user=user, now=now))
-        session.commit()
+        _commit(session)
         click.echo(f"Rolled back to version {version.version} as {user.email}; {_switch_note()}.")
         _write_files(published)
 

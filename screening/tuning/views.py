@@ -60,6 +60,7 @@ auth.guard_blueprint(bp, "staff", "admin", "physician", home={"staff": "tuning.h
 ID = "int(max=2147483647)"
 ERROR = "error"
 WARNING = "warning"
+AT_THE_SAME_MOMENT = "Somebody changed the rules at the same moment; look at the page again and retry."
 Step = Callable[[orm.Session, RuleDraft, User, datetime], str]
 
 
@@ -282,7 +283,7 @@ def _step(draft_id: int, step: Step) -> Response:
         flash(error.message, ERROR)
     except IntegrityError:
         db.rollback()
-        flash("Somebody changed the rules at the same moment; look at the page again and retry.", ERROR)
+        flash(AT_THE_SAME_MOMENT, ERROR)
     else:
         flash(done)
     return redirect(url_for("tuning.draft", draft_id=draft_id))
@@ -380,6 +381,9 @@ def rollback(version_id: int) -> Response:
     except TuningError as error:
         db.rollback()
         flash(error.message, ERROR)
+    except IntegrityError:
+        db.rollback()
+        flash(AT_THE_SAME_MOMENT, ERROR)
     return redirect(url_for("tuning.home"))
 
 

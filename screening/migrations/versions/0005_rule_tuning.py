@@ -125,9 +125,16 @@ def upgrade() -> None:
         sa.Column("actor", sa.String(length=64), nullable=False),
         sa.Column("approved_by", sa.String(length=64), nullable=True),
         sa.Column("draft_id", sa.Integer(), nullable=True),
+        sa.Column("replaces_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["draft_id"], ["rule_draft.id"], name=op.f("fk_ruleset_activation_draft_id_rule_draft")
         ),
+        sa.ForeignKeyConstraint(
+            ["replaces_id"],
+            ["ruleset_activation.id"],
+            name=op.f("fk_ruleset_activation_replaces_id_ruleset_activation"),
+        ),
+        sa.UniqueConstraint("replaces_id", name=op.f("uq_ruleset_activation_replaces_id")),
         sa.ForeignKeyConstraint(
             ["version_id"], ["ruleset_version.id"], name=op.f("fk_ruleset_activation_version_id_ruleset_version")
         ),
@@ -151,6 +158,11 @@ def upgrade() -> None:
                 versions.c.activated_at, versions.c.id
             ),
         )
+    )
+    # Each backfilled activation replaced the one before it.
+    op.execute(
+        "UPDATE ruleset_activation SET replaces_id = "
+        "(SELECT MAX(earlier.id) FROM ruleset_activation AS earlier WHERE earlier.id < ruleset_activation.id)"
     )
 
 
