@@ -1,7 +1,7 @@
 """Fixtures: an app per test on each database backend, a client, a CLI runner, and a patient helper.
 
 Every test that uses ``app`` runs once on SQLite and, when SCREENING_TEST_POSTGRES_URL names
-a server, once more on PostgreSQL. The schema is migrated once per backend and session; the
+a server, once more on PostgreSQL (each parallel worker of ``pytest -n`` on a database of its own). The schema is migrated once per backend and session; the
 tables are emptied after every test.
 """
 
@@ -34,14 +34,29 @@ def database_urls(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Migrate one database per backend for the whole session."""
     urls = {"sqlite": f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"}
     if POSTGRES_URL:
-        engine = sa.create_engine(POSTGRES_URL)
+        url = _postgres_database(POSTGRES_URL, os.environ.get("PYTEST_XDIST_WORKER"))
+        engine = sa.create_engine(url)
         with engine.begin() as connection:
             connection.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         engine.dispose()
-        urls["postgresql"] = POSTGRES_URL
+        urls["postgresql"] = url
     for url in urls.values():
         migrate.upgrade(url)
     return urls
+
+
+def _postgres_database(url: str, worker: str | None) -> str:
+    """Return the database of this test process: the one given, or one per parallel worker ("gw0", ...)."""
+    if worker is None:
+        return url
+    given = sa.make_url(url)
+    name = f"{given.database}_{worker}"
+    engine = sa.create_engine(given, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        if connection.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}) is None:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return given.set(database=name).render_as_string(hide_password=False)
 
 
 def _empty_tables(app: Flask) -> None:
