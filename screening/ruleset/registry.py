@@ -201,23 +201,23 @@ class Registry:
         if version == self.version:
             return
         with self.sessions() as session:
-            candidates = store.activations(session, before=activation_id + 1)
-            texts = [(a.id, v.version, dict(v.sources)) for a, v in candidates]
-        for index, (_, candidate_version, sources) in enumerate(texts):
-            if candidate_version == self.version:
-                return  # nothing newer loads: keep what we have
-            try:
-                ruleset = checked_ruleset(sources, prefix="rules/")
-            except RulesUnavailable as unavailable:
+            history = store.version_history(session, through=activation_id)
+            for index, (version_id, candidate_version) in enumerate(history):
+                if candidate_version == self.version:
+                    return  # nothing newer loads: keep what we have
+                sources = store.sources_of(session, version_id)  # read only for the versions tried
+                try:
+                    ruleset = checked_ruleset(sources, prefix="rules/")
+                except RulesUnavailable as unavailable:
+                    if index == 0:
+                        self._record_failure(candidate_version, unavailable.errors, now)
+                    continue
+                self.active = ruleset
+                self.loaded_at = now
                 if index == 0:
-                    self._record_failure(candidate_version, unavailable.errors, now)
-                continue
-            self.active = ruleset
-            self.loaded_at = now
-            if index == 0:
-                self.last_failure = None
-            log.info("rule set %s is active in this process", ruleset.version)
-            return
+                    self.last_failure = None
+                log.info("rule set %s is active in this process", ruleset.version)
+                return
 
     def _check_files(self, now: datetime) -> None:
         """Compare the files on disk with the active version, validating them when they differ."""

@@ -64,16 +64,32 @@ def active_pointer(session: orm.Session) -> tuple[int, str] | None:
     return (row[0], row[1]) if row else None
 
 
-def activations(session: orm.Session, *, before: int | None = None) -> list[tuple[RuleSetActivation, RuleSetVersion]]:
-    """Return every activation with its version, newest first (only those older than ``before``)."""
+def activations(session: orm.Session) -> list[tuple[RuleSetActivation, RuleSetVersion]]:
+    """Return every activation with its version, newest first; a version's files are read only if used."""
     query = (
         sa.select(RuleSetActivation, RuleSetVersion)
         .join(RuleSetVersion, RuleSetVersion.id == RuleSetActivation.version_id)
+        .options(orm.defer(RuleSetVersion.sources))
         .order_by(RuleSetActivation.id.desc())
     )
-    if before is not None:
-        query = query.where(RuleSetActivation.id < before)
     return [(row[0], row[1]) for row in session.execute(query)]
+
+
+def version_history(session: orm.Session, *, through: int) -> list[tuple[int, str]]:
+    """Return (version id, version hash) of every activation up to ``through``, newest first; no file text."""
+    rows = session.execute(
+        sa.select(RuleSetVersion.id, RuleSetVersion.version)
+        .join(RuleSetActivation, RuleSetActivation.version_id == RuleSetVersion.id)
+        .where(RuleSetActivation.id <= through)
+        .order_by(RuleSetActivation.id.desc())
+    )
+    return [(row[0], row[1]) for row in rows]
+
+
+def sources_of(session: orm.Session, version_id: int) -> Sources:
+    """Return the files of one stored version."""
+    sources = session.scalar(sa.select(RuleSetVersion.sources).where(RuleSetVersion.id == version_id))
+    return dict(sources or {})
 
 
 def find_version(session: orm.Session, text: str) -> RuleSetVersion:
