@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Install the system packages the test suite needs (Chromium, PostgreSQL) when they are missing.
+# Install the system packages the test suite needs (Chromium, PostgreSQL, nginx, Redis) when they are missing.
 set -euo pipefail
 
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+[ -x /usr/sbin/nginx ] || missing+=(nginx)
+[ -x /usr/bin/redis-server ] || missing+=(redis-server)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -eq 0 ]; then
