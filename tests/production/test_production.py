@@ -1,0 +1,289 @@
+"""The app deployed as README "Production" says, driven over https by Chromium and by plain requests.
+
+nginx terminates TLS in front of two gunicorn hosts sharing PostgreSQL and Redis; a huey consumer sends the
+urgent alerts to an SMTP sink. All tests share one stage (module-scoped fixtures), so they land on one
+worker of ``pytest -n`` (``--dist loadgroup``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlencode
+
+import pytest
+import sqlalchemy as sa
+from playwright.sync_api import Page
+from playwright.sync_api import expect
+
+from screening.instruments import PHQ9
+from screening.models import RulesWorker
+from screening.models import Submission
+from tests.browser.wizard import answer_steps
+from tests.browser.wizard import fill_step
+from tests.browser.wizard import path_of
+from tests.browser.wizard import press_next
+from tests.browser.wizard import send_answers
+from tests.patient import DEFAULT_ANSWERS
+from tests.patient import STEP_ORDER
+from tests.test_alerts import ANSWERS
+from tests.test_alerts import body_of
+
+from . import stage as stages
+from .conftest import ALERT_RECIPIENT
+from .conftest import LOGIN_RATE_LIMIT
+from .conftest import Browsing
+from .conftest import Deployment
+from .conftest import Host
+
+pytestmark = [pytest.mark.production, pytest.mark.browser, pytest.mark.xdist_group("production")]
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+TOKEN_LINK = re.compile(r"/(?:status|resume)/([A-Za-z0-9_-]{16,})")
+#: The edit a staff member makes in the browser: the TRD rule's description only.
+DESCRIPTION = ("with PHQ-9 of 10 or more.\n    when", "with a PHQ-9 total of 10 or more.\n    when")
+SWITCH_SECONDS = 20.0
+
+
+# --- Steps a person takes in the browser ------------------------------------------------------------
+
+
+def sign_in(page: Page, deployment: Deployment, role: str, lands_on: str) -> None:
+    """Sign in through the sign-in page as the stage's user of ``role``."""
+    email, password = deployment.users[role]
+    page.goto(deployment("/login"))
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(deployment(lands_on))
+
+
+def finish_steps(page: Page, start: str) -> None:
+    """Answer the steps from ``start`` on with the defaults, ending on the review page."""
+    order = list(STEP_ORDER)
+    for position in range(order.index(start), len(order)):
+        following = order[position + 1] if position + 1 < len(order) else "review"
+        fill_step(page, order[position])
+        press_next(page, following)
+
+
+# --- Reading what the stage wrote ---------------------------------------------------------------------
+
+
+def wait_for(what: str, ready: object, deployment: Deployment, seconds: float = SWITCH_SECONDS) -> None:
+    """Wait until ``ready()`` is true; fail with every log of the stage when it never is."""
+    deployment.stage.wait_until(what, ready, *deployment.stage.processes, seconds=seconds)  # type: ignore[arg-type]
+
+
+def assert_logs_hold_no_token(deployment: Deployment, tokens: list[str], path: str) -> None:
+    """Check that nginx's and each host's access log recorded ``path`` requests, never with a token in them."""
+    logs = [deployment.nginx_access_log, *(host.access_log for host in deployment.hosts)]
+    wait_for(
+        f"nginx logs a {path} request",
+        lambda: f"{path}[redacted]" in deployment.nginx_access_log.read_text(),
+        deployment,
+    )
+    assert any(path in host.access_log.read_text() for host in deployment.hosts), "no host logged the request"
+    for log in logs:
+        text = log.read_text()
+        for token in tokens:
+            assert token not in text, f"{log.name} holds a link token: " + next(
+                line for line in text.splitlines() if token in line
+            )
+
+
+def submission(deployment: Deployment, reference: str) -> Submission:
+    """Return the stored submission with ``reference``."""
+    with sa.orm.Session(deployment.engine) as session:
+        return session.scalars(sa.select(Submission).where(Submission.reference == reference)).one()
+
+
+# --- The journeys -----------------------------------------------------------------------------------
+
+
+def test_a_safety_answer_shows_crisis_help_and_the_consumer_emails_the_alert_through_redis(
+    browsing: Browsing, deployment: Deployment
+) -> None:
+    page = browsing.page()
+    item9 = PHQ9.items[8]
+    answer_steps(page, deployment.base_url, until="mood")
+    fill_step(page, "mood", {**DEFAULT_ANSWERS["mood"], item9.key: "1"})
+    press_next(page, "support")
+    crisis = page.get_by_role("main").get_by_role("region").first
+    expect(crisis).to_contain_text("988")
+    page.get_by_role("link", name="Continue the form").click()
+    expect(page).to_have_url(path_of("anxiety"))
+    finish_steps(page, "anxiety")
+    reference = send_answers(page)
+    expect(page.get_by_role("region", name=re.compile("Help is available"))).to_contain_text("988")
+
+    status_url = page.locator("#status-link").get_attribute("href") or ""
+    assert status_url.startswith(deployment("/status/")), status_url
+    page.goto(status_url)
+    expect(page.get_by_text(reference)).to_be_visible()
+
+    deployment.stage.wait_until(
+        "the alert e-mail arrives", lambda: bool(deployment.smtp.messages), deployment.consumer, seconds=30
+    )
+    [received] = deployment.smtp.messages
+    body = body_of(received)
+    assert received.rcpt_tos == [ALERT_RECIPIENT]
+    assert reference in received.message["Subject"] and reference in body
+    stored = submission(deployment, reference)
+    assert deployment(f"/review/submissions/{stored.id}") in body, body
+    for word in ANSWERS:
+        assert word.lower() not in (body + received.message["Subject"]).lower(), word
+    # The consumer process took the task from Redis and ran it: the web hosts only queued it.
+    assert "Executing" in deployment.consumer.tail(), deployment.consumer.tail()
+
+    assert_logs_hold_no_token(deployment, TOKEN_LINK.findall(status_url), "/status/")
+    browsing.assert_hardened()
+
+
+def test_a_candidate_resumes_on_another_device_and_a_physician_claims_and_decides(
+    browsing: Browsing, deployment: Deployment, accounts: dict[str, tuple[str, str]]
+) -> None:
+    patient = browsing.page()
+    answer_steps(patient, deployment.base_url, until="symptoms")
+    patient.get_by_text("Continue later on this or another device").click()
+    resume_url = patient.locator(".resume-link").first.get_attribute("href") or ""
+    assert resume_url.startswith(deployment("/resume/")), resume_url
+
+    other = browsing.page()
+    other.goto(resume_url)
+    expect(other).to_have_url(path_of("symptoms"))
+    finish_steps(other, "symptoms")
+    reference = send_answers(other)
+    message = other.locator(".outcome-message")
+    expect(message).to_contain_text("A physician will review your answers")
+
+    physician = browsing.page()
+    sign_in(physician, deployment, "physician", "/review/")
+    physician.get_by_role("link", name=reference).click()
+    expect(physician.get_by_role("heading", level=1)).to_contain_text(reference)
+    physician.get_by_role("button", name="Claim").click()
+    expect(physician.get_by_role("status")).to_have_text("You have claimed this submission.")
+    physician.get_by_role("group", name="Decision").get_by_label("Invite to a consultation").check()
+    physician.get_by_label("Note (required)").fill("Invite to a consultation.")
+    physician.get_by_role("button", name="Record the decision").click()
+    expect(physician.get_by_role("status")).to_contain_text("Decision recorded: Invite to a consultation.")
+
+    assert_logs_hold_no_token(deployment, TOKEN_LINK.findall(resume_url), "/resume/")
+    browsing.assert_hardened()
+
+
+def test_a_published_rule_change_switches_both_hosts(
+    browsing: Browsing, deployment: Deployment, accounts: dict[str, tuple[str, str]]
+) -> None:
+    staff = browsing.page()
+    sign_in(staff, deployment, "staff", "/rules/")
+    staff.get_by_label("Title of the draft").fill("Say PHQ-9 total in the TRD description")
+    staff.get_by_role("button", name="Start a draft").click()
+    draft_url = staff.url
+    staff.get_by_role("link", name="candidates.yaml").click()
+    editor = staff.get_by_label("Text of candidates.yaml")
+    text = editor.input_value()
+    assert DESCRIPTION[0] in text
+    editor.fill(text.replace(*DESCRIPTION))
+    staff.get_by_role("button", name="Save", exact=True).click()
+    expect(staff.get_by_role("status")).to_contain_text("Saved; the draft loads and all")
+    staff.get_by_role("link", name=re.compile("^Back to draft")).click()
+    staff.get_by_role("button", name="Submit for approval").click()
+    expect(staff.get_by_role("status")).to_contain_text("Submitted")
+
+    approver = browsing.page()
+    sign_in(approver, deployment, "physician", "/review/")
+    approver.goto(draft_url)
+    approver.get_by_role("button", name="Approve and publish").click()
+    published = approver.get_by_role("status")
+    expect(published).to_contain_text("Published version sha256:")
+    version = re.search(r"sha256:[0-9a-f]{64}", published.inner_text())
+    assert version, published.inner_text()
+
+    # Each host's workers report the version they decide with as they serve; ask each host directly.
+    cookie = "; ".join(f"{c['name']}={c['value']}" for c in staff.context.cookies())
+    wait_for(
+        "every worker of both hosts decides with the published version",
+        lambda: all(decides_with(host, cookie, deployment, version.group(0)) for host in deployment.hosts),
+        deployment,
+    )
+    browsing.assert_hardened()
+
+
+def decides_with(host: Host, cookie: str, deployment: Deployment, version: str) -> bool:
+    """Send the rules home to ``host`` (four at once, so both workers serve); True when all report ``version``."""
+    with ThreadPoolExecutor(4) as pool:
+        replies = list(
+            pool.map(
+                lambda _: stages.request(host.port, "GET", "/rules/", tls=False, headers={"Cookie": cookie}), range(4)
+            )
+        )
+    assert all(reply.status == 200 for reply in replies), [reply.status for reply in replies]
+    workers = host.workers()
+    with sa.orm.Session(deployment.engine) as session:
+        rows = session.scalars(sa.select(RulesWorker)).all()
+    versions = {int(row.name.split(":")[1]): row.version for row in rows if int(row.name.split(":")[1]) in workers}
+    return len(versions) == len(workers) == 2 and set(versions.values()) == {version}
+
+
+def test_an_admin_downloads_the_audit_trail_as_csv(
+    browsing: Browsing, deployment: Deployment, accounts: dict[str, tuple[str, str]]
+) -> None:
+    admin = browsing.page()
+    sign_in(admin, deployment, "admin", "/admin/users")
+    admin.goto(deployment("/admin/audit"))
+    with admin.expect_download() as download:
+        admin.get_by_role("link", name="Download these events as CSV").click()
+    assert download.value.suggested_filename.endswith(".csv")
+    rows = list(csv.DictReader(io.StringIO(download.value.path().read_text(encoding="utf-8"))))
+    assert any(row["action"] == "auth.signed_in" for row in rows), rows[:5]
+    browsing.assert_hardened()
+
+
+# --- Two hosts, one count -------------------------------------------------------------------------------
+
+
+def test_the_sign_in_limit_counts_across_both_hosts_and_says_when_to_retry(deployment: Deployment) -> None:
+    # From an address of its own, so the browser's sign-ins in the other tests are not counted with these.
+    source = "127.0.0.2"
+    page = stages.request(deployment.port, "GET", "/login", source=source)
+    cookie = page.headers["Set-Cookie"].split(";", 1)[0]
+    token = CSRF.search(page.body)
+    assert token, page.body
+    allowed = int(LOGIN_RATE_LIMIT.split()[0])
+    before = [host.access_log.read_text().count("POST /login") for host in deployment.hosts]
+    statuses, retry_after = [], None
+    for attempt in range(allowed + 1):
+        reply = stages.request(
+            deployment.port,
+            "POST",
+            "/login",
+            source=source,
+            headers={
+                "Cookie": cookie,
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Origin": deployment.base_url,
+                "Referer": deployment("/login"),
+                # A client naming other addresses changes nothing: nginx sets the one the hosts read.
+                "X-Forwarded-For": f"198.51.100.{attempt}",
+            },
+            body=urlencode({"email": "nobody@clinic.test", "password": "not the password", "csrf_token": token[1]}),
+        )
+        statuses.append(reply.status)
+        retry_after = reply.headers.get("Retry-After")
+    assert statuses == [422] * allowed + [429], statuses
+    assert retry_after is not None and int(retry_after) > 0, retry_after
+    after = [host.access_log.read_text().count("POST /login") for host in deployment.hosts]
+    # nginx spread the attempts over both hosts: neither saw enough to refuse on its own count.
+    assert all(a - b >= 2 for a, b in zip(after, before, strict=True)), (before, after)
+
+
+def test_the_site_refuses_other_host_names_and_shows_no_version(deployment: Deployment) -> None:
+    wrong = stages.request(deployment.port, "GET", "/", headers={"Host": "evil.example"})
+    assert wrong.status == 400, wrong.status
+    right = stages.request(deployment.port, "GET", "/")
+    assert right.status == 200
+    assert right.headers["Server"] == "nginx", right.headers["Server"]
+    assert "max-age=" in right.headers["Strict-Transport-Security"]
