@@ -28,6 +28,7 @@ from huey import Huey
 from sqlalchemy import orm
 
 from . import audit
+from .config import public_url
 from .db import new_session
 from .models import Alert
 from .models import Submission
@@ -119,7 +120,7 @@ def recipients(config: Mapping[str, Any]) -> list[str]:
 
 def detail_url(config: Mapping[str, Any], submission_id: int) -> str:
     """Return the address of the physician's page for a submission."""
-    return f"{str(config['PUBLIC_BASE_URL']).rstrip('/')}/review/submissions/{submission_id}"
+    return public_url(config, f"/review/submissions/{submission_id}")
 
 
 def build_message(config: Mapping[str, Any], submission: Submission, *, now: datetime) -> EmailMessage:

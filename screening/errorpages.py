@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import logging
 
+from urllib.parse import urlsplit
+
 from flask import Flask
+from flask import current_app
 from flask import render_template
+from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -41,7 +45,16 @@ def init_app(app: Flask) -> None:
 
 def render_error(status: int, title: str, message: str) -> tuple[str, int]:
     """Render the error page."""
+    _ensure_url_adapter()
     return render_template("errors/error.html", status=status, title=title, message=message), status
+
+
+def _ensure_url_adapter() -> None:
+    """Give a request that named an untrusted host the URL adapter it lacks, so the page can link its parts."""
+    context = request_ctx._get_current_object()  # type: ignore[attr-defined]
+    if context.url_adapter is None:
+        public = urlsplit(str(current_app.config["PUBLIC_BASE_URL"]))
+        context.url_adapter = current_app.url_map.bind(public.netloc, url_scheme=public.scheme)
 
 
 def handle_csrf(error: CSRFError) -> tuple[str, int]:
@@ -54,13 +67,19 @@ def handle_screening_error(error: ScreeningError) -> tuple[str, int]:
     return render_error(error.http_status, error.title, error.message)
 
 
-def handle_http(error: HTTPException) -> tuple[str, int] | HTTPException:
-    """Show an HTTP error as a page; redirects and other non-errors pass through."""
+def handle_http(error: HTTPException) -> tuple[str, int, list[tuple[str, str]]] | HTTPException:
+    """Show an HTTP error as a page, with the headers it carries (Allow on 405); non-errors pass through."""
     status = error.code or 500
     if status < 400:
         return error
     message = MESSAGES.get(status, error.description or MESSAGES[400])
-    return render_error(status, error.name, message)
+    page, status = render_error(status, error.name, message)
+    return page, status, _error_headers(error)
+
+
+def _error_headers(error: HTTPException) -> list[tuple[str, str]]:
+    """Return the headers an HTTP error defines for itself (Allow, Retry-After, ...), but its content type."""
+    return [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
 
 
 def handle_unexpected(error: Exception) -> tuple[str, int]:

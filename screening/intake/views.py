@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from .. import alerts
+from ..config import public_url
 from ..db import get_session
 from ..decisions import FALLBACK_ERROR_MESSAGE
 from ..decisions import latest_decision
@@ -112,7 +113,7 @@ def _step_url(key: str | None) -> str:
 def _resume_url() -> str | None:
     """Return this session's private resume link, once a draft exists."""
     token = session.get(DRAFT_TOKEN)
-    return url_for("intake.resume", token=token, _external=True) if token else None
+    return public_url(current_app.config, url_for("intake.resume", token=token)) if token else None
 
 
 def _render_step(step: steps.Step, form: Any, draft: Draft | None, status: int = 200) -> tuple[str, int]:
@@ -353,7 +354,7 @@ def done() -> Response | str:
     token = session.get(STATUS_TOKEN)
     status_url = None
     if isinstance(token, str) and hash_status_token(token) == submission.status_token_hash:
-        status_url = url_for("status.show", token=token, _external=True)
+        status_url = public_url(current_app.config, url_for("status.show", token=token))
     return render_template(
         "intake/done.html",
         reference=submission.reference,
