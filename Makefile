@@ -19,7 +19,7 @@ db: install
 	$(BIN)/flask --app screening rules activate
 
 test: install-test system-deps
-	scripts/with-postgres.sh $(BIN)/pytest --numprocesses=auto
+	scripts/with-postgres.sh $(BIN)/pytest --numprocesses=auto --dist loadgroup
 
 install: $(BIN)/.installed
 
