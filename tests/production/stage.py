@@ -31,8 +31,8 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 NGINX = Path("/usr/sbin/nginx")
 REDIS = Path("/usr/bin/redis-server")
-#: How long any process may take to come up, and anything the stage waits for to happen.
-START_SECONDS = 45.0
+#: How long any process may take to come up (each imports the app: seconds of CPU on a busy two-core machine).
+START_SECONDS = 90.0
 STOP_SECONDS = 10.0
 LOG_TAIL_LINES = 40
 
