@@ -24,6 +24,7 @@ from screening.db import engine_for
 
 from .accounts import auth, users  # noqa: F401
 from .patient import Patient
+from .production.scheduling import pytest_xdist_make_scheduler  # noqa: F401 - one worker for the stage
 
 POSTGRES_URL = os.environ.get("SCREENING_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]

@@ -92,6 +92,15 @@ class Stage:
         self.processes.append(process)
         return process
 
+    def run(self, name: str, argv: list[str], env: Mapping[str, str]) -> None:
+        """Run a command to its end (bounded), its output kept like a process's; fail with that output."""
+        process = self.start(name, argv, env)
+        self.wait_until(f"{name} finishes", lambda: process.popen.poll() is not None)
+        self.processes.remove(process)  # done: no longer watched, never stopped
+        self.files.append(process.log)
+        if process.popen.returncode != 0:
+            raise StageError(f"{' '.join(argv)} exited with {process.popen.returncode}:\n{process.tail()}")
+
     def wait_until(
         self, what: str, ready: Callable[[], bool], *watched: Process, seconds: float = START_SECONDS
     ) -> None:

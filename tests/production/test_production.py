@@ -1,8 +1,8 @@
 """The app deployed as README "Production" says, driven over https by Chromium and by plain requests.
 
 nginx terminates TLS in front of two gunicorn hosts sharing PostgreSQL and Redis; a huey consumer sends the
-urgent alerts to an SMTP sink. All tests share one stage (module-scoped fixtures), so they land on one
-worker of ``pytest -n`` (``--dist loadgroup``).
+urgent alerts to an SMTP sink. All tests share one stage (module-scoped fixtures); with ``pytest -n ... --dist
+loadgroup`` (``make test``) they all run on one worker (tests/production/scheduling.py).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from .conftest import Browsing
 from .conftest import Deployment
 from .conftest import Host
 
-pytestmark = [pytest.mark.production, pytest.mark.browser, pytest.mark.xdist_group("production")]
+pytestmark = [pytest.mark.production, pytest.mark.browser]
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 TOKEN_LINK = re.compile(r"/(?:status|resume)/([A-Za-z0-9_-]{16,})")
