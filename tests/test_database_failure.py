@@ -350,6 +350,10 @@ def test_gunicorn_rides_out_a_database_that_stops_hangs_and_returns(pg: Server, 
         assert status == 302
         status, _, text = first.request("GET", "/intake/done")
         assert status == 200 and "We have received your answers" in text
+        engine = sa.create_engine(pg.url)
+        with engine.connect() as connection:  # decided by the rule set the worker loaded once the database returned
+            assert connection.scalar(sa.text("SELECT bool_and(ruleset_version IS NOT NULL) FROM decision")) is True
+        engine.dispose()
         second = HttpPatient(port)
         second.answer_until("mood")
 
