@@ -44,6 +44,10 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "ENVIRONMENT": "development",
         "SECRET_KEY": DEFAULT_SECRET_KEY,
         "DATABASE_URL": "sqlite:///" + os.path.join(instance_path, "screening.sqlite3"),
+        # Seconds to wait for a database connection, and for one statement (SQLite: for another writer's lock),
+        # before the request fails with the "try again in a few minutes" page; both well below gunicorn's 30 s.
+        "DATABASE_CONNECT_TIMEOUT": 5.0,
+        "DATABASE_STATEMENT_TIMEOUT": 10.0,
         "RULES_DIR": str(PROJECT_ROOT / "rules"),
         # How often each process checks which rule set version is active (and the files on disk), in seconds.
         "RULES_CHECK_SECONDS": 2.0,
