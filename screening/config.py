@@ -87,9 +87,18 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
     app.config.from_prefixed_env("SCREENING")
     if test_config is not None:
         app.config.update(test_config)
+    app.config["DATABASE_URL"] = database_url(app.config["DATABASE_URL"])
     # Plain http is only acceptable on a developer's own machine.
     app.config["SESSION_COOKIE_SECURE"] = not is_development(app)
     ensure_secret_key(app)
+
+
+def database_url(url: str) -> str:
+    """Return ``url`` with PostgreSQL's driver named: ``postgres://`` (as hosting services write it) means psycopg."""
+    for scheme in ("postgres://", "postgresql://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url.removeprefix(scheme)
+    return url
 
 
 def is_development(app: Flask) -> bool:

@@ -17,6 +17,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from . import db
+from .dbcheck import needs_database
 from .decisions import reevaluate
 from .errors import AnswersError
 from .models import Decision
@@ -129,7 +130,7 @@ def facts_command() -> None:
 
 
 @rules_group.command("activate")
-@with_appcontext
+@needs_database
 def activate_command() -> None:
     """Make sure a rule set is active (the files on the very first start) and say how the files on disk stand.
 
@@ -177,7 +178,7 @@ def _report_files(rules: Registry) -> None:
 
 @rules_group.command("reevaluate")
 @click.argument("reference")
-@with_appcontext
+@needs_database
 def reevaluate_command(reference: str) -> None:
     """Decide a submission again with the active rule set; the earlier decisions are kept."""
     ruleset = require_ruleset(current_app)
@@ -201,7 +202,7 @@ def _find_submission(session: orm.Session, reference: str) -> Submission:
 
 @rules_group.command("explain")
 @click.argument("reference")
-@with_appcontext
+@needs_database
 def explain_command(reference: str) -> None:
     """Show how a submission's outcome was decided: every rule, fact and note."""
     with db.new_session(current_app) as session:
@@ -237,7 +238,7 @@ def _explain_decision(decision: Decision) -> None:
 
 @click.command("screen")
 @click.argument("file", type=click.File("r", encoding="utf-8"))
-@with_appcontext
+@needs_database
 def screen_command(file: Any) -> None:
     """Screen an answers document (or a JSON list of them) with the active rule set; store nothing."""
     try:
