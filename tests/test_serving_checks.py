@@ -1,0 +1,100 @@
+"""The web server at start, on a database that does not exist or is not migrated: one line, and no server.
+
+A database that is only out of reach may come back, so the server starts anyway and says so.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from alembic import command
+
+from screening import migrate
+
+from .test_operator_errors import INIT_DB
+from .test_operator_errors import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "a-test-secret-that-is-long-enough-for-production"
+
+
+def _env(database_url: str) -> dict[str, str]:
+    """Return the environment of a server on ``database_url``."""
+    env = {**os.environ, "SCREENING_DATABASE_URL": database_url, "SCREENING_SECRET_KEY": SECRET}
+    env.pop("SCREENING_ENVIRONMENT", None)
+    return env
+
+
+def _gunicorn(database_url: str) -> subprocess.CompletedProcess[str]:
+    """Start ``gunicorn -w 2 wsgi:app`` as production does and wait for it to stop."""
+    command = [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{free_port()}", "wsgi:app"]
+    return subprocess.run(command, cwd=ROOT, env=_env(database_url), capture_output=True, text=True, timeout=60)
+
+
+def _flask_run(database_url: str) -> subprocess.CompletedProcess[str]:
+    """Start ``flask --app screening run`` and wait for it to stop."""
+    command = [sys.executable, "-m", "flask", "--app", "screening", "run", "--port", str(free_port())]
+    return subprocess.run(command, cwd=ROOT, env=_env(database_url), capture_output=True, text=True, timeout=60)
+
+
+def _refused(result: subprocess.CompletedProcess[str], line: str) -> None:
+    """Assert the server did not start, printing ``line`` and no traceback."""
+    assert result.returncode != 0, result.stderr
+    assert f"Error: {line}\n" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+
+
+def test_gunicorn_refuses_to_start_on_a_missing_sqlite_file(tmp_path: Path) -> None:
+    path = tmp_path / "missing.sqlite3"
+    _refused(_gunicorn(f"sqlite:///{path}"), f"the SQLite database {path} does not exist: run {INIT_DB}")
+    assert not path.exists()
+
+
+def test_gunicorn_refuses_to_start_on_a_database_with_no_tables(tmp_path: Path) -> None:
+    path = tmp_path / "empty.sqlite3"
+    path.touch()
+    _refused(_gunicorn(f"sqlite:///{path}"), f"the database has no tables: run {INIT_DB}")
+
+
+def test_flask_run_refuses_to_start_on_a_missing_sqlite_file(tmp_path: Path) -> None:
+    path = tmp_path / "missing.sqlite3"
+    _refused(_flask_run(f"sqlite:///{path}"), f"the SQLite database {path} does not exist: run {INIT_DB}")
+    assert not path.exists()
+
+
+def test_flask_run_refuses_to_start_on_an_older_schema(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    command.upgrade(migrate.alembic_config(url), "0001")
+    head = migrate.head_revision()
+    _refused(_flask_run(url), f"the database schema is at revision 0001, older than the code's {head}: run {INIT_DB}")
+
+
+def test_flask_run_starts_when_postgresql_is_out_of_reach(tmp_path: Path) -> None:
+    db_port, port = free_port(), free_port()
+    env = _env(f"postgresql+psycopg://clinic:s3cret-password@127.0.0.1:{db_port}/screening")
+    command = [sys.executable, "-m", "flask", "--app", "screening", "run", "--port", str(port)]
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for_port(port, server)
+    finally:
+        server.terminate()
+        _, errors = server.communicate(timeout=30)
+    assert f"cannot reach PostgreSQL at 127.0.0.1:{db_port}: connection refused; starting anyway" in errors
+    assert "s3cret-password" not in errors
+
+
+def _wait_for_port(port: int, server: subprocess.Popen[str]) -> None:
+    """Return once something listens on ``port``; fail if the server exits or 30 s pass first."""
+    deadline = time.monotonic() + 30
+    while server.poll() is None and time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"the server did not start (exit status {server.poll()})")
