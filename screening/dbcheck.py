@@ -32,6 +32,7 @@ INIT_DB = "flask --app screening init-db"
 #: The kinds of problem. Only an unreachable database may be temporary: the web server starts anyway.
 MISSING = "missing"
 UNMIGRATED = "unmigrated"
+UNUSABLE = "unusable"
 UNREACHABLE = "unreachable"
 
 P = ParamSpec("P")
@@ -69,7 +70,8 @@ def explain(url: sa.URL, error: sa.exc.DBAPIError) -> Problem:
         reason = reason.replace(str(url.password), "***")
     if url.get_backend_name() == "sqlite":
         hint = " (does its directory exist, and may this user write to it?)" if "unable to open" in reason else ""
-        return Problem(UNREACHABLE, f"cannot use the SQLite database {url.database}: {reason}{hint}")
+        kind = UNREACHABLE if "locked" in reason else UNUSABLE  # a lock passes; an unreadable file stays so
+        return Problem(kind, f"cannot use the SQLite database {url.database}: {reason}{hint}")
     server = _server(url)
     missing = re.search(r'database "(.*)" does not exist', reason)
     if missing is not None:
@@ -108,7 +110,7 @@ def needs_database(command: Callable[P, R]) -> Callable[P, R]:
 
 
 def serving_problem(app: Flask) -> Problem | None:
-    """Return the problem that must keep the web server from starting: a database missing or not migrated.
+    """Return the problem that must keep the web server from starting: a database missing, not migrated, or unusable.
 
     A database out of reach may come back: log it in one line and let the server start.
     """

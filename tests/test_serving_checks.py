@@ -5,6 +5,7 @@ A database that is only out of reach may come back, so the server starts anyway 
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
@@ -12,10 +13,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from alembic import command
 
 from screening import migrate
+from screening.db import engine_for
+from screening.dbcheck import serving_problem
 
+from .conftest import make_app
 from .test_operator_errors import INIT_DB
 from .test_operator_errors import free_port
 
@@ -98,3 +103,21 @@ def _wait_for_port(port: int, server: subprocess.Popen[str]) -> None:
         except OSError:
             time.sleep(0.1)
     raise AssertionError(f"the server did not start (exit status {server.poll()})")
+
+
+def test_a_file_that_is_not_a_database_keeps_the_server_from_starting(tmp_path: Path) -> None:
+    path = tmp_path / "notes.sqlite3"
+    path.write_text("not a database, but the notes someone kept here " * 100)
+    app = make_app(f"sqlite:///{path}")
+    problem = serving_problem(app)
+    engine_for(app).dispose()
+    assert str(problem) == f"cannot use the SQLite database {path}: file is not a database"
+
+
+def test_postgresql_out_of_reach_lets_the_server_start_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    port = free_port()
+    app = make_app(f"postgresql+psycopg://clinic:s3cret-password@127.0.0.1:{port}/screening")
+    with caplog.at_level(logging.WARNING):
+        assert serving_problem(app) is None
+    engine_for(app).dispose()
+    assert caplog.messages == [f"cannot reach PostgreSQL at 127.0.0.1:{port}: connection refused; starting anyway"]
