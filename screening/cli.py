@@ -6,6 +6,7 @@ from datetime import UTC
 from datetime import datetime
 
 import click
+from alembic.util import CommandError
 from flask import Flask
 from flask import current_app
 from flask.cli import run_command
@@ -60,7 +61,10 @@ def init_db_command() -> None:
     """Create the database or migrate it to the latest schema."""
     engine = db.engine_for(current_app)
     with dbcheck.database_errors(engine.url):
-        migrate.upgrade(current_app.config["DATABASE_URL"])
+        try:
+            migrate.upgrade(current_app.config["DATABASE_URL"])
+        except CommandError as error:  # most likely a revision this code does not know: say which
+            raise click.ClickException(str(dbcheck.diagnose(engine) or error)) from None
         revision = migrate.current_revision(engine)
     click.echo(f"Database is at the latest schema (revision {revision}).")
 
