@@ -114,7 +114,9 @@ def serving_problem(app: Flask) -> Problem | None:
 
     A database out of reach may come back: log it in one line and let the server start.
     """
-    problem = diagnose(db.engine_for(app))
+    engine = db.engine_for(app)
+    problem = diagnose(engine)
+    engine.dispose()  # leave no connection behind for workers forked after this (gunicorn --preload) to share
     if problem is not None and problem.kind == UNREACHABLE:
         app.logger.warning("%s; starting anyway", problem.message)
         return None
