@@ -11,8 +11,9 @@ from screening.rules import require_ruleset
 
 os.environ.setdefault("SCREENING_ENVIRONMENT", "production")
 app = create_app()
-# Refuse to start, in one line, on a database that does not exist or is not migrated. gunicorn stops on this exit
-# status ("App failed to load") instead of booting worker after worker.
+# Refuse to start, in one line, on a database that does not exist or is not migrated: gunicorn.conf.py checks once
+# before the workers boot, this covers a server started without it. gunicorn stops on this exit status ("App failed
+# to load") instead of booting worker after worker.
 if (problem := serving_problem(app)) is not None:
     print(f"Error: {problem}", file=sys.stderr)
     sys.exit(Arbiter.APP_LOAD_ERROR)

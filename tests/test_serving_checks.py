@@ -14,12 +14,14 @@ import time
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from alembic import command
 
 from screening import migrate
 from screening.db import engine_for
 from screening.dbcheck import serving_problem
 
+from .conftest import POSTGRES_URL
 from .conftest import make_app
 from .test_operator_errors import INIT_DB
 from .test_operator_errors import free_port
@@ -121,3 +123,14 @@ def test_postgresql_out_of_reach_lets_the_server_start_with_a_warning(caplog: py
         assert serving_problem(app) is None
     engine_for(app).dispose()
     assert caplog.messages == [f"cannot reach PostgreSQL at 127.0.0.1:{port}: connection refused; starting anyway"]
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs SCREENING_TEST_POSTGRES_URL")
+def test_gunicorn_refuses_to_start_on_a_postgresql_database_that_does_not_exist() -> None:
+    server = sa.make_url(str(POSTGRES_URL))
+    url = server.set(database="screening_absent").render_as_string(hide_password=False)
+    _refused(
+        _gunicorn(url),
+        f'PostgreSQL at {server.host}:{server.port} has no database "screening_absent": '
+        f"create it (createdb screening_absent), then run {INIT_DB}",
+    )
