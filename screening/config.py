@@ -44,6 +44,10 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "ENVIRONMENT": "development",
         "SECRET_KEY": DEFAULT_SECRET_KEY,
         "DATABASE_URL": "sqlite:///" + os.path.join(instance_path, "screening.sqlite3"),
+        # Seconds to wait for a database connection, and for one statement (SQLite: for another writer's lock),
+        # before the request fails with the "try again in a few minutes" page; both well below gunicorn's 30 s.
+        "DATABASE_CONNECT_TIMEOUT": 5.0,
+        "DATABASE_STATEMENT_TIMEOUT": 10.0,
         "RULES_DIR": str(PROJECT_ROOT / "rules"),
         # How often each process checks which rule set version is active (and the files on disk), in seconds.
         "RULES_CHECK_SECONDS": 2.0,
@@ -102,6 +106,7 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
     app.config.from_prefixed_env("SCREENING")
     if test_config is not None:
         app.config.update(test_config)
+    app.config["DATABASE_URL"] = database_url(app.config["DATABASE_URL"])
     # Plain http is only acceptable on a developer's own machine.
     app.config["SESSION_COOKIE_SECURE"] = not is_development(app)
     app.config["TRUSTED_HOSTS"] = trusted_hosts(app.config, production=not is_development(app))
@@ -126,6 +131,14 @@ def trusted_hosts(config: Mapping[str, Any], *, production: bool) -> list[str] |
 def public_url(config: Mapping[str, Any], path: str) -> str:
     """Return the absolute address of ``path`` (which starts with "/") under PUBLIC_BASE_URL."""
     return str(config["PUBLIC_BASE_URL"]).rstrip("/") + path
+
+
+def database_url(url: str) -> str:
+    """Return ``url`` with PostgreSQL's driver named: ``postgres://`` (as hosting services write it) means psycopg."""
+    for scheme in ("postgres://", "postgresql://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url.removeprefix(scheme)
+    return url
 
 
 def is_development(app: Flask) -> bool:

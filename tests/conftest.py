@@ -85,7 +85,7 @@ def make_app(database_url: str, **config: Any) -> Flask:
     return create_app(
         {
             "TESTING": True,
-            "SECRET_KEY": "test-secret-key-not-for-production",
+            "SECRET_KEY": PRODUCTION_SECRET,
             "DATABASE_URL": database_url,
             # Links the app hands out come from this setting, never from the test client's "localhost".
             "PUBLIC_BASE_URL": PUBLIC_BASE_URL,

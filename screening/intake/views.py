@@ -15,9 +15,11 @@ from flask import request
 from flask import session
 from flask import url_for
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from .. import alerts
+from .. import errorpages
 from ..config import public_url
 from ..db import get_session
 from ..decisions import FALLBACK_ERROR_MESSAGE
@@ -64,6 +66,13 @@ def _definitions() -> dict[str, Any]:
         "pain_regions": PAIN_REGIONS,
         "max_medication_rows": MAX_MEDICATION_TRIALS,
     }
+
+
+@bp.errorhandler(SQLAlchemyError)
+def _database_failed(error: SQLAlchemyError) -> tuple[str, int, dict[str, str]]:
+    """Show the database failure page; with the full crisis section when the unsaved answers ask for it."""
+    crisis_now = request.method == "POST" and service.item9_above_zero(steps.posted_pairs(request.form))
+    return errorpages.handle_database_error(error, crisis_now=crisis_now)
 
 
 def _now() -> datetime:
