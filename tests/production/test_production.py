@@ -20,6 +20,7 @@ from playwright.sync_api import Page
 from playwright.sync_api import expect
 
 from screening.instruments import PHQ9
+from screening.models import Alert
 from screening.models import RulesWorker
 from screening.models import Submission
 from tests.browser.wizard import answer_steps
@@ -99,6 +100,12 @@ def submission(deployment: Deployment, reference: str) -> Submission:
         return session.scalars(sa.select(Submission).where(Submission.reference == reference)).one()
 
 
+def alert_status(deployment: Deployment, submission_id: int) -> str:
+    """Return the status of the one alert about a submission."""
+    with sa.orm.Session(deployment.engine) as session:
+        return session.scalars(sa.select(Alert.status).where(Alert.submission_id == submission_id)).one()
+
+
 # --- The journeys -----------------------------------------------------------------------------------
 
 
@@ -136,6 +143,7 @@ def test_a_safety_answer_shows_crisis_help_and_the_consumer_emails_the_alert_thr
         assert word.lower() not in (body + received.message["Subject"]).lower(), word
     # The consumer process took the task from Redis and ran it: the web hosts only queued it.
     assert "Executing screening.alerts.send_alert" in deployment.consumer.tail(), deployment.consumer.tail()
+    wait_for("the alert is recorded as sent", lambda: alert_status(deployment, stored.id) == "sent", deployment)
 
     assert_logs_hold_no_token(deployment, TOKEN_LINK.findall(status_url), "/status/")
     browsing.assert_hardened()
