@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import click
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -31,10 +32,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         instance_relative_config=True,
         template_folder=str(PROJECT_ROOT / "templates"),
     )
-    config.load(app, test_config)
+    _configure(app, test_config)
     _trust_proxies(app)
     csrf.init_app(app)
-    db.init_app(app)
     rules.init_app(app)
     security.init_app(app)
     auth.init_app(app)
@@ -42,6 +42,17 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     _register_blueprints(app)
     return app
+
+
+def _configure(app: Flask, test_config: dict[str, Any] | None) -> None:
+    """Load the settings and make the database engine; under a command, an unusable setting is one line."""
+    try:
+        config.load(app, test_config)
+        db.init_app(app)
+    except config.ConfigError as error:
+        if click.get_current_context(silent=True) is None:
+            raise
+        raise click.ClickException(str(error)) from None
 
 
 def _trust_proxies(app: Flask) -> None:

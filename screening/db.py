@@ -19,6 +19,8 @@ from sqlalchemy import orm
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import SQLAlchemyError
 
+from .config import ConfigError
+
 EXTENSION_KEY = "screening.db"
 log = logging.getLogger(__name__)
 
@@ -97,13 +99,30 @@ def _sqlite_pragmas(busy_seconds: float) -> t.Callable[[Any, Any], None]:
 
 def init_app(app: Flask) -> None:
     """Give the app its engine and close the request's session at teardown."""
-    engine = make_engine(
-        app.config["DATABASE_URL"],
-        connect_timeout=float(app.config["DATABASE_CONNECT_TIMEOUT"]),
-        statement_timeout=float(app.config["DATABASE_STATEMENT_TIMEOUT"]),
-    )
+    try:
+        engine = make_engine(
+            app.config["DATABASE_URL"],
+            connect_timeout=_seconds(app.config, "DATABASE_CONNECT_TIMEOUT"),
+            statement_timeout=_seconds(app.config, "DATABASE_STATEMENT_TIMEOUT"),
+        )
+    except (sa.exc.ArgumentError, ImportError) as error:  # the URL is never repeated: it may hold a password
+        raise ConfigError(
+            f"SCREENING_DATABASE_URL is not a database this app can use ({type(error).__name__}): use "
+            "sqlite:///PATH or postgresql://user@host/database"
+        ) from None
     app.extensions[EXTENSION_KEY] = orm.sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(_close_session)
+
+
+def _seconds(config: t.Mapping[str, Any], name: str) -> float:
+    """Return the setting ``name`` as a positive number of seconds."""
+    try:
+        value = float(config[name])
+    except (TypeError, ValueError):
+        value = -1.0
+    if not value > 0:
+        raise ConfigError(f"SCREENING_{name} must be a number of seconds above 0, not {config[name]!r}")
+    return value
 
 
 def engine_for(app: Flask) -> sa.Engine:

@@ -7,12 +7,14 @@ client sends none by itself, so ``browser_post`` adds what a browser would.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from screening.db import engine_for
 from screening.security import RedactTokens
 from screening.security import client_address
 
@@ -88,9 +90,28 @@ def test_secure_responses_carry_hsts(client: FlaskClient) -> None:
 # --- Behind a proxy -------------------------------------------------------------------------------------
 
 
+#: Apps a test made beside the ``app`` fixture's; their connections are closed after the test.
+MADE: list[Flask] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_made_apps() -> Iterator[None]:
+    """Dispose of the engines of the apps a test made."""
+    yield
+    while MADE:
+        engine_for(MADE.pop()).dispose()
+
+
+def another_app(app: Flask, **config: object) -> Flask:
+    """Return an app on the database of ``app`` with ``config`` changed."""
+    made = make_app(app.config["DATABASE_URL"], **config)
+    MADE.append(made)
+    return made
+
+
 def proxied_app(app: Flask, **config: object) -> Flask:
     """Return an app like ``app`` that trusts one reverse proxy."""
-    return make_app(app.config["DATABASE_URL"], PROXY_COUNT=1, **config)
+    return another_app(app, PROXY_COUNT=1, **config)
 
 
 def test_behind_a_tls_proxy_forms_work_and_the_request_is_secure(app: Flask) -> None:
@@ -161,9 +182,7 @@ def test_the_rate_limit_counts_by_the_validated_address(app: Flask) -> None:
 
 def production_app(app: Flask, **config: object) -> Flask:
     """Return a production app on the database of ``app``."""
-    return make_app(
-        app.config["DATABASE_URL"], TESTING=False, ENVIRONMENT="production", SECRET_KEY=PRODUCTION_SECRET, **config
-    )
+    return another_app(app, TESTING=False, ENVIRONMENT="production", SECRET_KEY=PRODUCTION_SECRET, **config)
 
 
 def test_production_trusts_only_the_public_host_by_default(app: Flask) -> None:
@@ -238,7 +257,7 @@ def test_405_says_which_methods_are_allowed(client: FlaskClient) -> None:
 
 
 def test_429_says_when_to_try_again(app: Flask) -> None:
-    client = make_app(app.config["DATABASE_URL"], LOGIN_RATE_LIMIT="1 per minute").test_client()
+    client = another_app(app, LOGIN_RATE_LIMIT="1 per minute").test_client()
     statuses = []
     for _ in range(2):
         page = client.get("/login")

@@ -247,3 +247,31 @@ def test_a_postgres_url_reaches_the_server(new_app: Callable[[str], Flask], data
     result = new_app(url).test_cli_runner().invoke(args=["users", "list"])
     assert result.exit_code == 0, result.output
     assert "No users yet" in result.output
+
+
+@pytest.mark.parametrize(
+    ("settings", "line"),
+    [
+        ({"SCREENING_ENVIRONMENT": "production"}, "Error: SECRET_KEY is not set."),
+        ({"SCREENING_DATABASE_URL": "nonsense::"}, "Error: SCREENING_DATABASE_URL is not a database this app"),
+        ({"SCREENING_DATABASE_URL": "mysql://u:hunter2@h/db"}, "Error: SCREENING_DATABASE_URL is not a database"),
+        ({"SCREENING_DATABASE_CONNECT_TIMEOUT": "abc"}, "Error: SCREENING_DATABASE_CONNECT_TIMEOUT must be a number"),
+    ],
+)
+def test_an_unusable_setting_is_one_line_before_any_command(
+    tmp_path: Path, settings: dict[str, str], line: str
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SCREENING_DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}", **settings}
+    env.pop("SCREENING_SECRET_KEY", None)
+    flask = Path(sys.executable).parent / "flask"
+    result = subprocess.run(
+        [str(flask), "--app", "screening", "users", "list"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith(line), result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert "hunter2" not in result.stderr
