@@ -10,7 +10,6 @@ import os
 from collections.abc import Callable
 from collections.abc import Iterator
 from dataclasses import dataclass
-from dataclasses import field
 from datetime import UTC
 from datetime import datetime
 from pathlib import Path
@@ -72,7 +71,8 @@ class Deployment:
     smtp: SMTPServer
     nginx_access_log: Path
     consumer: Process
-    users: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: role -> (email, password) of the stage's clinic users.
+    users: dict[str, tuple[str, str]]
 
     @property
     def base_url(self) -> str:
@@ -133,6 +133,7 @@ def _start(
     nginx_access_log = folder / "nginx.access.log"
     nginx = _start_nginx(stage, prefix, port, (hosts[0].port, hosts[1].port), nginx_access_log, env)
     stage.files += [nginx_access_log, folder / "nginx.error.log", *(host.access_log for host in hosts)]
+    users = _create_users(engine)  # while the hosts boot
     for host in hosts:
         stage.wait_until(
             f"{host.name} serves the welcome page",
@@ -141,7 +142,7 @@ def _start(
         )
     stage.wait_until("the consumer starts", lambda: "Huey consumer started" in consumer.tail(), consumer)
     stage.wait_until("nginx serves the site over https", lambda: stages.request(port, "GET", "/").status == 200, nginx)
-    return Deployment(stage, port, (hosts[0], hosts[1]), database_url, engine, smtp, nginx_access_log, consumer)
+    return Deployment(stage, port, (hosts[0], hosts[1]), database_url, engine, smtp, nginx_access_log, consumer, users)
 
 
 def _settings(database_url: str, base_url: str, redis_port: int, smtp_port: int) -> dict[str, str]:
@@ -161,6 +162,18 @@ def _settings(database_url: str, base_url: str, redis_port: int, smtp_port: int)
         "SCREENING_SMTP_FROM": "screening@clinic.example",
         "SCREENING_ALERT_RECIPIENTS": f'["{ALERT_RECIPIENT}"]',
     }
+
+
+def _create_users(engine: sa.Engine) -> dict[str, tuple[str, str]]:
+    """Create one physician, one staff member and one admin through the app's own service; return role -> login."""
+    logins = {role: (f"{role}@clinic.test", DEFAULT_PASSWORD) for role in ("physician", "staff", "admin")}
+    with orm.Session(engine) as session:
+        for role, (email, password) in logins.items():
+            service.create_user(
+                session, email=email, role=role, password=password, actor="system", at=datetime.now(UTC)
+            )
+        session.commit()
+    return logins
 
 
 def _start_host(stage: Stage, number: int, env: dict[str, str]) -> Host:
@@ -198,20 +211,6 @@ def _start_nginx(
         )
     )
     return stage.start("nginx", [str(stages.NGINX), "-p", str(prefix), "-e", str(error_log), "-c", str(config)], env)
-
-
-@pytest.fixture(scope="module")
-def accounts(deployment: Deployment) -> dict[str, tuple[str, str]]:
-    """Create one physician, one staff member and one admin through the app's own service; return role -> login."""
-    logins = {role: (f"{role}@clinic.test", DEFAULT_PASSWORD) for role in ("physician", "staff", "admin")}
-    with orm.Session(deployment.engine) as session:
-        for role, (email, password) in logins.items():
-            service.create_user(
-                session, email=email, role=role, password=password, actor="system", at=datetime.now(UTC)
-            )
-        session.commit()
-    deployment.users = logins
-    return logins
 
 
 @pytest.fixture(scope="session")

@@ -150,7 +150,7 @@ def test_a_safety_answer_shows_crisis_help_and_the_consumer_emails_the_alert_thr
 
 
 def test_a_candidate_resumes_on_another_device_and_a_physician_claims_and_decides(
-    browsing: Browsing, deployment: Deployment, accounts: dict[str, tuple[str, str]]
+    browsing: Browsing, deployment: Deployment
 ) -> None:
     patient = browsing.page()
     answer_steps(patient, deployment.base_url, until="symptoms")
@@ -184,9 +184,7 @@ def test_a_candidate_resumes_on_another_device_and_a_physician_claims_and_decide
     browsing.assert_hardened()
 
 
-def test_a_published_rule_change_switches_both_hosts(
-    browsing: Browsing, deployment: Deployment, accounts: dict[str, tuple[str, str]]
-) -> None:
+def test_a_published_rule_change_switches_both_hosts(browsing: Browsing, deployment: Deployment) -> None:
     staff = browsing.page()
     sign_in(staff, deployment, "staff", "/rules/")
     staff.get_by_label("Title of the draft").fill("Say PHQ-9 total in the TRD description")
@@ -239,9 +237,7 @@ def decides_with(host: Host, cookie: str, deployment: Deployment, version: str) 
     return len(versions) == len(workers) == 2 and set(versions.values()) == {version}
 
 
-def test_an_admin_downloads_the_audit_trail_as_csv(
-    browsing: Browsing, deployment: Deployment, accounts: dict[str, tuple[str, str]]
-) -> None:
+def test_an_admin_downloads_the_audit_trail_as_csv(browsing: Browsing, deployment: Deployment) -> None:
     admin = browsing.page()
     sign_in(admin, deployment, "admin", "/admin/users")
     admin.goto(deployment("/admin/audit"))
