@@ -189,6 +189,7 @@ def test_a_published_rule_change_switches_both_hosts(browsing: Browsing, deploym
     sign_in(staff, deployment, "staff", "/rules/")
     staff.get_by_label("Title of the draft").fill("Say PHQ-9 total in the TRD description")
     staff.get_by_role("button", name="Start a draft").click()
+    expect(staff).to_have_url(re.compile(r"/rules/drafts/\d+$"))
     draft_url = staff.url
     staff.get_by_role("link", name="candidates.yaml").click()
     editor = staff.get_by_label("Text of candidates.yaml")
