@@ -1,11 +1,5 @@
-"""Serve the app under gunicorn: ``gunicorn wsgi:app``. Production settings unless told otherwise."""
+"""Serve the app from a checkout: ``gunicorn wsgi:app``, the same app as ``gunicorn screening.wsgi:app``."""
 
-import os
+from screening.wsgi import app
 
-from screening import create_app
-from screening.rules import require_ruleset
-
-os.environ.setdefault("SCREENING_ENVIRONMENT", "production")
-app = create_app()
-# Refuse to start, listing every error, when neither the rule files nor an earlier version are valid.
-require_ruleset(app)
+__all__ = ["app"]

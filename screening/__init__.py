@@ -15,7 +15,6 @@ from . import db
 from . import errorpages
 from . import rules
 from . import security
-from .config import PROJECT_ROOT
 
 csrf = CSRFProtect()
 
@@ -29,7 +28,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(
         __name__,
         instance_relative_config=True,
-        template_folder=str(PROJECT_ROOT / "templates"),
+        template_folder=str(config.bundled("templates")),
     )
     config.load(app, test_config)
     _trust_proxies(app)

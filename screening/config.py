@@ -19,7 +19,16 @@ DEFAULT_SECRET_KEY = "change-me"
 #: The secret generated for development is kept here, inside the instance folder.
 SECRET_KEY_FILE = "secret_key"
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE_DIR.parent
+
+
+def bundled(name: str) -> Path:
+    """Return the root folder ``name`` (templates, rules): the installed wheel's copy, else the checkout's own."""
+    # setup.py copies these folders under screening/bundled/ when it builds a wheel; a checkout or an editable
+    # install has no such copy and reads the repository's folders, where they are edited.
+    inside = PACKAGE_DIR / "bundled" / name
+    return inside if inside.is_dir() else PROJECT_ROOT / name
 
 
 class ConfigError(RuntimeError):
@@ -33,7 +42,7 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "ENVIRONMENT": "development",
         "SECRET_KEY": DEFAULT_SECRET_KEY,
         "DATABASE_URL": "sqlite:///" + os.path.join(instance_path, "screening.sqlite3"),
-        "RULES_DIR": str(PROJECT_ROOT / "rules"),
+        "RULES_DIR": str(bundled("rules")),
         # How often each process checks which rule set version is active (and the files on disk), in seconds.
         "RULES_CHECK_SECONDS": 2.0,
         # Publishing a rule change needs a second person (physician or admin) to approve it.
