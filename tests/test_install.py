@@ -123,6 +123,8 @@ def test_the_installed_wheel_migrates_activates_the_default_rules_and_serves(ins
         login = _get(base + "/login", time.monotonic() + 5)
         with urllib.request.urlopen(base + "/static/screening.css", timeout=5) as response:
             stylesheet = response.status, response.read().decode()
+        with urllib.request.urlopen(base + "/favicon.ico", timeout=5) as response:
+            icon = response.status, response.headers["Content-Type"]
     finally:
         server.terminate()
         _, errors = server.communicate(timeout=30)
@@ -135,6 +137,7 @@ def test_the_installed_wheel_migrates_activates_the_default_rules_and_serves(ins
     assert 'name="password"' in login[2]
     assert stylesheet[0] == 200
     assert "{" in stylesheet[1]
+    assert icon == (200, "image/svg+xml; charset=utf-8")
     assert "Traceback" not in errors
     with sqlite3.connect(installed.elsewhere / "clinic.sqlite3") as database:
         activated = database.execute("SELECT version, origin FROM ruleset_version").fetchall()
