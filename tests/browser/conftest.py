@@ -157,7 +157,8 @@ def html_checker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HtmlCheck
     errors = checker.errors()
     if errors:
         pytest.fail(
-            "The Nu HTML checker found errors in pages the browser tests checked:\n" + "\n".join(errors), pytrace=False
+            "The Nu HTML checker found errors in pages the browser tests loaded or checked:\n" + "\n".join(errors),
+            pytrace=False,
         )
 
 
@@ -172,19 +173,23 @@ ACTION_TIMEOUT_MS = 10_000
 
 
 @pytest.fixture()
-def context(context: BrowserContext) -> BrowserContext:
-    """Return pytest-playwright's context with a short action timeout."""
+def context(context: BrowserContext, request: pytest.FixtureRequest, html_checker: HtmlChecker) -> BrowserContext:
+    """Return pytest-playwright's context with a short action timeout; every page it loads is validated."""
     context.set_default_timeout(ACTION_TIMEOUT_MS)
+    html_checker.keep_documents(context, request.node.nodeid)
     return context
 
 
 @pytest.fixture()
-def new_context(new_context: Callable[..., BrowserContext]) -> Callable[..., BrowserContext]:
-    """Return pytest-playwright's context factory; its contexts have a short action timeout too."""
+def new_context(
+    new_context: Callable[..., BrowserContext], request: pytest.FixtureRequest, html_checker: HtmlChecker
+) -> Callable[..., BrowserContext]:
+    """Return pytest-playwright's context factory; its contexts have a short action timeout too, and are validated."""
 
     def factory(**kwargs: Any) -> BrowserContext:
         created = new_context(**kwargs)
         created.set_default_timeout(ACTION_TIMEOUT_MS)
+        html_checker.keep_documents(created, request.node.nodeid)
         return created
 
     return factory

@@ -1,4 +1,7 @@
-"""The Nu HTML checker over every page the browser tests check: each page is saved as it goes, all are validated once.
+"""The Nu HTML checker over every page the browser tests load or check: saved as they go, validated all at once.
+
+Two kinds of page are kept: each HTML document a browser context loads, as the server sent it, and each page as it
+stands when a test checks it with axe (after its scripts ran).
 
 The checker is a Java program (~1.5 s to start), so one run per test session (per xdist worker) checks every page.
 ``make install-test`` installs it (npm's vnu-jar); ``scripts/system-deps.sh`` installs Java when it is missing.
@@ -11,6 +14,11 @@ import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+from playwright.sync_api import BrowserContext
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Response
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 VNU_JAR = ROOT / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
@@ -29,6 +37,23 @@ class HtmlChecker:
         path = self.folder / f"page-{len(self.names):04d}.html"
         path.write_text(html, encoding="utf-8")
         self.names[path.name] = name
+
+    def keep_documents(self, context: BrowserContext, test: str) -> None:
+        """Also keep every HTML page the context loads, as the server sent it, named after ``test`` and the path."""
+
+        def keep(response: Response) -> None:
+            request = response.request
+            if request.resource_type != "document" or 300 <= response.status < 400:  # a redirect has no body to read
+                return
+            if not response.headers.get("content-type", "").startswith("text/html"):
+                return
+            try:
+                html = response.text()
+            except PlaywrightError:  # the test closed the page before the body arrived: nothing left to check
+                return
+            self.save(html, f"{test}: {request.method} {urlsplit(response.url).path} ({response.status})")
+
+        context.on("response", keep)
 
     def errors(self) -> list[str]:
         """Validate every saved page in one run of the checker; return one line per error."""
