@@ -8,6 +8,7 @@ runs from a working directory outside the repository, so nothing can come from t
 from __future__ import annotations
 
 import os
+from contextlib import closing
 import shutil
 import sqlite3
 import subprocess
@@ -86,7 +87,10 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     return Installed(site=site, elsewhere=elsewhere, env=env)
 
 
-def test_the_wheel_carries_templates_rules_static_files_and_migrations(installed: Installed) -> None:
+def test_the_installed_wheel_carries_every_file_migrates_activates_the_default_rules_and_serves(
+    installed: Installed,
+) -> None:
+    # One test, so that parallel workers never build the wheel twice.
     package = installed.site / "screening"
     found = installed.run("-c", "import importlib.util; print(importlib.util.find_spec('screening').origin)")
     assert Path(found.stdout.strip()).parent == package, found.stderr  # not the checkout
@@ -100,8 +104,6 @@ def test_the_wheel_carries_templates_rules_static_files_and_migrations(installed
     assert (bundled / "rules" / "tables" / "trd.yaml").is_file()
     assert not list(bundled.rglob("__pycache__"))
 
-
-def test_the_installed_wheel_migrates_activates_the_default_rules_and_serves(installed: Installed) -> None:
     # Each command imports the whole app (seconds on a busy machine): migrate, then let the server's start
     # activate the bundled rules, as `flask rules activate` would.
     migrated = installed.run("-m", "flask", "--app", "screening", "init-db")
@@ -139,6 +141,6 @@ def test_the_installed_wheel_migrates_activates_the_default_rules_and_serves(ins
     assert "{" in stylesheet[1]
     assert icon == (200, "image/svg+xml; charset=utf-8")
     assert "Traceback" not in errors
-    with sqlite3.connect(installed.elsewhere / "clinic.sqlite3") as database:
+    with closing(sqlite3.connect(installed.elsewhere / "clinic.sqlite3")) as database:
         activated = database.execute("SELECT version, origin FROM ruleset_version").fetchall()
     assert activated == [(version_of(read_sources(RULES)), "files")]  # the default rules, from the wheel's copy
