@@ -63,7 +63,9 @@ def _trust_proxies(app: Flask) -> None:
     """Read the client address and scheme from X-Forwarded-* set by this many reverse proxies."""
     count = int(app.config["PROXY_COUNT"])
     if count:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
+        # ProxyFix sets the address from X-Forwarded-For, then the inner middleware checks what it set.
+        checked = security.ValidClientAddress(app.wsgi_app)
+        app.wsgi_app = ProxyFix(checked, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -23,12 +23,13 @@ import click
 import sqlalchemy as sa
 from flask import Flask
 from flask import current_app
-from flask.cli import with_appcontext
 from huey import Huey
 from sqlalchemy import orm
 
 from . import audit
+from .config import public_url
 from .db import new_session
+from .dbcheck import needs_database
 from .models import Alert
 from .models import Submission
 from .tasks import huey_for
@@ -119,7 +120,7 @@ def recipients(config: Mapping[str, Any]) -> list[str]:
 
 def detail_url(config: Mapping[str, Any], submission_id: int) -> str:
     """Return the address of the physician's page for a submission."""
-    return f"{str(config['PUBLIC_BASE_URL']).rstrip('/')}/review/submissions/{submission_id}"
+    return public_url(config, f"/review/submissions/{submission_id}")
 
 
 def build_message(config: Mapping[str, Any], submission: Submission, *, now: datetime) -> EmailMessage:
@@ -226,7 +227,7 @@ def alerts_group() -> None:
 @alerts_group.command("list")
 @click.option("--status", type=click.Choice(["pending", "sent", "failed"]), help="Only alerts in this state.")
 @click.option("--limit", default=50, show_default=True, help="Newest alerts to show.")
-@with_appcontext
+@needs_database
 def list_command(status: str | None, limit: int) -> None:
     """Show the newest alerts: id, state, attempts, reference, times and the last error."""
     query = sa.select(Alert, Submission.reference).join(Submission, Submission.id == Alert.submission_id)
@@ -245,7 +246,7 @@ def list_command(status: str | None, limit: int) -> None:
 
 
 @alerts_group.command("retry")
-@with_appcontext
+@needs_database
 def retry_command() -> None:
     """Queue again every failed alert (and pending ones that were never queued)."""
     with new_session(current_app) as session:

@@ -47,7 +47,6 @@ from flask import request
 from flask import session
 from flask import url_for
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import AnonymousUserMixin
 from flask_login import LoginManager
 from flask_login import UserMixin
@@ -164,7 +163,8 @@ class SignInForm(Form):
 def init_app(app: Flask) -> None:
     """Set up Flask-Login, the sign-in rate limit, the session lifetime check and the auth pages."""
     login_manager.init_app(app)
-    app.extensions[LIMITER_KEY] = Limiter(get_remote_address, app=app)
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)  # a 429 says when to try again (Retry-After)
+    app.extensions[LIMITER_KEY] = Limiter(client_key, app=app)
     app.before_request(enforce_session_lifetime)
     app.add_template_global(signed_in_account)
     app.register_blueprint(bp)
@@ -300,7 +300,12 @@ def _rate_limit() -> contextlib.AbstractContextManager[None]:
     limiter: Limiter = current_app.extensions[LIMITER_KEY]
     if not limiter.enabled:
         return contextlib.nullcontext()
-    return limiter.limit(current_app.config["LOGIN_RATE_LIMIT"], key_func=get_remote_address)
+    return limiter.limit(current_app.config["LOGIN_RATE_LIMIT"], key_func=client_key)
+
+
+def client_key() -> str:
+    """Return what sign-in attempts are counted by: the client's address; requests without one share a count."""
+    return request.remote_addr or "unknown-address"
 
 
 def _render_login(form: SignInForm, *, failed: bool = False, status: int = 200) -> tuple[str, int]:

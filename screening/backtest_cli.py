@@ -11,10 +11,10 @@ from datetime import datetime
 
 import click
 from flask import current_app
-from flask.cli import with_appcontext
 from sqlalchemy import orm
 
 from .db import new_session
+from .dbcheck import needs_database
 from .models import BacktestRun
 from .models import RuleSetVersion
 from .ruleset import store
@@ -34,7 +34,7 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 @click.option("--from", "first", metavar="YYYY-MM-DD", help="Only submissions sent on or after this day (UTC).")
 @click.option("--to", "last", metavar="YYYY-MM-DD", help="Only submissions sent on or before this day (UTC).")
 @click.argument("path", required=False)
-@with_appcontext
+@needs_database
 def backtest_command(against_text: str | None, first: str | None, last: str | None, path: str | None) -> None:
     """Dry run: evaluate the rule files at PATH against stored submissions and compare with a stored version."""
     from .rules_cli import sources_at  # here, not above: rules_cli registers this command when it is imported

@@ -6,12 +6,15 @@ from datetime import UTC
 from datetime import datetime
 
 import click
+from alembic.util import CommandError
 from flask import Flask
 from flask import current_app
+from flask.cli import run_command
 from flask.cli import with_appcontext
 
 from . import audit
 from . import db
+from . import dbcheck
 from . import migrate
 from .alerts import alerts_group
 from .rules_cli import rules_group
@@ -39,19 +42,35 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(users_group)
     app.cli.add_command(alerts_group)
     app.cli.add_command(seed_command)
+    _refuse_to_run_without_a_database(app)
+
+
+def _refuse_to_run_without_a_database(app: Flask) -> None:
+    """Under ``flask run``, exit with one line when the database is missing or not migrated, before serving 500s."""
+    context = click.get_current_context(silent=True)
+    if context is None or context.command is not run_command:
+        return  # another command (which checks for itself), a WSGI server, or a test
+    problem = dbcheck.serving_problem(app)
+    if problem is not None:
+        raise click.ClickException(problem.message)
 
 
 @click.command("init-db")
 @with_appcontext
 def init_db_command() -> None:
     """Create the database or migrate it to the latest schema."""
-    migrate.upgrade(current_app.config["DATABASE_URL"])
-    revision = migrate.current_revision(db.engine_for(current_app))
+    engine = db.engine_for(current_app)
+    with dbcheck.database_errors(engine.url):
+        try:
+            migrate.upgrade(current_app.config["DATABASE_URL"])
+        except CommandError as error:  # most likely a revision this code does not know: say which
+            raise click.ClickException(str(dbcheck.diagnose(engine) or error)) from None
+        revision = migrate.current_revision(engine)
     click.echo(f"Database is at the latest schema (revision {revision}).")
 
 
 @click.command("purge-drafts")
-@with_appcontext
+@dbcheck.needs_database
 def purge_drafts_command() -> None:
     """Delete saved intake forms that have expired."""
     from .intake.service import purge_expired_drafts

@@ -8,13 +8,24 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
 
 #: The value a SECRET_KEY has until a deployment sets one; never valid in production.
 DEFAULT_SECRET_KEY = "change-me"
+
+#: Production refuses a shorter secret: 32 bytes is what ``secrets.token_hex(16)`` or more gives.
+MIN_SECRET_KEY_BYTES = 32
+#: Words of the placeholders that documentation and examples use; a random key never contains them.
+PLACEHOLDER_WORDS = ("change", "replace", "example", "placeholder", "default", "secret", "password", "your")
+#: A random key of 32 or more characters uses many different ones; fewer is a typed-in or repeated word.
+MIN_SECRET_KEY_DISTINCT = 10
+#: How to make a good one, for the messages.
+MAKE_SECRET = "python3 -c 'import secrets; print(secrets.token_hex(32))'"
 
 #: The secret generated for development is kept here, inside the instance folder.
 SECRET_KEY_FILE = "secret_key"
@@ -42,6 +53,10 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "ENVIRONMENT": "development",
         "SECRET_KEY": DEFAULT_SECRET_KEY,
         "DATABASE_URL": "sqlite:///" + os.path.join(instance_path, "screening.sqlite3"),
+        # Seconds to wait for a database connection, and for one statement (SQLite: for another writer's lock),
+        # before the request fails with the "try again in a few minutes" page; both well below gunicorn's 30 s.
+        "DATABASE_CONNECT_TIMEOUT": 5.0,
+        "DATABASE_STATEMENT_TIMEOUT": 10.0,
         "RULES_DIR": str(bundled("rules")),
         # How often each process checks which rule set version is active (and the files on disk), in seconds.
         "RULES_CHECK_SECONDS": 2.0,
@@ -77,8 +92,12 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "ALERT_RETRIES": 5,
         "ALERT_RETRY_DELAY_SECONDS": 60,
         "ALERT_RETRY_BACKOFF": 2.0,
-        # Where the links in alert e-mails point: the address physicians open the app at.
+        # The address the clinic's patients and physicians open the app at (scheme, host and port). Every link
+        # the app hands out (resume and status links, alert e-mails) starts with it, never with the Host header.
         "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
+        # Host names requests may name (Flask's TRUSTED_HOSTS); None: any in development, and in production
+        # only the host of PUBLIC_BASE_URL. A JSON list or "a.example,b.example" from the environment.
+        "TRUSTED_HOSTS": None,
         "SMTP_HOST": "localhost",
         "SMTP_PORT": 25,
         "SMTP_USERNAME": None,
@@ -96,9 +115,39 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
     app.config.from_prefixed_env("SCREENING")
     if test_config is not None:
         app.config.update(test_config)
+    app.config["DATABASE_URL"] = database_url(app.config["DATABASE_URL"])
     # Plain http is only acceptable on a developer's own machine.
     app.config["SESSION_COOKIE_SECURE"] = not is_development(app)
+    app.config["TRUSTED_HOSTS"] = trusted_hosts(app.config, production=not is_development(app))
     ensure_secret_key(app)
+
+
+def trusted_hosts(config: Mapping[str, Any], *, production: bool) -> list[str] | None:
+    """Return the host names requests may name: the setting, else PUBLIC_BASE_URL's host in production."""
+    value = config.get("TRUSTED_HOSTS")
+    if isinstance(value, str):
+        value = [host.strip() for host in value.split(",") if host.strip()]
+    if value:
+        return [str(host) for host in value]
+    if not production:
+        return None
+    host = urlsplit(str(config["PUBLIC_BASE_URL"])).hostname
+    if not host:
+        raise ConfigError("PUBLIC_BASE_URL must be an absolute address such as https://screening.clinic.example")
+    return [host]
+
+
+def public_url(config: Mapping[str, Any], path: str) -> str:
+    """Return the absolute address of ``path`` (which starts with "/") under PUBLIC_BASE_URL."""
+    return str(config["PUBLIC_BASE_URL"]).rstrip("/") + path
+
+
+def database_url(url: str) -> str:
+    """Return ``url`` with PostgreSQL's driver named: ``postgres://`` (as hosting services write it) means psycopg."""
+    for scheme in ("postgres://", "postgresql://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url.removeprefix(scheme)
+    return url
 
 
 def is_development(app: Flask) -> bool:
@@ -110,15 +159,32 @@ def is_development(app: Flask) -> bool:
 
 
 def ensure_secret_key(app: Flask) -> None:
-    """Refuse the default secret in production; in development keep a generated one in instance/."""
-    if app.config["SECRET_KEY"] and app.config["SECRET_KEY"] != DEFAULT_SECRET_KEY:
+    """Refuse a missing or guessable secret in production; in development keep a generated one in instance/."""
+    key = app.config["SECRET_KEY"]
+    if key and key != DEFAULT_SECRET_KEY:
+        if not is_development(app):
+            problem = secret_key_problem(str(key))
+            if problem is not None:
+                raise ConfigError(f"SCREENING_SECRET_KEY {problem}: set it to the output of {MAKE_SECRET}")
         return
     if not is_development(app):
         raise ConfigError(
             "SECRET_KEY is not set. Set SCREENING_SECRET_KEY (or SECRET_KEY in instance/config.py) "
-            "to a long random value before running in production."
+            f"to a long random value (the output of {MAKE_SECRET}) before running in production."
         )
     app.config["SECRET_KEY"] = _development_secret(Path(app.instance_path))
+
+
+def secret_key_problem(key: str) -> str | None:
+    """Return why ``key`` is guessable (too short, a placeholder, too few characters), or None."""
+    if len(key.encode()) < MIN_SECRET_KEY_BYTES:
+        return f"is shorter than {MIN_SECRET_KEY_BYTES} bytes"
+    lowered = key.lower()
+    if any(word in lowered for word in PLACEHOLDER_WORDS):
+        return "is a placeholder, not a random value"
+    if len(set(key)) < MIN_SECRET_KEY_DISTINCT:
+        return "repeats too few characters to be random"
+    return None
 
 
 def _development_secret(instance: Path) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import math
 import typing as t
 from datetime import UTC
 from datetime import datetime
@@ -14,8 +16,11 @@ from flask import current_app
 from flask import g
 from sqlalchemy import event
 from sqlalchemy import orm
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import SQLAlchemyError
 
 EXTENSION_KEY = "screening.db"
+log = logging.getLogger(__name__)
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -52,27 +57,51 @@ class Model(orm.DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: sa.JSON, datetime: UTCDateTime}
 
 
-def make_engine(url: str) -> sa.Engine:
-    """Create an engine with settings that suit the backend; answers never appear in its error logs."""
+def make_engine(url: str, *, connect_timeout: float | None = None, statement_timeout: float | None = None) -> sa.Engine:
+    """Create an engine with settings that suit the backend; answers never appear in its error logs.
+
+    ``connect_timeout`` bounds opening a connection (and waiting for a free one in the pool),
+    ``statement_timeout`` one statement (on SQLite: waiting for another writer's lock), in seconds;
+    None leaves the driver's defaults, for long-running jobs.
+    """
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        busy_seconds = 30.0 if statement_timeout is None else statement_timeout
+        engine = sa.create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": busy_seconds}, hide_parameters=True
+        )
+        event.listen(engine, "connect", _sqlite_pragmas(busy_seconds))
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    connect_args: dict[str, Any] = {}
+    pool: dict[str, Any] = {}
+    if connect_timeout is not None:
+        connect_args["connect_timeout"] = max(1, math.ceil(connect_timeout))  # libpq counts whole seconds
+        pool["pool_timeout"] = connect_timeout
+    if statement_timeout is not None:
+        connect_args["options"] = f"-c statement_timeout={max(1, round(statement_timeout * 1000))}"
+    return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True, connect_args=connect_args, **pool)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """Enforce foreign keys and let readers work while one process writes."""
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
+def _sqlite_pragmas(busy_seconds: float) -> t.Callable[[Any, Any], None]:
+    """Return the connect hook that sets up each SQLite connection."""
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        """Enforce foreign keys, let readers work while one process writes, and bound the wait for a lock."""
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={round(busy_seconds * 1000)}")
+        cursor.close()
+
+    return on_connect
 
 
 def init_app(app: Flask) -> None:
     """Give the app its engine and close the request's session at teardown."""
-    engine = make_engine(app.config["DATABASE_URL"])
+    engine = make_engine(
+        app.config["DATABASE_URL"],
+        connect_timeout=float(app.config["DATABASE_CONNECT_TIMEOUT"]),
+        statement_timeout=float(app.config["DATABASE_STATEMENT_TIMEOUT"]),
+    )
     app.extensions[EXTENSION_KEY] = orm.sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(_close_session)
 
@@ -97,7 +126,32 @@ def get_session() -> orm.Session:
 
 
 def _close_session(_exc: BaseException | None) -> None:
-    """Roll back anything uncommitted and return the connection to the pool."""
+    """Roll back anything uncommitted and return the connection to the pool.
+
+    A connection the server dropped fails its rollback; the response is already made (and any
+    commit done), so the connection is discarded instead of turning the page into a bare 500.
+    """
     session: orm.Session | None = g.pop("db_session", None)
-    if session is not None:
+    if session is None:
+        return
+    try:
         session.close()
+    except SQLAlchemyError as error:
+        log.warning("discarding a database connection that failed to close (%s)", type(error).__name__)
+        session.invalidate()
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Return True when ``error`` means the database cannot be reached or did not answer in time."""
+    if isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError | sa.exc.TimeoutError):
+        return True  # refused, dropped, timed out, locked, or the pool had no connection to give
+    return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
+def reachable(app: Flask) -> bool:
+    """Return True when a connection to the app's database can be opened now."""
+    try:
+        with engine_for(app).connect():
+            return True
+    except SQLAlchemyError:
+        return False

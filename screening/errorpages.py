@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import logging
 
+from urllib.parse import urlsplit
+
 from flask import Flask
+from flask import current_app
 from flask import render_template
+from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
+from .db import is_unavailable
 from .errors import ScreeningError
 
 log = logging.getLogger(__name__)
@@ -36,12 +42,22 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, handle_csrf)
     app.register_error_handler(ScreeningError, handle_screening_error)
     app.register_error_handler(HTTPException, handle_http)
+    app.register_error_handler(SQLAlchemyError, handle_database_error)
     app.register_error_handler(Exception, handle_unexpected)
 
 
 def render_error(status: int, title: str, message: str) -> tuple[str, int]:
     """Render the error page."""
+    _ensure_url_adapter()
     return render_template("errors/error.html", status=status, title=title, message=message), status
+
+
+def _ensure_url_adapter() -> None:
+    """Give a request that named an untrusted host the URL adapter it lacks, so the page can link its parts."""
+    context = request_ctx._get_current_object()  # type: ignore[attr-defined]
+    if context.url_adapter is None:
+        public = urlsplit(str(current_app.config["PUBLIC_BASE_URL"]))
+        context.url_adapter = current_app.url_map.bind(public.netloc, url_scheme=public.scheme)
 
 
 def handle_csrf(error: CSRFError) -> tuple[str, int]:
@@ -54,16 +70,57 @@ def handle_screening_error(error: ScreeningError) -> tuple[str, int]:
     return render_error(error.http_status, error.title, error.message)
 
 
-def handle_http(error: HTTPException) -> tuple[str, int] | HTTPException:
-    """Show an HTTP error as a page; redirects and other non-errors pass through."""
+def handle_http(error: HTTPException) -> tuple[str, int, list[tuple[str, str]]] | HTTPException:
+    """Show an HTTP error as a page, with the headers it carries (Allow on 405); non-errors pass through."""
     status = error.code or 500
     if status < 400:
         return error
     message = MESSAGES.get(status, error.description or MESSAGES[400])
-    return render_error(status, error.name, message)
+    page, status = render_error(status, error.name, message)
+    return page, status, _error_headers(error)
+
+
+def _error_headers(error: HTTPException) -> list[tuple[str, str]]:
+    """Return the headers an HTTP error defines for itself (Allow, Retry-After, ...), but its content type."""
+    return [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
 
 
 def handle_unexpected(error: Exception) -> tuple[str, int]:
     """Log the failure without request data and show a calm page."""
     log.error("unhandled %s", type(error).__name__, exc_info=error)
     return render_error(500, "Something went wrong", MESSAGES[500])
+
+
+#: While the database is unavailable: what we tell a person, and when a client may try again (seconds).
+DATABASE_TITLE = "The form is not available right now"
+DATABASE_MESSAGE = (
+    "We cannot reach our records at the moment. The answers you saved are kept; please try again in a few minutes."
+)
+UNSAVED_MESSAGE = (
+    "Because of a problem on our side, the answers on this page could not be saved. "
+    "The answers you saved before are kept; please try again in a few minutes."
+)
+DATABASE_RETRY_AFTER_SECONDS = 120
+
+
+def handle_database_error(error: SQLAlchemyError, *, crisis_now: bool = False) -> tuple[str, int, dict[str, str]]:
+    """Show a failure of the database on a page led by crisis resources; 503 and Retry-After when it is unavailable.
+
+    ``crisis_now`` (the posted answers put PHQ-9 item 9 above 0) shows the full crisis section first.
+    """
+    unavailable = is_unavailable(error)
+    if unavailable:
+        log.warning("database unavailable (%s)", type(error).__name__)
+        status, title, message = 503, DATABASE_TITLE, DATABASE_MESSAGE
+    else:
+        log.error("database error %s", type(error).__name__, exc_info=error)
+        status, title, message = 500, "Something went wrong", MESSAGES[500]
+    crisis = "now" if crisis_now else "short"
+    body = render_template(
+        "errors/error.html",
+        status=status,
+        title=title,
+        message=UNSAVED_MESSAGE if crisis_now else message,
+        crisis=crisis,
+    )
+    return body, status, {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)} if unavailable else {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -32,6 +33,15 @@ def current_revision(engine: sa.Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+@functools.cache
 def head_revision() -> str | None:
     """Return the newest revision the code knows."""
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+@functools.cache
+def known_revisions() -> frozenset[str]:
+    """Return every revision the code knows."""
+    return frozenset(
+        script.revision for script in ScriptDirectory.from_config(alembic_config("sqlite://")).walk_revisions()
+    )

@@ -7,6 +7,7 @@ web sign-in, the CLI and the tests all share them.
 from __future__ import annotations
 
 import functools
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -84,13 +85,19 @@ def policy_problem(password: str, *, user_inputs: Iterable[str] = ()) -> str | N
     if _contains_email(password, user_inputs):
         return "The password contains your email address. Choose one without it."
     sample = password[:ESTIMATE_LENGTH]
-    estimate = zxcvbn(sample, user_inputs=[*SITE_WORDS, *_words(user_inputs)])
+    known = [*SITE_WORDS, *_words(user_inputs)]
+    estimate = zxcvbn(sample, user_inputs=known)
     if any(_is_whole_common_password(match, len(sample)) for match in estimate["sequence"]):
         return "This password is on the list of commonly used passwords. Choose one nobody else would."
     if estimate["score"] < MIN_SCORE:
         feedback = estimate["feedback"]
         advice = " ".join(filter(None, [feedback["warning"], *feedback["suggestions"]]))
         return f"This password is too easy to guess. {advice or 'Use a few uncommon words.'}".strip()
+    if _rest_is_guessable(sample, known):
+        return (
+            "This password is words an attacker tries first (the clinic's, or your email's) with a few digits "
+            "or symbols added. Add words nobody would connect with you or the clinic."
+        )
     return None
 
 
@@ -126,6 +133,25 @@ def _words(inputs: Iterable[str]) -> list[str]:
     return words
 
 
+#: The characters people swap for letters; each letter of a known word also matches these.
+_LOOKALIKES = {"a": "4@", "e": "3", "i": "1!|l", "l": "1|!i", "o": "0", "s": "5$", "t": "7+", "g": "9", "b": "8"}
+
+
+def _word_pattern(word: str) -> str:
+    """Return a pattern matching ``word`` with look-alike characters in place of its letters."""
+    return "".join(f"[{re.escape(char + _LOOKALIKES.get(char, ''))}]" for char in word)
+
+
+def _rest_is_guessable(password: str, known: Iterable[str]) -> bool:
+    """Return True when a password using known words is weak once an attacker has tried those words."""
+    words = sorted({word for word in known if len(word) >= 4}, key=len, reverse=True)
+    pattern = re.compile("|".join(_word_pattern(word) for word in words), re.IGNORECASE)
+    rest = pattern.sub("", password)
+    if rest == password:
+        return False
+    return bool(zxcvbn(rest, user_inputs=list(known))["score"] < MIN_SCORE) if rest else True
+
+
 def _is_whole_common_password(match: dict[str, object], length: int) -> bool:
     """Return True when one entry of zxcvbn's password list spans the whole password."""
     return (
@@ -155,27 +181,37 @@ def sign_in(
 ) -> User | None:
     """Check one sign-in attempt, count failures, lock after too many, and audit the outcome.
 
-    Returns the user when the attempt succeeds. Every path spends one password-hash check, so the
-    time taken does not tell an unknown email from a wrong password or a locked account.
+    Returns the user when the attempt succeeds. The attempt is counted as a failure before the password
+    is checked, in one conditional UPDATE that also refuses a locked account, committed at once, so
+    simultaneous attempts cannot check more passwords than the lock allows; a success takes its count
+    back only while no lock has been set meanwhile. The caller commits the rest (the outcome and audit). Every path spends one password-hash check, so the time taken does not tell an
+    unknown email from a wrong password or a locked account.
     """
     user = session.scalar(sa.select(User).where(User.email == normalize_email(email)))
     if user is None:
         spend_hash_time()
         _record_failure(session, None, "unknown_email", now, remote_addr)
         return None
-    matches = verify_password(user.password_hash, password)
-    if user.locked_until is not None and user.locked_until > now:
+    failures = _reserve_attempt(session, user, now=now, policy=policy)
+    # Commit the count before the slow check: simultaneous attempts see it at once, and no row lock (nor
+    # SQLite's one write lock) is held while the password is hashed.
+    session.commit()
+    if failures is None:
+        spend_hash_time()
         _record_failure(session, user, "locked", now, remote_addr)
         return None
+    matches = verify_password(user.password_hash, password)
     if user.disabled:
         _record_failure(session, user, "disabled", now, remote_addr)
         return None
     if not matches:
-        _count_failure(session, user, now=now, policy=policy, remote_addr=remote_addr)
+        _record_failure(session, user, "wrong_password", now, remote_addr)
+        if failures >= policy.max_failures:
+            _lock(session, user, now=now, policy=policy, failures=failures, remote_addr=remote_addr)
         return None
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
+    if not _clear_failures(session, user, now=now):
+        _record_failure(session, user, "locked", now, remote_addr)
+        return None
     audit.record(
         session,
         actor=f"user:{user.id}",
@@ -188,36 +224,57 @@ def sign_in(
     return user
 
 
-def _count_failure(
-    session: orm.Session, user: User, *, now: datetime, policy: LockPolicy, remote_addr: str | None
-) -> None:
-    """Add one failure to the user's count (atomically) and lock the account when it reaches the limit."""
+def _not_locked(now: datetime) -> sa.ColumnElement[bool]:
+    """Return the condition of an account that is not locked at ``now``."""
+    return sa.or_(User.locked_until.is_(None), User.locked_until <= now)
+
+
+def _reserve_attempt(session: orm.Session, user: User, *, now: datetime, policy: LockPolicy) -> int | None:
+    """Count this attempt as a failure unless the account is locked or full; return the new count, or None."""
     failures = session.scalar(
         sa.update(User)
-        .where(User.id == user.id)
+        .where(User.id == user.id, _not_locked(now), User.failed_logins < policy.max_failures)
         .values(failed_logins=User.failed_logins + 1)
         .returning(User.failed_logins)
         .execution_options(synchronize_session=False)
     )
-    _record_failure(session, user, "wrong_password", now, remote_addr)
-    if failures is not None and failures >= policy.max_failures:
-        session.execute(
-            sa.update(User)
-            .where(User.id == user.id)
-            .values(failed_logins=0, locked_until=now + policy.lock_for)
-            .execution_options(synchronize_session=False)
-        )
-        audit.record(
-            session,
-            actor=ANONYMOUS,
-            action="auth.locked",
-            subject_type="user",
-            subject_id=user.id,
-            at=now,
-            remote_addr=remote_addr,
-            details={"failures": failures, "minutes": int(policy.lock_for.total_seconds() // 60)},
-        )
     session.expire(user, ["failed_logins", "locked_until"])
+    return failures
+
+
+def _clear_failures(session: orm.Session, user: User, *, now: datetime) -> bool:
+    """Reset the failure count after a success; False when a lock was set after this attempt began."""
+    cleared = session.execute(
+        sa.update(User)
+        .where(User.id == user.id, _not_locked(now))
+        .values(failed_logins=0, locked_until=None, last_login_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.expire(user, ["failed_logins", "locked_until", "last_login_at"])
+    return bool(cleared.rowcount)  # type: ignore[attr-defined]
+
+
+def _lock(
+    session: orm.Session, user: User, *, now: datetime, policy: LockPolicy, failures: int, remote_addr: str | None
+) -> None:
+    """Lock the account for the policy's time after its last allowed failure, and audit it."""
+    session.execute(
+        sa.update(User)
+        .where(User.id == user.id)
+        .values(failed_logins=0, locked_until=now + policy.lock_for)
+        .execution_options(synchronize_session=False)
+    )
+    session.expire(user, ["failed_logins", "locked_until"])
+    audit.record(
+        session,
+        actor=ANONYMOUS,
+        action="auth.locked",
+        subject_type="user",
+        subject_id=user.id,
+        at=now,
+        remote_addr=remote_addr,
+        details={"failures": failures, "minutes": int(policy.lock_for.total_seconds() // 60)},
+    )
 
 
 def _record_failure(

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC
 from datetime import datetime
 from pathlib import Path
 
 from flask import Flask
 from flask import current_app
+from sqlalchemy.exc import SQLAlchemyError
 
 from . import db
 from .ruleset.model import RuleSet
 from .ruleset.registry import Registry
 
 EXTENSION_KEY = "screening.rules"
+log = logging.getLogger(__name__)
 
 
 def init_app(app: Flask) -> None:
@@ -39,3 +42,18 @@ def active_ruleset() -> RuleSet | None:
 def require_ruleset(app: Flask) -> RuleSet:
     """Activate the rule files (or the last good version); raise RulesUnavailable if neither exists."""
     return registry(app).require(datetime.now(UTC))
+
+
+def require_ruleset_unless_unreachable(app: Flask) -> RuleSet | None:
+    """Check the rule set before serving, as ``require_ruleset``; return None while the database is unreachable.
+
+    A worker that (re)starts during a database outage must still boot and serve the pages that need
+    no database; its registry retries at its next check (``RULES_CHECK_SECONDS``), on a later request.
+    """
+    try:
+        return require_ruleset(app)
+    except SQLAlchemyError as error:
+        if db.reachable(app):
+            raise  # the database answers: this is not an outage
+        log.warning("database unreachable at start (%s); the rule set is checked again later", type(error).__name__)
+        return None

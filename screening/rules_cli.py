@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from typing import BinaryIO
 
 import click
 import sqlalchemy as sa
@@ -17,12 +20,14 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from . import db
+from .dbcheck import needs_database
 from .decisions import reevaluate
 from .errors import AnswersError
 from .models import Decision
 from .models import Submission
 from .rules import registry
 from .rules import require_ruleset
+from .ruleset.cases import CaseResult
 from .ruleset.cases import failures
 from .ruleset.cases import run_cases
 from .ruleset.engine import screen_document
@@ -57,20 +62,40 @@ def sources_at(path: str | None) -> tuple[Sources, str]:
 
     PATH is a rules directory, or one file checked together with the rest of its directory.
     """
+    sources, prefix, _ = _read_target(path)
+    return sources, prefix
+
+
+def _read_target(path: str | None) -> tuple[Sources, str, Callable[[str], str]]:
+    """Return the sources at PATH, the prefix of their directory, and how a file is named in messages.
+
+    A file given on its own is named as given, also when it stands in for a file of the app's rules directory.
+    """
     target = Path(path or current_app.config["RULES_DIR"])
     if not target.exists():
         raise click.ClickException(f"{target}: no such file or directory")
-    if target.is_dir():
-        return read_sources(target), _shown(target)
-    directory = target.parent if (target.parent / OUTCOMES_FILE).exists() else Path(current_app.config["RULES_DIR"])
-    sources = read_sources(directory)
-    name = (
-        target.resolve().relative_to(directory.resolve()).as_posix()
-        if target.resolve().is_relative_to(directory.resolve())
-        else target.name
-    )
-    sources[name] = target.read_text(encoding="utf-8")
-    return sources, _shown(directory)
+    directory = target if target.is_dir() else _directory_of(target)
+    prefix = _shown(directory)
+    given = None if target.is_dir() else _source_name(target, directory)
+    try:
+        sources = read_sources(directory)
+        if given is not None:
+            sources[given] = target.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise click.ClickException(f"{target}: rule files must be UTF-8 text ({error.reason})") from None
+    return sources, prefix, lambda file: str(target) if file == given else prefix + file
+
+
+def _source_name(file: Path, directory: Path) -> str:
+    """Return the name a single file is checked under: its path inside ``directory``, or else its own name."""
+    if file.resolve().is_relative_to(directory.resolve()):
+        return file.resolve().relative_to(directory.resolve()).as_posix()
+    return file.name
+
+
+def _directory_of(file: Path) -> Path:
+    """Return the rules directory a single file is checked with: its own, or else the app's."""
+    return file.parent if (file.parent / OUTCOMES_FILE).exists() else Path(current_app.config["RULES_DIR"])
 
 
 def _shown(directory: Path) -> str:
@@ -81,23 +106,33 @@ def _shown(directory: Path) -> str:
     return "" if text == "." else text.rstrip("/") + "/"
 
 
-def _load_or_exit(path: str | None) -> tuple[RuleSet, str]:
-    """Load the rule files at PATH, or print every error and exit 1."""
-    sources, prefix = sources_at(path)
+def _load_or_exit(path: str | None) -> tuple[RuleSet, Callable[[str], str]]:
+    """Load the rule files at PATH, or print every error and exit 1; return how files are named in messages."""
+    sources, _, shown = _read_target(path)
     try:
-        return load_ruleset(sources), prefix
+        return load_ruleset(sources), shown
     except RuleSetInvalid as invalid:
         for error in invalid.errors:
-            click.echo(prefix + str(error), err=True)
+            click.echo(str(dataclasses.replace(error, file=shown(error.file))), err=True)
         raise click.ClickException(f"{len(invalid.errors)} error(s) in the rule files") from None
+
+
+def _where(result: CaseResult, shown: Callable[[str], str]) -> str:
+    """Return ``file:line`` of a test case, the file named as in every other message."""
+    return f"{shown(result.case.file)}:{result.case.line}"
 
 
 @rules_group.command("check")
 @click.argument("path", required=False)
 @with_appcontext
 def check_command(path: str | None) -> None:
-    """Load and type-check the rule files (a directory or one file); exit 1 on any error."""
-    ruleset, _ = _load_or_exit(path)
+    """Load and type-check the rule files (a directory or one file) and run their test cases; exit 1 on any error."""
+    ruleset, shown = _load_or_exit(path)
+    failed = failures(run_cases(ruleset))
+    for result in failed:
+        click.echo(f"FAIL {_where(result, shown)} {result.case.spec.name}: {'; '.join(result.problems)}", err=True)
+    if failed:
+        raise click.ClickException(f"{len(failed)} of {len(ruleset.cases)} test case(s) failed")
     click.echo(f"OK: {len(ruleset.rules)} rules, {len(ruleset.cases)} test cases, version {ruleset.version}")
 
 
@@ -106,11 +141,11 @@ def check_command(path: str | None) -> None:
 @with_appcontext
 def test_command(path: str | None) -> None:
     """Run the test cases written in the rule files; exit 1 if any fails."""
-    ruleset, prefix = _load_or_exit(path)
+    ruleset, shown = _load_or_exit(path)
     results = run_cases(ruleset)
     for result in results:
         status = "PASS" if result.passed else "FAIL"
-        click.echo(f"{status} {prefix}{result.where} {result.case.spec.name}")
+        click.echo(f"{status} {_where(result, shown)} {result.case.spec.name}")
         for problem in result.problems:
             click.echo(f"     {problem}")
     failed = len(failures(results))
@@ -129,7 +164,7 @@ def facts_command() -> None:
 
 
 @rules_group.command("activate")
-@with_appcontext
+@needs_database
 def activate_command() -> None:
     """Make sure a rule set is active (the files on the very first start) and say how the files on disk stand.
 
@@ -177,7 +212,7 @@ def _report_files(rules: Registry) -> None:
 
 @rules_group.command("reevaluate")
 @click.argument("reference")
-@with_appcontext
+@needs_database
 def reevaluate_command(reference: str) -> None:
     """Decide a submission again with the active rule set; the earlier decisions are kept."""
     ruleset = require_ruleset(current_app)
@@ -201,7 +236,7 @@ def _find_submission(session: orm.Session, reference: str) -> Submission:
 
 @rules_group.command("explain")
 @click.argument("reference")
-@with_appcontext
+@needs_database
 def explain_command(reference: str) -> None:
     """Show how a submission's outcome was decided: every rule, fact and note."""
     with db.new_session(current_app) as session:
@@ -236,16 +271,11 @@ def _explain_decision(decision: Decision) -> None:
 
 
 @click.command("screen")
-@click.argument("file", type=click.File("r", encoding="utf-8"))
-@with_appcontext
-def screen_command(file: Any) -> None:
+@click.argument("file", type=click.File("rb"))
+@needs_database
+def screen_command(file: BinaryIO) -> None:
     """Screen an answers document (or a JSON list of them) with the active rule set; store nothing."""
-    try:
-        data = json.load(file)
-    except json.JSONDecodeError as error:
-        raise click.ClickException(
-            f"document: not valid JSON ({error.msg} at line {error.lineno} column {error.colno})"
-        ) from None
+    data = _read_json(file.read())
     try:
         ruleset = require_ruleset(current_app)
     except RulesUnavailable as unavailable:
@@ -259,6 +289,22 @@ def screen_command(file: Any) -> None:
             where = f"[{index}]." if isinstance(data, list) else ""
             raise click.ClickException(f"{where}{error.field}: {error.reason}") from None
     echo_json(results if isinstance(data, list) else results[0])
+
+
+def _read_json(content: bytes) -> Any:
+    """Return the JSON in ``content`` (UTF-8, with or without a byte order mark), or exit 1 saying why it is not."""
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise click.ClickException(
+            f"document: not UTF-8 text (byte 0x{content[error.start]:02x} at offset {error.start}); save it as UTF-8"
+        ) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise click.ClickException(
+            f"document: not valid JSON ({error.msg} at line {error.lineno} column {error.colno})"
+        ) from None
 
 
 from .backtest_cli import backtest_command  # noqa: E402 - registered last: the command reads sources_at from here

@@ -9,9 +9,9 @@ from datetime import datetime
 
 import click
 from flask import current_app
-from flask.cli import with_appcontext
 
 from . import db
+from .dbcheck import needs_database
 from .review.seed import seed_submissions
 from .rules import require_ruleset
 from .ruleset.registry import RulesUnavailable
@@ -23,7 +23,7 @@ MAX_COUNT = 1_000_000
 @click.command("seed")
 @click.option("--count", required=True, type=click.IntRange(1, MAX_COUNT), help="How many fake submissions to add.")
 @click.option("--seed", "seed", type=int, default=None, help="Random seed: the same seed gives the same data.")
-@with_appcontext
+@needs_database
 def seed_command(count: int, seed: int | None) -> None:
     """Add COUNT fake submissions, scored and decided by the active rule set. Never use on real data."""
     if seed is None:

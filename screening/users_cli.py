@@ -9,11 +9,11 @@ from typing import TypeVar
 
 import click
 from flask import current_app
-from flask.cli import with_appcontext
 
 from . import db
 from .admin import service
 from .auth import ROLES
+from .dbcheck import needs_database
 from .errors import ScreeningError
 
 ACTOR = "cli"
@@ -28,7 +28,7 @@ def users_group() -> None:
 @users_group.command("create")
 @click.argument("email")
 @click.option("--role", required=True, type=click.Choice(ROLES), help="What the user may do.")
-@with_appcontext
+@needs_database
 def create_command(email: str, role: str) -> None:
     """Add a user; the password is asked for twice and never shown."""
     with db.new_session(current_app) as session:
@@ -44,7 +44,7 @@ def create_command(email: str, role: str) -> None:
 
 
 @users_group.command("list")
-@with_appcontext
+@needs_database
 def list_command() -> None:
     """Show every user with their role, status and last sign-in."""
     with db.new_session(current_app) as session:
@@ -62,7 +62,7 @@ def list_command() -> None:
 
 @users_group.command("disable")
 @click.argument("email")
-@with_appcontext
+@needs_database
 def disable_command(email: str) -> None:
     """Disable a user; their sessions end at once."""
     with db.new_session(current_app) as session:
@@ -77,7 +77,7 @@ def disable_command(email: str) -> None:
 @users_group.command("set-role")
 @click.argument("email")
 @click.argument("role", type=click.Choice(ROLES))
-@with_appcontext
+@needs_database
 def set_role_command(email: str, role: str) -> None:
     """Give a user another role; their sessions end."""
     with db.new_session(current_app) as session:

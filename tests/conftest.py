@@ -27,6 +27,10 @@ from .patient import Patient
 
 POSTGRES_URL = os.environ.get("SCREENING_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
+#: The address the app under test believes it is served at.
+PUBLIC_BASE_URL = "https://screening.clinic.example"
+#: A secret production accepts, as `python3 -c 'import secrets; print(secrets.token_hex(32))'` makes one.
+PRODUCTION_SECRET = "9f1c2e7a4b8d0f3e6a1c5b9d2e8f4a7c0b3d6e9f2a5c8b1d4e7f0a3c6b9d2e5f"
 
 
 @pytest.fixture(scope="session")
@@ -80,8 +84,10 @@ def make_app(database_url: str, **config: Any) -> Flask:
     return create_app(
         {
             "TESTING": True,
-            "SECRET_KEY": "test-secret-key-not-for-production",
+            "SECRET_KEY": PRODUCTION_SECRET,
             "DATABASE_URL": database_url,
+            # Links the app hands out come from this setting, never from the test client's "localhost".
+            "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
             **config,
         }
     )

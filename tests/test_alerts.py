@@ -36,6 +36,7 @@ from screening.models import AuditEvent
 from screening.models import Submission
 from screening.tasks import huey_for
 
+from .conftest import PRODUCTION_SECRET
 from .conftest import make_app
 from .patient import Patient
 from .patient import rows
@@ -351,7 +352,7 @@ def test_each_app_has_its_own_queue(alert_app: AppFactory, smtp: SMTPServer) -> 
 def consumer_env(app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Return the environment a consumer process of the ``app`` fixture's database runs with."""
     env = {
-        "SCREENING_SECRET_KEY": "consumer-test-secret-key",
+        "SCREENING_SECRET_KEY": PRODUCTION_SECRET,
         "SCREENING_DATABASE_URL": app.config["DATABASE_URL"],
         "SCREENING_HUEY_URL": f"sqlite:///{tmp_path / 'huey.sqlite3'}",
         "SCREENING_ENVIRONMENT": "production",
@@ -382,7 +383,7 @@ def test_a_real_consumer_process_sends_the_alert(
         "SCREENING_SMTP_HOST": "127.0.0.1",
         "SCREENING_SMTP_PORT": str(smtp.port),
     }
-    web = alert_app(smtp, HUEY_IMMEDIATE=False, HUEY_URL=consumer_env["SCREENING_HUEY_URL"])
+    web = alert_app(smtp, HUEY_IMMEDIATE=False, ENVIRONMENT="development", HUEY_URL=consumer_env["SCREENING_HUEY_URL"])
     submission = submit_safety_case(web)
     assert rows(web, Alert)[0].status == "pending"  # queued in SQLite, waiting for the consumer
     consumer = Path(sys.executable).parent / "huey_consumer"

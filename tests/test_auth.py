@@ -500,7 +500,24 @@ def test_password_made_of_the_users_email_is_refused(password: str, problem: str
     assert message is not None and problem in message
 
 
-@pytest.mark.parametrize("password", [DEFAULT_PASSWORD, "correct horse battery staple", "Zebra-Crossing-1988-lamp"])
+@pytest.mark.parametrize(
+    "password",
+    ["Clinic2026!!", "Ketamine2026!!", "C1inic2026!!", "Cl1n1c-Ketam1ne-99", "Physician#2026!!", "Adm1n!Adm1n!2026"],
+)
+def test_the_clinics_own_words_with_digits_or_symbols_are_refused(password: str) -> None:
+    message = passwords.policy_problem(password)
+    assert message is not None and "words an attacker tries first" in message
+
+
+def test_the_users_own_words_with_digits_are_refused() -> None:
+    message = passwords.policy_problem("Hamilton#1906!Hamilton", user_inputs=["margaret.hamilton@clinic.test"])
+    assert message is not None
+
+
+@pytest.mark.parametrize(
+    "password",
+    [DEFAULT_PASSWORD, "correct horse battery staple", "Zebra-Crossing-1988-lamp", "clinic purple elephant umbrella"],
+)
 def test_strong_passwords_are_accepted(password: str) -> None:
     assert passwords.policy_problem(password) is None
 

@@ -16,6 +16,7 @@ from screening import create_app
 from screening import migrate
 from screening.db import Model
 from screening.db import engine_for
+from .conftest import PRODUCTION_SECRET
 
 
 def bare_app(instance: Path) -> Flask:
@@ -57,10 +58,35 @@ def test_production_refuses_the_default_secret(tmp_path: Path) -> None:
 
 def test_production_with_a_secret_sets_secure_cookies(tmp_path: Path) -> None:
     app = bare_app(tmp_path)
-    config.load(app, {"ENVIRONMENT": "production", "SECRET_KEY": "a-real-secret"})
+    config.load(app, {"ENVIRONMENT": "production", "SECRET_KEY": PRODUCTION_SECRET})
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+@pytest.mark.parametrize(
+    ("secret", "problem"),
+    [
+        ("a-real-secret", "shorter than 32 bytes"),
+        ("Xk29fj", "shorter than 32 bytes"),
+        ("please-change-me-to-something-long-and-random", "placeholder"),
+        ("your-production-key-goes-here-123456789", "placeholder"),
+        ("SUPER_SECRET_KEY_FOR_OUR_CLINIC_2026!!", "placeholder"),
+        ("abababababababababababababababababab", "too few characters"),
+        ("0" * 64, "too few characters"),
+    ],
+)
+def test_production_refuses_a_guessable_secret(tmp_path: Path, secret: str, problem: str) -> None:
+    with pytest.raises(config.ConfigError, match=problem) as refused:
+        config.load(bare_app(tmp_path), {"ENVIRONMENT": "production", "SECRET_KEY": secret})
+    assert secret not in str(refused.value)  # the message never repeats the secret
+    assert "secrets.token_hex(32)" in str(refused.value)
+
+
+def test_development_accepts_any_secret(tmp_path: Path) -> None:
+    app = bare_app(tmp_path)
+    config.load(app, {"SECRET_KEY": "k"})
+    assert app.config["SECRET_KEY"] == "k"
 
 
 def test_development_generates_a_secret_once(tmp_path: Path) -> None:
@@ -88,7 +114,7 @@ def test_wsgi_defaults_to_production(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     url = f"sqlite:///{tmp_path / 'wsgi.sqlite3'}"
     migrate.upgrade(url)
     monkeypatch.delenv("SCREENING_ENVIRONMENT", raising=False)
-    monkeypatch.setenv("SCREENING_SECRET_KEY", "wsgi-secret")
+    monkeypatch.setenv("SCREENING_SECRET_KEY", PRODUCTION_SECRET)
     monkeypatch.setenv("SCREENING_DATABASE_URL", url)
     modules = ("wsgi", "screening.wsgi")  # wsgi.py imports the package's module: both load afresh
     for name in modules:

@@ -24,6 +24,7 @@ from screening.ruleset.loader import read_sources
 from screening.ruleset.loader import version_of
 
 from .test_serving import _free_port
+from .conftest import PRODUCTION_SECRET
 from .ruleset_files import RULES
 from .test_serving import _get
 
@@ -33,9 +34,6 @@ ROOT = Path(__file__).resolve().parent.parent
 NOT_BUILT = shutil.ignore_patterns(
     ".git", ".venv", "node_modules", "build", "dist", "*.egg-info", "__pycache__", "instance", ".*cache", ".hypothesis"
 )
-
-#: A production secret long enough for any policy on its length.
-SECRET = "installed-wheel-test-secret-0123456789abcdef"
 
 
 @dataclass(frozen=True)
@@ -78,7 +76,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     env = {
         **os.environ,
         "PYTHONPATH": str(site),
-        "SCREENING_SECRET_KEY": SECRET,
+        "SCREENING_SECRET_KEY": PRODUCTION_SECRET,
         "SCREENING_DATABASE_URL": f"sqlite:///{elsewhere / 'clinic.sqlite3'}",
         "SCREENING_HUEY_URL": f"sqlite:///{elsewhere / 'huey.sqlite3'}",
     }

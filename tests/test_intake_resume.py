@@ -98,7 +98,9 @@ def test_the_resume_link_is_shown_on_every_page_once_the_draft_exists(app: Flask
         assert page(patient.get(step_path(key))).resume_token() == token, key
     assert page(patient.get("/intake/review")).resume_token() == token
     assert page(patient.get("/intake/saved")).resume_token() == token
-    assert f'href="http://localhost/resume/{token}"' in patient.get("/intake/saved").get_data(as_text=True)
+    assert f'href="https://screening.clinic.example/resume/{token}"' in patient.get("/intake/saved").get_data(
+        as_text=True
+    )
 
 
 def test_the_database_stores_only_the_sha256_of_the_token(app: Flask, patient: Patient) -> None:

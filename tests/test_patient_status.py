@@ -30,7 +30,7 @@ from .patient import Patient
 from .patient import page
 from .patient import rows
 
-STATUS_LINK = re.compile(r'id="status-link">http://localhost/status/([A-Za-z0-9_-]+)<')
+STATUS_LINK = re.compile(r'id="status-link">https://screening.clinic.example/status/([A-Za-z0-9_-]+)<')
 #: From the physician note of the rule that makes the default patient a candidate.
 PHYSICIAN_NOTE_FROM_RULES = "Physician to verify"
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from pathlib import Path
 
 from flask import Flask
@@ -11,6 +13,7 @@ from flask.testing import FlaskCliRunner
 from screening.answers import example_document
 
 from .patient import Patient
+from .ruleset_files import RULES
 from .ruleset_files import copy_rules
 from .ruleset_files import edit
 from .ruleset_files import position
@@ -44,6 +47,38 @@ def test_check_one_file_with_the_rest_of_its_directory(runner: FlaskCliRunner, t
     assert (
         "flags.yaml" in result.output and "unknown fact 'breastfeedin'; did you mean 'breastfeeding'?" in result.output
     )
+
+
+def test_check_names_a_file_checked_alone_as_it_was_given(runner: FlaskCliRunner, tmp_path: Path) -> None:
+    lone = tmp_path / "edited" / "flags.yaml"
+    lone.parent.mkdir()
+    shutil.copy(RULES / "flags.yaml", lone)
+    edit(lone, "when: breastfeeding", "when: breastfeedin")
+    result = runner.invoke(args=["rules", "check", str(lone)])
+    assert result.exit_code == 1
+    line, column = position(lone, "when: breastfeedin")
+    assert result.output.splitlines() == [
+        f"{lone}:{line}:{column + 6}: flag-breastfeeding: unknown fact 'breastfeedin'; did you mean 'breastfeeding'?",
+        "Error: 1 error(s) in the rule files",
+    ]
+
+
+def test_check_fails_when_a_test_case_fails(runner: FlaskCliRunner, tmp_path: Path) -> None:
+    rules = copy_rules(tmp_path)
+    edit(rules / "flags.yaml", "when: age >= 65", "when: age >= 66")
+    result = runner.invoke(args=["rules", "check", str(rules)])
+    assert result.exit_code == 1
+    assert f"FAIL {rules}/flags.yaml:" in result.output
+    assert "fired rules: expected ['flag-age-65'], got []" in result.output
+    assert re.fullmatch(r"Error: \d+ of \d+ test case\(s\) failed", result.output.splitlines()[-1])
+
+
+def test_check_rejects_a_rule_file_that_is_not_utf8(runner: FlaskCliRunner, tmp_path: Path) -> None:
+    lone = tmp_path / "flags.yaml"
+    lone.write_bytes("# Zoë\n".encode("latin-1") + (RULES / "flags.yaml").read_bytes())
+    result = runner.invoke(args=["rules", "check", str(lone)])
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [f"Error: {lone}: rule files must be UTF-8 text (invalid continuation byte)"]
 
 
 def test_test_command_lists_every_case_and_fails_on_one(runner: FlaskCliRunner, tmp_path: Path) -> None:
@@ -123,6 +158,22 @@ def test_screen_rejects_text_that_is_not_json(runner: FlaskCliRunner) -> None:
     result = runner.invoke(args=["screen", "-"], input="{not json")
     assert result.exit_code != 0
     assert result.output.startswith("Error: document: not valid JSON")
+
+
+def test_screen_rejects_a_file_that_is_not_utf8(runner: FlaskCliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "latin1.json"
+    path.write_bytes('{"name": "Zoë"}'.encode("latin-1"))
+    result = runner.invoke(args=["screen", str(path)])
+    assert result.exit_code == 1
+    assert result.output.splitlines() == ["Error: document: not UTF-8 text (byte 0xeb at offset 12); save it as UTF-8"]
+
+
+def test_screen_reads_a_document_saved_with_a_byte_order_mark(runner: FlaskCliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "bom.json"
+    path.write_text(json.dumps(example_document()), encoding="utf-8-sig")
+    result = runner.invoke(args=["screen", str(path)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["outcome"] == "candidate"
 
 
 def test_explain_prints_the_whole_trace(app: Flask, runner: FlaskCliRunner, patient: Patient) -> None:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from screening import migrate
 
+from .conftest import PRODUCTION_SECRET
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -38,7 +40,7 @@ def test_gunicorn_serves_the_intake(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'served.sqlite3'}"
     migrate.upgrade(url)
     port = _free_port()
-    env = {**os.environ, "SCREENING_DATABASE_URL": url, "SCREENING_SECRET_KEY": "gunicorn-test-secret"}
+    env = {**os.environ, "SCREENING_DATABASE_URL": url, "SCREENING_SECRET_KEY": PRODUCTION_SECRET}
     env.pop("SCREENING_ENVIRONMENT", None)
     command = [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "wsgi:app"]
     server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -72,7 +74,12 @@ def test_refuses_to_start_with_invalid_rules_and_no_earlier_version(tmp_path: Pa
     edit(rules / "candidates.yaml", "when: trd and phq9 >= 10", "when: trd and phq9x >= 10")
     url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
     migrate.upgrade(url)
-    env = {**os.environ, "SCREENING_DATABASE_URL": url, "SCREENING_SECRET_KEY": "s", "SCREENING_RULES_DIR": str(rules)}
+    env = {
+        **os.environ,
+        "SCREENING_DATABASE_URL": url,
+        "SCREENING_SECRET_KEY": PRODUCTION_SECRET,
+        "SCREENING_RULES_DIR": str(rules),
+    }
     result = subprocess.run(
         [sys.executable, "-c", "import wsgi"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )

@@ -15,9 +15,12 @@ from flask import request
 from flask import session
 from flask import url_for
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from .. import alerts
+from .. import errorpages
+from ..config import public_url
 from ..db import get_session
 from ..decisions import FALLBACK_ERROR_MESSAGE
 from ..decisions import latest_decision
@@ -63,6 +66,13 @@ def _definitions() -> dict[str, Any]:
         "pain_regions": PAIN_REGIONS,
         "max_medication_rows": MAX_MEDICATION_TRIALS,
     }
+
+
+@bp.errorhandler(SQLAlchemyError)
+def _database_failed(error: SQLAlchemyError) -> tuple[str, int, dict[str, str]]:
+    """Show the database failure page; with the full crisis section when the unsaved answers ask for it."""
+    crisis_now = request.method == "POST" and service.item9_above_zero(steps.posted_pairs(request.form))
+    return errorpages.handle_database_error(error, crisis_now=crisis_now)
 
 
 def _now() -> datetime:
@@ -112,7 +122,7 @@ def _step_url(key: str | None) -> str:
 def _resume_url() -> str | None:
     """Return this session's private resume link, once a draft exists."""
     token = session.get(DRAFT_TOKEN)
-    return url_for("intake.resume", token=token, _external=True) if token else None
+    return public_url(current_app.config, url_for("intake.resume", token=token)) if token else None
 
 
 def _render_step(step: steps.Step, form: Any, draft: Draft | None, status: int = 200) -> tuple[str, int]:
@@ -353,7 +363,7 @@ def done() -> Response | str:
     token = session.get(STATUS_TOKEN)
     status_url = None
     if isinstance(token, str) and hash_status_token(token) == submission.status_token_hash:
-        status_url = url_for("status.show", token=token, _external=True)
+        status_url = public_url(current_app.config, url_for("status.show", token=token))
     return render_template(
         "intake/done.html",
         reference=submission.reference,

@@ -18,12 +18,12 @@ from typing import TypeVar
 import click
 import sqlalchemy as sa
 from flask import current_app
-from flask.cli import with_appcontext
 from sqlalchemy import orm
 from sqlalchemy.exc import IntegrityError
 
 from ..admin import service
 from ..db import new_session
+from ..dbcheck import needs_database
 from ..errors import ScreeningError
 from ..models import RuleDraft
 from ..models import RuleSetActivation
@@ -125,7 +125,7 @@ def _write_files(published: drafts.Published) -> None:
 @click.argument("path", required=False)
 @click.option("--by", "email", required=True, metavar="EMAIL", help="The staff member or administrator publishing.")
 @click.option("--title", help="What the change does and why (default: names the files).")
-@with_appcontext
+@needs_database
 def publish_command(path: str | None, email: str, title: str | None) -> None:
     """Check the rule files at PATH (default: the rules directory) and submit them for approval.
 
@@ -204,7 +204,7 @@ def _echo_approval_hint(draft_id: int) -> None:
 @click.command("approve")
 @click.argument("draft_id", metavar="DRAFT", type=int)
 @click.option("--by", "email", required=True, metavar="EMAIL", help="The physician or administrator approving.")
-@with_appcontext
+@needs_database
 def approve_command(draft_id: int, email: str) -> None:
     """Approve and publish the submitted draft number DRAFT; it becomes the active version for every worker."""
     now = datetime.now(UTC)
@@ -223,7 +223,7 @@ def approve_command(draft_id: int, email: str) -> None:
 @click.command("rollback")
 @click.argument("version_text", metavar="VERSION")
 @click.option("--by", "email", required=True, metavar="EMAIL", help="The staff member or administrator rolling back.")
-@with_appcontext
+@needs_database
 def rollback_command(version_text: str, email: str) -> None:
     """Make the stored VERSION (its hash, or at least 6 of its first digits) active again."""
     now = datetime.now(UTC)
@@ -240,7 +240,7 @@ def rollback_command(version_text: str, email: str) -> None:
 @click.argument("version_text", metavar="VERSION")
 @click.argument("directory", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Write into DIR even if it is not empty (its other .yaml files go).")
-@with_appcontext
+@needs_database
 def export_command(version_text: str, directory: Path, force: bool) -> None:
     """Write the files of the stored VERSION into DIR, e.g. to commit them or to check them."""
     with new_session(current_app) as session:
@@ -258,7 +258,7 @@ def export_command(version_text: str, directory: Path, force: bool) -> None:
 
 
 @click.command("versions")
-@with_appcontext
+@needs_database
 def versions_command() -> None:
     """List the stored versions, newest activation first, with who activated and approved each."""
     with new_session(current_app) as session:
