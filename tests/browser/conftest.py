@@ -51,6 +51,7 @@ class LiveServer:
     def __init__(self, app: Flask) -> None:
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
+        app.config["PUBLIC_BASE_URL"] = self.url  # the links the app hands out (resume, status) lead back here
         self.thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, name="live-server", daemon=True
         )
