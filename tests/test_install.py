@@ -108,7 +108,8 @@ def test_the_installed_wheel_carries_every_file_migrates_activates_the_default_r
     assert migrated.returncode == 0, migrated.stdout + migrated.stderr
 
     port = _free_port()
-    command = [sys.executable, "-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}", "screening.wsgi:app"]
+    settings = ["-c", "python:screening.gunicorn_conf"]  # what gunicorn.conf.py is in a checkout
+    command = [sys.executable, "-m", "gunicorn", *settings, "-w", "1", "-b", f"127.0.0.1:{port}", "screening.wsgi:app"]
     server = subprocess.Popen(
         command,
         cwd=installed.elsewhere,
