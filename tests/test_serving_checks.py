@@ -22,12 +22,13 @@ from screening.db import engine_for
 from screening.dbcheck import serving_problem
 
 from .conftest import POSTGRES_URL
+from .conftest import PRODUCTION_SECRET
 from .conftest import make_app
 from .test_operator_errors import INIT_DB
 from .test_operator_errors import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-SECRET = "a-test-secret-that-is-long-enough-for-production"
+SECRET = PRODUCTION_SECRET
 
 
 def _env(database_url: str) -> dict[str, str]:
