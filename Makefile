@@ -5,6 +5,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# The Nu HTML checker that the browser tests validate every page with (needs java: scripts/system-deps.sh).
+VNU_JAR := node_modules/vnu-jar/build/dist/vnu.jar
 
 .PHONY: run test install install-test system-deps db clean
 
@@ -18,12 +20,12 @@ db: install
 	$(BIN)/flask --app screening init-db
 	$(BIN)/flask --app screening rules activate
 
-test: install-test system-deps
+test: system-deps install-test
 	scripts/with-postgres.sh $(BIN)/pytest --numprocesses=auto --dist loadgroup
 
 install: $(BIN)/.installed
 
-install-test: $(BIN)/.installed-test
+install-test: $(BIN)/.installed-test $(VNU_JAR)
 
 $(BIN)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,8 +37,11 @@ $(BIN)/.installed-test: $(BIN)/.installed
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
+$(VNU_JAR):
+	npm install --quiet --no-audit --no-fund --no-save --no-package-lock --ignore-scripts --prefix . vnu-jar@26.9.27
+
 system-deps:
 	scripts/system-deps.sh
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis node_modules

@@ -1,17 +1,5 @@
-"""gunicorn's settings for ``gunicorn wsgi:app``, read from the directory gunicorn starts in."""
+"""gunicorn's settings for ``gunicorn wsgi:app``, read from the directory gunicorn starts in: the package's own."""
 
-import os
+from screening.gunicorn_conf import on_starting
 
-
-def on_starting(server: object) -> None:
-    """Before any worker boots, refuse to start, in one line, on a database that is missing or not migrated.
-
-    wsgi.py checks too, but in every worker: several failing at once make gunicorn print a traceback of its own.
-    """
-    os.environ.setdefault("SCREENING_ENVIRONMENT", "production")  # as wsgi.py does
-    from screening import create_app
-    from screening.dbcheck import serving_problem
-
-    problem = serving_problem(create_app())
-    if problem is not None:
-        raise RuntimeError(str(problem))  # gunicorn prints "Error: <the line>" and exits 1
+__all__ = ["on_starting"]

@@ -16,9 +16,22 @@ from . import db
 from . import errorpages
 from . import rules
 from . import security
-from .config import PROJECT_ROOT
 
 csrf = CSRFProtect()
+
+#: The site's icon in static/, and how long browsers may keep it without asking again.
+FAVICON = "favicon.svg"
+FAVICON_MAX_AGE_SECONDS = 24 * 3600
+
+
+class ScreeningApp(Flask):
+    """The Flask app, with the icon cached for a day."""
+
+    def get_send_file_max_age(self, filename: str | None) -> int | None:
+        """Let browsers keep the icon; other static files are revalidated, as their names carry no version."""
+        if filename == FAVICON:
+            return FAVICON_MAX_AGE_SECONDS
+        return super().get_send_file_max_age(filename)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -27,10 +40,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     Settings come from the defaults in ``screening.config``, then ``instance/config.py``,
     then ``SCREENING_*`` environment variables, then ``test_config``.
     """
-    app = Flask(
+    app = ScreeningApp(
         __name__,
         instance_relative_config=True,
-        template_folder=str(PROJECT_ROOT / "templates"),
+        template_folder=str(config.bundled("templates")),
     )
     _configure(app, test_config)
     _trust_proxies(app)
@@ -41,6 +54,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     errorpages.init_app(app)
     cli.init_app(app)
     _register_blueprints(app)
+    # Browsers that do not read the page's link ask for /favicon.ico: serve the icon there too, as a static file.
+    app.add_url_rule("/favicon.ico", "static", defaults={"filename": FAVICON})
     return app
 
 

@@ -30,7 +30,16 @@ MAKE_SECRET = "python3 -c 'import secrets; print(secrets.token_hex(32))'"
 #: The secret generated for development is kept here, inside the instance folder.
 SECRET_KEY_FILE = "secret_key"
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE_DIR.parent
+
+
+def bundled(name: str) -> Path:
+    """Return the root folder ``name`` (templates, rules): the installed wheel's copy, else the checkout's own."""
+    # setup.py copies these folders under screening/bundled/ when it builds a wheel; a checkout or an editable
+    # install has no such copy and reads the repository's folders, where they are edited.
+    inside = PACKAGE_DIR / "bundled" / name
+    return inside if inside.is_dir() else PROJECT_ROOT / name
 
 
 class ConfigError(RuntimeError):
@@ -48,7 +57,7 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # before the request fails with the "try again in a few minutes" page; both well below gunicorn's 30 s.
         "DATABASE_CONNECT_TIMEOUT": 5.0,
         "DATABASE_STATEMENT_TIMEOUT": 10.0,
-        "RULES_DIR": str(PROJECT_ROOT / "rules"),
+        "RULES_DIR": str(bundled("rules")),
         # How often each process checks which rule set version is active (and the files on disk), in seconds.
         "RULES_CHECK_SECONDS": 2.0,
         # Publishing a rule change needs a second person (physician or admin) to approve it.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install the system packages the test suite needs (Chromium, PostgreSQL, nginx, Redis) when they are missing.
+# Install the system packages the test suite needs (Chromium, PostgreSQL, nginx, Redis, Java, npm) when they are missing.
 set -euo pipefail
 
 missing=()
@@ -7,6 +7,8 @@ missing=()
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 [ -x /usr/sbin/nginx ] || missing+=(nginx)
 [ -x /usr/bin/redis-server ] || missing+=(redis-server)
+command -v java >/dev/null || missing+=(default-jre-headless)  # the Nu HTML checker
+command -v npm >/dev/null || missing+=(npm)                    # installs the checker
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -eq 0 ]; then

@@ -116,12 +116,15 @@ def test_wsgi_defaults_to_production(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     monkeypatch.delenv("SCREENING_ENVIRONMENT", raising=False)
     monkeypatch.setenv("SCREENING_SECRET_KEY", PRODUCTION_SECRET)
     monkeypatch.setenv("SCREENING_DATABASE_URL", url)
-    sys.modules.pop("wsgi", None)
+    modules = ("wsgi", "screening.wsgi")  # wsgi.py imports the package's module: both load afresh
+    for name in modules:
+        sys.modules.pop(name, None)
     try:
         wsgi = importlib.import_module("wsgi")
     finally:
-        os.environ.pop("SCREENING_ENVIRONMENT", None)  # set by wsgi.py itself, not by monkeypatch
-        sys.modules.pop("wsgi", None)
+        os.environ.pop("SCREENING_ENVIRONMENT", None)  # set by screening/wsgi.py itself, not by monkeypatch
+        for name in modules:
+            sys.modules.pop(name, None)
     assert wsgi.app.config["ENVIRONMENT"] == "production"
     assert wsgi.app.config["SESSION_COOKIE_SECURE"] is True
 

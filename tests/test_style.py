@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PATHS = ["screening", "tests", "bench", "wsgi.py", "gunicorn.conf.py"]
+PATHS = ["screening", "tests", "bench", "wsgi.py", "gunicorn.conf.py", "setup.py"]
 
 
 def ruff(*args: str) -> subprocess.CompletedProcess[str]:

@@ -310,7 +310,7 @@ def test_saving_shows_each_error_beside_its_line(app: Flask, auth: Auth) -> None
     assert '<span id="line-6">    6</span>' in page and '<span id="line-8">    8</span>' in page
     text, started = editor_state(saved)
     assert TYPO[1] in text and started == drafts.digest(text)
-    assert f'rows="{len(text.splitlines()) + 3}"' in page and 'wrap="off"' in page and 'spellcheck="false"' in page
+    assert f'rows="{len(text.splitlines()) + 3}"' in page and 'spellcheck="false"' in page
 
     overview = text_of(auth.client.get(f"/rules/drafts/{draft_id}"))
     assert "The rules do not load: 1 error." in overview and TYPO_ERROR in overview

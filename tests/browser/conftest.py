@@ -1,4 +1,4 @@
-"""Fixtures for the real-browser tests: Debian's Chromium, a live server per test, and axe.
+"""Fixtures for the real-browser tests: Debian's Chromium, a live server per test, axe and the Nu HTML checker.
 
 The live server wraps the ``app`` fixture, so every browser test runs once per database backend.
 One browser serves the whole session; each test gets fresh browser contexts.
@@ -17,6 +17,8 @@ from flask import Flask
 from playwright.sync_api import BrowserContext
 from playwright.sync_api import Page
 from werkzeug.serving import make_server
+
+from .html_check import HtmlChecker
 
 #: The WCAG 2.2 A and AA rules, as ../shared/toolchain.md runs them.
 AXE_OPTIONS = {
@@ -49,6 +51,7 @@ class LiveServer:
     def __init__(self, app: Flask) -> None:
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
+        app.config["PUBLIC_BASE_URL"] = self.url  # the links the app hands out (resume, status) lead back here
         self.thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, name="live-server", daemon=True
         )
@@ -102,15 +105,21 @@ ID_CHECKS = """() => {
 
 
 class AxeChecker:
-    """Run axe on pages and collect every violation, so one test reports them all at once."""
+    """Run axe on pages and collect every violation, so one test reports them all at once.
 
-    def __init__(self) -> None:
+    Each page checked is also kept for the Nu HTML checker, which validates them all at the end of the session.
+    """
+
+    def __init__(self, html: HtmlChecker, test: str) -> None:
         self.axe = Axe()
+        self.html = html
+        self.test = test
         self.found: dict[str, list[dict[str, Any]]] = {}
         self.checked: list[str] = []
 
     def check(self, page: Page, name: str) -> None:
         """Run the WCAG 2.2 AA rules on the page as it is now, keeping any violations under ``name``."""
+        self.html.save(page.content(), f"{self.test}: {name}")
         results = self.axe.run(page, options=AXE_OPTIONS)
         self.checked.append(name)
         violations = list(results.response["violations"])
@@ -141,10 +150,23 @@ class AxeChecker:
         return "\n".join(lines)
 
 
+@pytest.fixture(scope="session")
+def html_checker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HtmlChecker]:
+    """Collect the pages of the whole session (of this worker, under xdist); fail at its end on any HTML error."""
+    checker = HtmlChecker(tmp_path_factory.mktemp("pages"))
+    yield checker
+    errors = checker.errors()
+    if errors:
+        pytest.fail(
+            "The Nu HTML checker found errors in pages the browser tests loaded or checked:\n" + "\n".join(errors),
+            pytrace=False,
+        )
+
+
 @pytest.fixture()
-def axe() -> AxeChecker:
-    """Return a checker that collects axe violations page by page."""
-    return AxeChecker()
+def axe(request: pytest.FixtureRequest, html_checker: HtmlChecker) -> AxeChecker:
+    """Return a checker that collects axe violations page by page, and keeps each page for the HTML checker."""
+    return AxeChecker(html_checker, request.node.nodeid)
 
 
 #: Fail within seconds, not Playwright's default 30 s, when an element never appears.
@@ -152,19 +174,23 @@ ACTION_TIMEOUT_MS = 10_000
 
 
 @pytest.fixture()
-def context(context: BrowserContext) -> BrowserContext:
-    """Return pytest-playwright's context with a short action timeout."""
+def context(context: BrowserContext, request: pytest.FixtureRequest, html_checker: HtmlChecker) -> BrowserContext:
+    """Return pytest-playwright's context with a short action timeout; every page it loads is validated."""
     context.set_default_timeout(ACTION_TIMEOUT_MS)
+    html_checker.keep_documents(context, request.node.nodeid)
     return context
 
 
 @pytest.fixture()
-def new_context(new_context: Callable[..., BrowserContext]) -> Callable[..., BrowserContext]:
-    """Return pytest-playwright's context factory; its contexts have a short action timeout too."""
+def new_context(
+    new_context: Callable[..., BrowserContext], request: pytest.FixtureRequest, html_checker: HtmlChecker
+) -> Callable[..., BrowserContext]:
+    """Return pytest-playwright's context factory; its contexts have a short action timeout too, and are validated."""
 
     def factory(**kwargs: Any) -> BrowserContext:
         created = new_context(**kwargs)
         created.set_default_timeout(ACTION_TIMEOUT_MS)
+        html_checker.keep_documents(created, request.node.nodeid)
         return created
 
     return factory

@@ -98,6 +98,7 @@ def test_a_staff_draft_goes_from_first_edit_to_publication(
     page.get_by_role("link", name="candidates.yaml").click()
     editor = page.get_by_label("Text of candidates.yaml")
     expect(editor).to_be_visible()
+    expect(editor).to_have_css("white-space", "pre")  # long lines scroll, so each stays beside its gutter number
     axe.check(page, "editor: clean")
     original = editor.input_value()
     editor.fill(original.replace(*TYPO))
