@@ -26,6 +26,7 @@ from sqlalchemy import orm
 from screening.admin import service
 from tests.accounts import DEFAULT_PASSWORD
 from tests.browser.conftest import browser_type_launch_args  # noqa: F401 - the system Chromium
+from tests.browser.conftest import html_checker  # noqa: F401 - the Nu HTML checker over every page loaded
 from tests.browser.conftest import new_context  # noqa: F401 - the contexts the stage opens
 from tests.ruleset_files import copy_rules
 from tests.test_alerts import SMTPServer
