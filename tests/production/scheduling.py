@@ -28,6 +28,7 @@ class FolderGroupScheduling(LoadGroupScheduling):
         return scope
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: unknown when xdist is disabled (-p no:xdist)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> FolderGroupScheduling | None:
     """Use FolderGroupScheduling for ``--dist loadgroup`` (as ``make test`` runs the suite)."""
     if config.getvalue("dist") != "loadgroup":
