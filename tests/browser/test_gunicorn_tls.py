@@ -16,11 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from flask import Flask
 from playwright.sync_api import BrowserContext
 from playwright.sync_api import expect
 
+from screening import migrate
+from screening.db import engine_for
+from tests.accounts import Users
 from tests.conftest import PRODUCTION_SECRET
+from tests.conftest import make_app
 
 from .wizard import answer_steps
 from .wizard import send_answers
@@ -38,6 +41,7 @@ class TlsServer:
     """gunicorn serving the app over HTTPS with a certificate made for this test."""
 
     url: str
+    database_url: str
     access_log: Path
     error_log: Path
 
@@ -81,16 +85,22 @@ def wait_until_serving(url: str, process: subprocess.Popen[bytes], error_log: Pa
             time.sleep(0.2)
 
 
-@pytest.fixture()
-def tls_server(app: Flask, tmp_path: Path) -> Iterator[TlsServer]:
-    """Serve the ``app`` fixture's database with ``gunicorn -w 2 --certfile ... wsgi:app`` in production mode."""
-    cert, key = make_certificate(tmp_path)
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
+    """Serve a database of its own with ``gunicorn -w 2 --certfile ... wsgi:app`` in production mode.
+
+    Started once for this module, on SQLite: tests/production/ runs the same over PostgreSQL behind nginx.
+    """
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = make_certificate(folder)
+    database_url = f"sqlite:///{folder / 'tls.sqlite3'}"
+    migrate.upgrade(database_url)
     port = _free_port()
     url = f"https://localhost:{port}"
-    server = TlsServer(url, tmp_path / "access.log", tmp_path / "error.log")
+    server = TlsServer(url, database_url, folder / "access.log", folder / "error.log")
     env = {
         **os.environ,
-        "SCREENING_DATABASE_URL": app.config["DATABASE_URL"],
+        "SCREENING_DATABASE_URL": database_url,
         "SCREENING_SECRET_KEY": PRODUCTION_SECRET,
         "SCREENING_PUBLIC_BASE_URL": url,
     }
@@ -133,11 +143,13 @@ def test_a_patient_sends_answers_over_https_and_no_log_keeps_a_token(
     assert TOKEN_IN_LOG.search(logs) is None, TOKEN_IN_LOG.search(logs)
 
 
-def test_a_physician_signs_in_over_https(tls_server: TlsServer, new_context: NewContext, app: Flask) -> None:
-    from tests.accounts import Users
-
-    users = Users(app)
-    physician = users.create("physician")
+def test_a_physician_signs_in_over_https(tls_server: TlsServer, new_context: NewContext) -> None:
+    app = make_app(tls_server.database_url)
+    try:
+        users = Users(app)
+        physician = users.create("physician")
+    finally:
+        engine_for(app).dispose()
     page = new_context(ignore_https_errors=True).new_page()
     page.goto(tls_server.url + "/login")
     page.get_by_label("Email address").fill(physician.email)
