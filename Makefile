@@ -21,7 +21,7 @@ db: install
 	$(BIN)/flask --app screening rules activate
 
 test: system-deps install-test
-	scripts/with-postgres.sh $(BIN)/pytest --numprocesses=auto --dist loadgroup
+	scripts/with-postgres.sh $(BIN)/pytest --numprocesses=auto --dist loadgroup --durations=30
 
 install: $(BIN)/.installed
 
