@@ -46,10 +46,11 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(Exception, handle_unexpected)
 
 
-def render_error(status: int, title: str, message: str) -> tuple[str, int]:
-    """Render the error page."""
+def render_error(status: int, title: str, message: str, *, crisis: str | None = None) -> tuple[str, int]:
+    """Render the error page; ``crisis`` ("now" or "short") puts crisis resources in the page itself."""
     _ensure_url_adapter()
-    return render_template("errors/error.html", status=status, title=title, message=message), status
+    page = render_template("errors/error.html", status=status, title=title, message=message, crisis=crisis)
+    return page, status
 
 
 def _ensure_url_adapter() -> None:
@@ -115,12 +116,8 @@ def handle_database_error(error: SQLAlchemyError, *, crisis_now: bool = False) -
     else:
         log.error("database error %s", type(error).__name__, exc_info=error)
         status, title, message = 500, "Something went wrong", MESSAGES[500]
-    crisis = "now" if crisis_now else "short"
-    body = render_template(
-        "errors/error.html",
-        status=status,
-        title=title,
-        message=UNSAVED_MESSAGE if crisis_now else message,
-        crisis=crisis,
-    )
-    return body, status, {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)} if unavailable else {}
+    if crisis_now:
+        page, status = render_error(status, title, UNSAVED_MESSAGE, crisis="now")
+    else:
+        page, status = render_error(status, title, message, crisis="short")
+    return page, status, {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)} if unavailable else {}
