@@ -118,7 +118,12 @@ class AxeChecker:
         self.checked: list[str] = []
 
     def check(self, page: Page, name: str) -> None:
-        """Run the WCAG 2.2 AA rules on the page as it is now, keeping any violations under ``name``."""
+        """Run the WCAG 2.2 AA rules on the page as it is now, keeping any violations under ``name``.
+
+        A click on a link returns once the new address is committed, possibly before its stylesheet applies; axe
+        then measures unstyled buttons, so the check waits for the page's load event first.
+        """
+        page.wait_for_load_state("load")
         self.html.save(page.content(), f"{self.test}: {name}")
         results = self.axe.run(page, options=AXE_OPTIONS)
         self.checked.append(name)
