@@ -1,7 +1,9 @@
 """Decide a submission's outcome with the active rule set; never fail, never overwrite.
 
-If the rules cannot be evaluated for any reason, the decision is the error outcome
-(``manual_review``) with the error recorded, so the submission still reaches a clinician.
+A submission with PHQ-9 item 9 above 0 is ``safety``, first in the queue, in every case: also when
+the rules cannot be evaluated or no rule set is active. Otherwise, if the rules cannot be evaluated
+for any reason, the decision is the error outcome (``manual_review``) with the error recorded
+(naming the rule that raised), so the submission still reaches a clinician.
 """
 
 from __future__ import annotations
@@ -16,14 +18,22 @@ from . import audit
 from .models import Decision
 from .models import Submission
 from .ruleset.engine import ENGINE_VERSION
+from .ruleset.engine import Evaluation
+from .ruleset.engine import RuleFailed
+from .ruleset.engine import safety_evaluation
 from .ruleset.engine import screen_answers
 from .ruleset.model import RuleSet
+from .ruleset.safety import ERROR_PRIORITY_AT_MOST
+from .ruleset.safety import SAFETY_MESSAGE
+from .ruleset.safety import SAFETY_OUTCOME
+from .ruleset.safety import at_risk
+from .ruleset.safety import item9_of
 
 log = logging.getLogger(__name__)
 
 #: Used when no rule set is available at all to say what the error outcome is.
 FALLBACK_ERROR_OUTCOME = "manual_review"
-FALLBACK_ERROR_PRIORITY = 4
+FALLBACK_ERROR_PRIORITY = ERROR_PRIORITY_AT_MOST
 FALLBACK_ERROR_MESSAGE = (
     "Thank you. A clinician will review your answers and contact you if there is anything to discuss."
 )
@@ -41,35 +51,68 @@ def decide(submission: Submission, ruleset: RuleSet | None, *, now: datetime) ->
         screening = screen_answers(submission.answers, ruleset, submission.scores)
     except Exception as error:  # noqa: BLE001 - any failure becomes a manual review, never a lost submission
         log.error("rules not evaluated for submission %s: %s", submission.id, type(error).__name__)
+        if at_risk(item9_of(submission.answers)):
+            return _safety_decision_after_failure(submission, ruleset, error, now)
         return _error_decision(submission, ruleset, error, now)
     evaluation = screening.evaluation
-    outcome = ruleset.outcomes[evaluation.outcome]
+    if evaluation.error is not None:
+        log.error("a rule raised for submission %s; decided safety regardless", submission.id)
+    return _decision(submission, evaluation, ruleset, now, facts=screening.facts, trials=screening.trials)
+
+
+def _decision(
+    submission: Submission,
+    evaluation: Evaluation,
+    ruleset: RuleSet | None,
+    now: datetime,
+    *,
+    facts: dict[str, object],
+    trials: list[dict[str, object]],
+) -> Decision:
+    """Return the decision recording ``evaluation``; the safety outcome takes the engine's own message."""
+    safety = evaluation.outcome == SAFETY_OUTCOME
+    spec = ruleset.outcomes[evaluation.outcome] if ruleset is not None and not safety else None
     return Decision(
         submission_id=submission.id,
         created_at=now,
         outcome=evaluation.outcome,
         priority=evaluation.priority,
-        needs_action=outcome.needs_action,
-        ruleset_version=ruleset.version,
+        needs_action=True if spec is None else spec.needs_action,
+        ruleset_version=ruleset.version if ruleset is not None else None,
         engine_version=ENGINE_VERSION,
         form_version=submission.form_version,
-        message=outcome.message,
+        message=SAFETY_MESSAGE if spec is None else spec.message,
         fired=[fired.as_dict() for fired in evaluation.fired],
         notes=[note.as_dict() for note in evaluation.notes],
-        facts=screening.facts,
-        trials=screening.trials,
-        error=None,
+        facts=facts,
+        trials=trials,
+        error=evaluation.error,
     )
 
 
+def _safety_decision_after_failure(
+    submission: Submission, ruleset: RuleSet | None, error: Exception, now: datetime
+) -> Decision:
+    """Return the safety decision of a submission whose rules could not be evaluated at all."""
+    item9 = {"phq9_item9": item9_of(submission.answers)}
+    evaluation = safety_evaluation(ruleset, item9, [], describe_failure(error))
+    return _decision(submission, evaluation, ruleset, now, facts={}, trials=[])
+
+
+def describe_failure(error: Exception) -> str:
+    """Return what went wrong, naming the rule when one raised; never answers."""
+    text = str(error) if isinstance(error, RuleFailed) else f"{type(error).__name__}: {error}"
+    return text[:2000]
+
+
 def _error_decision(submission: Submission, ruleset: RuleSet | None, error: Exception, now: datetime) -> Decision:
-    """Return the decision recorded when the rules could not be evaluated."""
+    """Return the decision recorded when the rules could not be evaluated: it needs action, never parked."""
     spec = ruleset.outcomes.get(ruleset.error_outcome) if ruleset is not None else None
     return Decision(
         submission_id=submission.id,
         created_at=now,
         outcome=ruleset.error_outcome if ruleset is not None else FALLBACK_ERROR_OUTCOME,
-        priority=spec.priority if spec else FALLBACK_ERROR_PRIORITY,
+        priority=min(spec.priority, ERROR_PRIORITY_AT_MOST) if spec else FALLBACK_ERROR_PRIORITY,
         needs_action=True,
         ruleset_version=ruleset.version if ruleset is not None else None,
         engine_version=ENGINE_VERSION,
@@ -79,7 +122,7 @@ def _error_decision(submission: Submission, ruleset: RuleSet | None, error: Exce
         notes=[],
         facts={},
         trials=[],
-        error=f"{type(error).__name__}: {error}"[:2000],
+        error=describe_failure(error),
     )
 
 

@@ -80,7 +80,7 @@ def test_item9_gives_the_safety_outcome_with_crisis_resources_first(app: Flask, 
     assert "ineligible" not in html.lower() and "not a candidate" not in html.lower()
 
 
-def test_evaluation_failure_is_a_manual_review_with_the_error_recorded(
+def test_evaluation_failure_of_a_safety_submission_is_still_safety_with_the_error_recorded(
     app: Flask, patient: Patient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken(*args: object, **kwargs: object) -> None:
@@ -89,8 +89,9 @@ def test_evaluation_failure_is_a_manual_review_with_the_error_recorded(
     monkeypatch.setattr("screening.decisions.screen_answers", broken)
     html = submit(patient, mood=ITEM9_POSITIVE)
     [decision] = decisions(app)
-    assert decision.outcome == "manual_review" and decision.priority == 4
+    assert (decision.outcome, decision.priority, decision.needs_action) == ("safety", 1, True)
     assert decision.error == "ZeroDivisionError: rule arithmetic failed"
+    assert [note["rule"] for note in decision.notes] == ["safety-self-harm", "safety-self-harm"]
     assert decision.ruleset_version == rules_version()
     assert "A clinician will review your answers" in html
     assert html.index("988") < html.index("reference-code")  # crisis resources whatever failed
@@ -98,13 +99,13 @@ def test_evaluation_failure_is_a_manual_review_with_the_error_recorded(
         assert session.scalars(sa.select(Submission)).one().safety_flag is True
 
 
-def test_no_active_rule_set_is_a_manual_review_and_still_shows_crisis_resources(
+def test_no_active_rule_set_is_still_safety_and_shows_crisis_resources(
     app: Flask, patient: Patient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("screening.intake.views.active_ruleset", lambda: None)
     html = submit(patient, mood=ITEM9_POSITIVE)
     [decision] = decisions(app)
-    assert decision.outcome == "manual_review" and decision.ruleset_version is None
+    assert (decision.outcome, decision.priority) == ("safety", 1) and decision.ruleset_version is None
     assert decision.error == "NoRuleSet: no valid rule set is active"
     assert "A clinician will review your answers" in html and "911" in html
 

@@ -208,13 +208,15 @@ def test_outranked_safety_outcome_is_refused(rules: Path) -> None:
     edit(rules / "outcomes.yaml", "rank: 80", "rank: 120")
     line, column = position(rules / "outcomes.yaml", "rank: 100")
     assert errors_of(rules) == [
-        f"outcomes.yaml:{line}:{column}: safety-self-harm: 'safety' must have the highest rank and the first queue priority"
+        f"outcomes.yaml:{line}:{column}: safety-self-harm: 'safety' must have the highest rank and queue priority 1, ahead of every other"
     ]
 
 
 def test_safety_outcome_must_come_first_in_the_queue(rules: Path) -> None:
     edit(rules / "outcomes.yaml", "priority: 2", "priority: 1")
-    assert any("'safety' must have the highest rank and the first queue priority" in e for e in errors_of(rules))
+    assert any(
+        "'safety' must have the highest rank and queue priority 1, ahead of every other" in e for e in errors_of(rules)
+    )
 
 
 def test_safety_rule_with_spacing_changes_is_still_locked_in(rules: Path) -> None:

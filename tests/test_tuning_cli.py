@@ -281,7 +281,7 @@ def test_publish_of_files_whose_tests_fail_is_refused(clinic: Clinic) -> None:
             "safety.yaml",
             "Item 9 alone neither",
             "Item 9 by itself neither",
-            "safety.yaml: safety-self-harm: the locked",
+            "safety.yaml:9:7: safety-self-harm: the notes of the locked safety rule",
         ),
         ("outcomes.yaml", "rank: 100", "rank: 101", "outcomes.yaml: safety: the rank, priority and needs_action"),
     ],

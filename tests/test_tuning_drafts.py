@@ -276,14 +276,14 @@ def test_check_reports_load_errors_at_their_file_line_and_column(session: orm.Se
         ("candidates.yaml", "when: trd and phq9 >= 10", "when: trd and phq9x >= 10", "unknown fact 'phq9x'"),
         ("flags.yaml", "when: age >= 65", "when: age >= 66", "test 'age 65' failed"),
         ("safety.yaml", "when: phq9_item9 >= 1", "when: phq9_item9 >= 1 or phq9 >= 27", "must read exactly"),
-        ("safety.yaml", "Item 9 alone neither", "Item 9 by itself neither", "locked safety rule cannot be changed"),
+        ("safety.yaml", "Item 9 alone neither", "Item 9 by itself neither", "notes of the locked safety rule"),
         ("safety.yaml", 'not at all", whatever else.', 'not at all".', "locked safety rule cannot be changed"),
         ("outcomes.yaml", "rank: 100", "rank: 101", "the rank, priority and needs_action of the safety outcome"),
         (
             "outcomes.yaml",
             "priority: 1\n    needs_action: true",
             "priority: 1\n    needs_action: false",
-            "the rank, priority and needs_action of the safety outcome",
+            "'safety' must have needs_action: true",
         ),
     ],
     ids=["load-error", "failing-test", "safety-condition", "safety-note", "safety-description", "rank", "action"],
@@ -314,8 +314,9 @@ def test_submit_is_refused_when_the_safety_outcome_moves_in_the_queue(session: o
         now=NOW,
     )
     check = drafts.check_draft(session, draft)
-    assert check.loads and not check.failed  # it is a valid rule set: only the safety lock refuses it
-    with pytest.raises(TuningInvalid, match="safety outcome cannot be changed"):
+    assert not check.loads  # the engine's safety lock refuses it at the safety outcome
+    assert any("'safety' must have the highest rank and queue priority 1" in p for p in check.problems)
+    with pytest.raises(TuningInvalid, match="queue priority 1"):
         drafts.submit(session, draft, user=author, now=NOW)
 
 

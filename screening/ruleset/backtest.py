@@ -29,6 +29,9 @@ from .compiler import Condition
 from .facts import derive_facts
 from .model import Rule
 from .model import RuleSet
+from .safety import SAFETY_OUTCOME
+from .safety import at_risk
+from .safety import item9_of
 
 #: At most this many changed submissions are kept in a comparison; the true count is kept too.
 CHANGES_LIMIT = 10_000
@@ -273,17 +276,21 @@ class _Side:
         self.ruleset = ruleset
         self.rules = [(rule, table.index[rule.condition.text]) for rule in ruleset.rules]
 
-    def verdict(self, results: Sequence[bool | _Failed] | _Failed) -> _Verdict:
-        """Return the outcome as ``engine.evaluate`` decides it: the highest-ranked proposed outcome wins."""
-        if isinstance(results, _Failed):
-            return self.failed(results.kind)
-        fired = []
-        for rule, position in self.rules:
-            result = results[position]
-            if isinstance(result, _Failed):
-                return self.failed(result.kind)
-            if result:
-                fired.append(rule)
+    def verdict(self, results: Sequence[bool | _Failed] | _Failed, item9: object) -> _Verdict:
+        """Return the outcome as ``engine.evaluate`` decides it: safety first, else the highest-ranked one wins."""
+        fired: list[Rule] = []
+        failure = results.kind if isinstance(results, _Failed) else None
+        if not isinstance(results, _Failed):
+            for rule, position in self.rules:
+                result = results[position]
+                if isinstance(result, _Failed):
+                    failure = failure or result.kind
+                elif result:
+                    fired.append(rule)
+        if at_risk(item9):
+            return _Verdict(SAFETY_OUTCOME, tuple(fired), failure)
+        if failure is not None:
+            return self.failed(failure)
         proposed = [rule.outcome for rule in fired if rule.outcome is not None]
         outcome = max(proposed, key=self.ruleset.rank) if proposed else self.ruleset.default_outcome
         return _Verdict(outcome, tuple(fired))
@@ -350,9 +357,10 @@ class Backtest:
         new_facts = old_facts if self.same_tables else _facts(answers, scores, self.candidate)
         old_results = self._results(old_facts)
         new_results = old_results if new_facts is old_facts else self._results(new_facts)
+        item9 = item9_of(answers)
         return (
-            self._before.verdict(old_results),
-            self._after.verdict(new_results),
+            self._before.verdict(old_results, item9),
+            self._after.verdict(new_results, item9),
             _or_empty(old_facts),
             _or_empty(new_facts),
         )

@@ -1,17 +1,38 @@
-"""Run the test cases written in the rule files."""
+"""Run the test cases written in the rule files, and the engine's own safety cases, which no file can remove.
+
+Also probe the rules with generated answer documents: a rule that raises for any of them is reported at
+its line, so a rule that fails only for some patients is found before it is published.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
 from ..errors import AnswersError
+from ..fake import answers_documents
+from ..instruments.scoring import score_answers
 from .engine import Evaluation
+from .engine import RuleFailed
 from .engine import evaluate
 from .engine import screen_answers
 from .engine import screen_document
 from .facts import FACT_TYPES
+from .facts import derive_facts
 from .model import Case
+from .model import RuleError
 from .model import RuleSet
+from .safety import ENGINE_CASES
+from .safety import ENGINE_CASES_FILE
+from .safety import SAFETY_NOTES
+from .safety import SAFETY_RULE_ID
+
+#: The engine's safety cases, as cases of a file of their own.
+BUILT_IN_CASES = tuple(Case(spec, ENGINE_CASES_FILE, index, index + 1) for index, spec in enumerate(ENGINE_CASES))
+#: How many generated answer documents every rule is probed with: every age the form accepts, each with and
+#: without a risk of self-harm, in a realistic mix of everything else.
+PROBE_SEED = 4711
 
 
 @dataclass(frozen=True)
@@ -34,8 +55,8 @@ class CaseResult:
 
 
 def run_cases(ruleset: RuleSet) -> list[CaseResult]:
-    """Run every test case of the rule set, in file order."""
-    return [run_case(ruleset, case) for case in ruleset.cases]
+    """Run every test case of the rule set, in file order, then the engine's safety cases."""
+    return [run_case(ruleset, case) for case in (*ruleset.cases, *BUILT_IN_CASES)]
 
 
 def failures(results: list[CaseResult]) -> list[CaseResult]:
@@ -49,9 +70,11 @@ def run_case(ruleset: RuleSet, case: Case) -> CaseResult:
         evaluation = _evaluate_case(ruleset, case)
     except AnswersError as error:
         return CaseResult(case, (f"answers are not valid: {error}",), None)
-    except _BadFacts as error:
+    except (_BadFacts, RuleFailed) as error:
         return CaseResult(case, (str(error),), None)
-    return CaseResult(case, tuple(_differences(case, evaluation)), evaluation)
+    problems = [evaluation.error] if evaluation.error else []
+    differences = _safety_differences(evaluation) if case.file == ENGINE_CASES_FILE else _differences(case, evaluation)
+    return CaseResult(case, tuple(problems + differences), evaluation)
 
 
 class _BadFacts(Exception):
@@ -70,8 +93,8 @@ def _evaluate_case(ruleset: RuleSet, case: Case) -> Evaluation:
         facts[name] = value
     try:
         return evaluate(ruleset, facts)
-    except Exception as error:  # noqa: BLE001 - a wrongly typed fact value fails the case, not the loader
-        raise _BadFacts(f"facts could not be evaluated: {error}") from None
+    except RuleFailed as failed:
+        raise _BadFacts(f"facts could not be evaluated: {failed}") from None
 
 
 def _differences(case: Case, evaluation: Evaluation) -> list[str]:
@@ -87,3 +110,53 @@ def _differences(case: Case, evaluation: Evaluation) -> list[str]:
         if not any(fragment in text for text in texts):
             problems.append(f"notes: no note contains {fragment!r}")
     return problems
+
+
+def _safety_differences(evaluation: Evaluation) -> list[str]:
+    """Return how an evaluation falls short of what the engine promises a safety case."""
+    problems = []
+    if evaluation.outcome != "safety" or evaluation.priority != 1:
+        problems.append(f"outcome: expected safety at priority 1, got {evaluation.outcome} at {evaluation.priority}")
+    if SAFETY_RULE_ID not in evaluation.fired_rules:
+        problems.append(f"fired rules: {SAFETY_RULE_ID} did not fire")
+    notes = {(note.audience, note.text) for note in evaluation.notes}
+    if not all(note in notes for note in SAFETY_NOTES):
+        problems.append("notes: the locked crisis and follow-up notes are missing")
+    return problems
+
+
+@cache
+def probe_documents() -> tuple[tuple[dict[str, Any], dict[str, Any]], ...]:
+    """Return the generated (answers, scores) pairs every rule is probed with, made once per process."""
+    documents = []
+    for index, document in enumerate(answers_documents(2 * 131, seed=PROBE_SEED)):
+        item9 = 0 if index % 2 == 0 else 1 + (index // 2) % 3
+        document = {**document, "age": index // 2, "phq9": [*document["phq9"][:8], item9]}
+        documents.append((document, score_answers(document).as_dict()))
+    return tuple(documents)
+
+
+def probe(ruleset: RuleSet) -> list[RuleError]:
+    """Return a problem at the condition of each rule that raises for a generated answers document."""
+    problems: dict[str, RuleError] = {}
+    for document, scores in probe_documents():
+        try:
+            facts = derive_facts(document, scores, ruleset.tables)
+        except Exception as error:  # noqa: BLE001 - tables that fail for a valid document are reported, not raised
+            return [RuleError("tables", 1, 1, "-", f"the tables fail for a valid answers document: {error}")]
+        for rule in ruleset.rules:
+            if rule.id in problems:
+                continue
+            try:
+                rule.condition.matches(facts)
+            except Exception as error:  # noqa: BLE001 - any failure is reported at the rule
+                read = ", ".join(f"{name} = {facts.get(name)!r}" for name in rule.condition.symbols)
+                problems[rule.id] = RuleError(
+                    rule.file,
+                    rule.line,
+                    rule.column,
+                    rule.id,
+                    f"the condition raised {type(error).__name__} ({error}) for a valid answers document ({read});"
+                    " every condition must give true or false for every patient",
+                )
+    return sorted(problems.values())

@@ -1,5 +1,10 @@
 """Evaluate a rule set: the highest-ranked outcome of the rules that fire, and all their notes.
 
+Safety comes first and apart (``safety``): a submission with PHQ-9 item 9 above 0 is ``safety`` at
+queue priority 1 with the locked notes, whatever the other rules propose and also when one of them
+raises. Otherwise a rule that raises fails the whole evaluation with ``RuleFailed``, naming the rule,
+and the caller records the error outcome.
+
 Also the whole screening pipeline for one answers document: validate, score, derive
 facts, evaluate. No Flask here.
 """
@@ -16,7 +21,13 @@ from ..answers import parse_answers
 from ..instruments.scoring import score_answers
 from .facts import derive_facts
 from .facts import trial_assessments
+from .model import Rule
 from .model import RuleSet
+from .safety import SAFETY_NOTES
+from .safety import SAFETY_OUTCOME
+from .safety import SAFETY_PRIORITY
+from .safety import SAFETY_RULE_ID
+from .safety import at_risk
 
 #: Names the code that turns facts into a decision; stored with every decision.
 ENGINE_VERSION = f"screening-rules/1 (rule-engine {rule_engine.__version__})"
@@ -49,15 +60,28 @@ class FiredRule:
         return {"rule": self.rule, "description": self.description, "outcome": self.outcome, "facts": self.facts}
 
 
+class RuleFailed(Exception):
+    """A rule's condition raised while it was evaluated; the message names the rule and where it is written."""
+
+    def __init__(self, rule: Rule, error: Exception) -> None:
+        super().__init__(f"rule {rule.id} ({rule.where}) raised {type(error).__name__}: {error}"[:1000])
+        self.rule = rule
+        self.kind = type(error).__name__
+
+
 @dataclass(frozen=True)
 class Evaluation:
-    """The outcome of one evaluation and how it was reached."""
+    """The outcome of one evaluation and how it was reached.
+
+    ``error`` says which rule raised, on a safety evaluation that was decided regardless.
+    """
 
     outcome: str
     priority: int
     fired: tuple[FiredRule, ...]
     notes: tuple[Note, ...]
     ruleset_version: str
+    error: str | None = None
 
     @property
     def fired_rules(self) -> list[str]:
@@ -66,19 +90,79 @@ class Evaluation:
 
 
 def evaluate(ruleset: RuleSet, facts: dict[str, Any]) -> Evaluation:
-    """Evaluate every rule against ``facts``; the highest-ranked proposed outcome wins."""
-    fired = [rule for rule in ruleset.rules if rule.condition.matches(facts)]
+    """Evaluate every rule against ``facts``: safety first, else the highest-ranked proposed outcome wins.
+
+    Raises RuleFailed when a rule raises, unless the facts show a risk of self-harm.
+    """
+    fired, failure = fire(ruleset, facts)
+    if at_risk(facts.get("phq9_item9")):
+        return safety_evaluation(ruleset, facts, fired, str(failure) if failure else None)
+    if failure is not None:
+        raise failure
     proposed = [rule.outcome for rule in fired if rule.outcome is not None]
     outcome = max(proposed, key=ruleset.rank) if proposed else ruleset.default_outcome
     return Evaluation(
         outcome=outcome,
         priority=ruleset.outcomes[outcome].priority,
-        fired=tuple(
-            FiredRule(rule.id, rule.description, rule.outcome, {name: facts[name] for name in rule.condition.symbols})
-            for rule in fired
-        ),
+        fired=tuple(_fired(rule, facts) for rule in fired),
         notes=tuple(Note(rule.id, note.audience, note.text) for rule in fired for note in rule.notes),
         ruleset_version=ruleset.version,
+    )
+
+
+def fire(ruleset: RuleSet, facts: dict[str, Any]) -> tuple[list[Rule], RuleFailed | None]:
+    """Return the rules whose condition holds, in rule order, and the first rule that raised (if any)."""
+    fired: list[Rule] = []
+    failure: RuleFailed | None = None
+    for rule in ruleset.rules:
+        try:
+            matched = rule.condition.matches(facts)
+        except Exception as error:  # noqa: BLE001 - any failure of a rule is reported with the rule's name
+            failure = failure or RuleFailed(rule, error)
+            continue
+        if matched:
+            fired.append(rule)
+    return fired, failure
+
+
+def safety_evaluation(
+    ruleset: RuleSet | None, facts: dict[str, Any], fired: list[Rule], error: str | None = None
+) -> Evaluation:
+    """Return the engine's safety decision: ``safety``, first in the queue, the locked notes, then other notes.
+
+    The other rules that fired are kept (their notes may help the physician); the file's copy of the safety
+    rule adds nothing, as the engine's own notes stand in for it.
+    """
+    others = [rule for rule in fired if rule.id != SAFETY_RULE_ID]
+    safety_rule = FiredRule(
+        SAFETY_RULE_ID,
+        _safety_description(ruleset),
+        SAFETY_OUTCOME,
+        {"phq9_item9": facts.get("phq9_item9")},
+    )
+    return Evaluation(
+        outcome=SAFETY_OUTCOME,
+        priority=SAFETY_PRIORITY,
+        fired=(safety_rule, *(_fired(rule, facts) for rule in others)),
+        notes=(
+            *(Note(SAFETY_RULE_ID, audience, text) for audience, text in SAFETY_NOTES),
+            *(Note(rule.id, note.audience, note.text) for rule in others for note in rule.notes),
+        ),
+        ruleset_version=ruleset.version if ruleset is not None else "",
+        error=error,
+    )
+
+
+def _safety_description(ruleset: RuleSet | None) -> str:
+    """Return the description the rule files give the safety rule."""
+    rules = ruleset.rules if ruleset is not None else ()
+    return next((rule.description for rule in rules if rule.id == SAFETY_RULE_ID), "PHQ-9 item 9 above 0.")
+
+
+def _fired(rule: Rule, facts: dict[str, Any]) -> FiredRule:
+    """Return the trace entry of a rule that fired, with the fact values its condition read."""
+    return FiredRule(
+        rule.id, rule.description, rule.outcome, {name: facts.get(name) for name in rule.condition.symbols}
     )
 
 

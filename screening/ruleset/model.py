@@ -12,11 +12,6 @@ from .spec import NoteSpec
 from .spec import OutcomeSpec
 from .tables import Tables
 
-#: The locked safety rule: it must be present exactly like this, with the top-ranked outcome.
-SAFETY_RULE_ID = "safety-self-harm"
-SAFETY_CONDITION = "phq9_item9 >= 1"
-SAFETY_OUTCOME = "safety"
-
 
 @dataclass(frozen=True, order=True)
 class RuleError:
@@ -43,6 +38,14 @@ class Rule:
     notes: tuple[NoteSpec, ...]
     file: str
     index: int
+    #: Where the condition is written: 1-based line and column of its ``when`` value.
+    line: int = 1
+    column: int = 1
+
+    @property
+    def where(self) -> str:
+        """Return ``file:line:col`` of the rule's condition."""
+        return f"{self.file}:{self.line}:{self.column}"
 
 
 @dataclass(frozen=True)

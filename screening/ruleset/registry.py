@@ -33,6 +33,7 @@ from ..models import RulesLoadFailure
 from ..models import RulesWorker
 from . import store
 from .cases import failures
+from .cases import probe
 from .cases import run_cases
 from .loader import Sources
 from .loader import load_ruleset
@@ -92,8 +93,11 @@ def _load_and_test(sources: Sources) -> RuleSet | list[str]:
     except RuleSetInvalid as invalid:
         return [str(error) for error in invalid.errors]
     failed = failures(run_cases(ruleset))
-    if failed:
-        return [f"{r.where}: test '{r.case.spec.name}' failed: {'; '.join(r.problems)}" for r in failed]
+    raised = probe(ruleset)
+    if failed or raised:
+        return [f"{r.where}: test '{r.case.spec.name}' failed: {'; '.join(r.problems)}" for r in failed] + [
+            str(error) for error in raised
+        ]
     return ruleset
 
 

@@ -26,15 +26,16 @@ from ..models import RuleSetVersion
 from ..models import User
 from ..ruleset import store
 from ..ruleset.cases import CaseResult
+from ..ruleset.cases import probe
 from ..ruleset.cases import run_cases
 from ..ruleset.loader import Sources
 from ..ruleset.loader import load_ruleset
 from ..ruleset.loader import version_of
-from ..ruleset.model import SAFETY_OUTCOME
-from ..ruleset.model import SAFETY_RULE_ID
 from ..ruleset.model import RuleError
 from ..ruleset.model import RuleSet
 from ..ruleset.model import RuleSetInvalid
+from ..ruleset.safety import SAFETY_OUTCOME
+from ..ruleset.safety import SAFETY_RULE_ID
 from .errors import TuningConflict
 from .errors import TuningForbidden
 from .errors import TuningInvalid
@@ -65,6 +66,8 @@ class Check:
     results: list[CaseResult]
     safety: list[str]
     ruleset: RuleSet | None = None
+    #: Rules that raised for a generated answers document, at their condition.
+    raised: list[RuleError] = field(default_factory=list)
     #: Problems found, each as one line, in the order a reader fixes them.
     problems: list[str] = field(default_factory=list)
 
@@ -80,13 +83,13 @@ class Check:
 
     @property
     def publishable(self) -> bool:
-        """Return True when the draft loads, passes all its tests and leaves the safety rule alone."""
-        return self.loads and not self.failed and not self.safety
+        """Return True when the draft loads, passes all its tests, raises for nobody and leaves safety alone."""
+        return self.loads and not self.failed and not self.safety and not self.raised
 
     def errors_in(self, name: str) -> dict[int, list[RuleError]]:
         """Return the load errors of one file, by line."""
         lines: dict[int, list[RuleError]] = {}
-        for error in self.errors:
+        for error in (*self.errors, *self.raised):
             if error.file == name:
                 lines.setdefault(error.line, []).append(error)
         return lines
@@ -119,11 +122,19 @@ def check_sources(sources: Sources, active_sources: Sources | None) -> Check:
     except RuleSetInvalid as invalid:
         return Check(errors=invalid.errors, results=[], safety=[], problems=[str(e) for e in invalid.errors])
     results = run_cases(ruleset)
+    raised = probe(ruleset)
     safety = safety_changes(_loaded(active_sources), ruleset) if active_sources is not None else []
     problems = [
         f"{r.where}: test '{r.case.spec.name}' failed: {'; '.join(r.problems)}" for r in results if not r.passed
     ]
-    return Check(errors=[], results=results, safety=safety, ruleset=ruleset, problems=safety + problems)
+    return Check(
+        errors=[],
+        results=results,
+        safety=safety,
+        ruleset=ruleset,
+        problems=safety + [str(error) for error in raised] + problems,
+        raised=raised,
+    )
 
 
 def _loaded(sources: Sources) -> RuleSet | None:
