@@ -474,3 +474,22 @@ def test_free_text_is_escaped_on_the_physician_pages(
         assert payload not in page
         assert str(escape(payload)) in page
     assert "<script>alert" not in page and "<img src=x" not in page
+
+
+def test_a_safety_decision_whose_rules_raised_says_safety_was_decided_regardless(
+    client: FlaskClient, db: orm.Session, doctor: User
+) -> None:
+    from screening.ruleset.loader import load_ruleset
+
+    sources = dict(require_ruleset(client.application).sources)
+    sources["raises.yaml"] = (
+        "rules:\n  - id: raises\n    description: Raises for everybody.\n"
+        "    when: 'diagnoses[99] == \"x\"'\n    outcome: candidate\n"
+    )
+    submission = store_case(db, load_ruleset(sources), document(**SAFETY))
+    db.commit()
+    page = text(client.get(f"/review/submissions/{submission.id}"))
+    assert (submission.outcome, submission.priority) == ("safety", 1)
+    assert "the engine decided the safety follow-up regardless" in page
+    assert "rule raises (raises.yaml:4:11) raised LookupError" in page
+    assert "needs a manual review" not in page
