@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import logging
 import os
 import re
 import socket
@@ -459,6 +460,38 @@ def test_alert_commands_warn_while_no_alert_consumer_runs(
     alerts.note_consumer_seen(alert_huey_for(app), now)
     assert alerts.consumer_problem(app, now) is None
     assert "Warning" not in runner.invoke(args=["alerts", "list"]).stderr
+
+
+def test_the_dry_run_consumer_logs_an_error_while_no_alert_consumer_runs(
+    alert_app: AppFactory,
+    smtp: SMTPServer,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = alert_app(smtp, HUEY_IMMEDIATE=False, HUEY_URL=f"sqlite:///{tmp_path / 'huey.sqlite3'}")
+    work = huey_for(app)
+    name = "screening.alerts.check_alert_consumer"
+    assert name not in alert_huey_for(app)._registry._registry
+    check = work._registry.string_to_task(name)
+
+    def logged() -> list[logging.LogRecord]:
+        """Return what the check logged since the last call."""
+        records = [record for record in caplog.records if record.name == alerts.logger.name]
+        caplog.clear()
+        return records
+
+    work.execute(check())  # as that consumer does every minute: just started, an alert consumer may be starting too
+    assert logged() == []
+    later = datetime.now(UTC) + alerts.CONSUMER_SILENT_AFTER
+    monkeypatch.setattr(alerts, "_now", lambda: later)
+    work.execute(check())
+    [error] = logged()
+    assert error.levelname == "ERROR"
+    assert "The alert consumer has never run" in error.getMessage()
+    alerts.note_consumer_seen(alert_huey_for(app), later)
+    work.execute(check())
+    assert logged() == []
 
 
 def test_alert_commands_do_not_warn_when_tasks_run_at_once(alert_app: AppFactory, smtp: SMTPServer) -> None:
