@@ -403,7 +403,7 @@ def test_the_consumer_module_builds_both_queues_from_the_settings(consumer_env: 
 
 
 def test_a_real_consumer_process_sends_the_alert(
-    app: Flask, smtp: SMTPServer, consumer_env: dict[str, str], alert_app: AppFactory
+    app: Flask, smtp: SMTPServer, consumer_env: dict[str, str], alert_app: AppFactory, tmp_path: Path
 ) -> None:
     env = {
         **os.environ,
@@ -415,20 +415,11 @@ def test_a_real_consumer_process_sends_the_alert(
     web = alert_app(smtp, HUEY_IMMEDIATE=False, ENVIRONMENT="development", HUEY_URL=consumer_env["SCREENING_HUEY_URL"])
     submission = submit_safety_case(web)
     assert rows(web, Alert)[0].status == "pending"  # queued in SQLite, waiting for the consumer
-    consumer = Path(sys.executable).parent / "huey_consumer"
-    process = subprocess.Popen(
-        [str(consumer), screening.tasks.ALERT_CONSUMER, "--max-delay", "0.5"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    consumer = start_consumer((screening.tasks.ALERT_CONSUMER,), env, tmp_path / "consumer.log")
     try:
-        deadline = time.monotonic() + 30
-        while not smtp.messages and time.monotonic() < deadline and process.poll() is None:
-            time.sleep(0.1)
+        wait_until("the alert e-mail arrives", lambda: bool(smtp.messages), [consumer], 30)
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop_consumers([consumer])
     [received] = smtp.messages
     assert received.rcpt_tos == ["oncall@clinic.example"]
     assert submission.reference in received.message["Subject"]
@@ -577,13 +568,48 @@ def run_statuses(app: Flask, run_ids: list[int]) -> list[str]:
         return [backtests.get_run(session, run_id).status for run_id in run_ids]
 
 
-def wait_until(what: str, ready: Callable[[], bool], processes: list[subprocess.Popen[bytes]], seconds: float) -> None:
-    """Wait until ``ready()``; fail when time runs out or a consumer exits."""
+@dataclass
+class Consumer:
+    """A ``huey_consumer`` process started by a test, with its output in a file."""
+
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+    def tail(self, lines: int = 20) -> str:
+        """Return the command and the last lines of its output."""
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join([f"----- {' '.join(map(str, self.popen.args))}", *text.splitlines()[-lines:]])
+
+
+def start_consumer(arguments: tuple[str, ...], env: dict[str, str], log: Path) -> Consumer:
+    """Start ``huey_consumer`` with ``arguments``, polling its queue often."""
+    huey_consumer = str(Path(sys.executable).parent / "huey_consumer")
+    with log.open("wb") as output:
+        popen = subprocess.Popen(
+            [huey_consumer, *arguments, "--max-delay", "0.5"], env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+    return Consumer(popen, log)
+
+
+def stop_consumers(consumers: list[Consumer]) -> None:
+    """Stop each consumer by its PID; kill one that does not stop in time."""
+    for consumer in consumers:
+        consumer.popen.terminate()
+    for consumer in consumers:
+        try:
+            consumer.popen.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            consumer.popen.kill()
+            consumer.popen.wait(timeout=10)
+
+
+def wait_until(what: str, ready: Callable[[], bool], consumers: list[Consumer], seconds: float) -> None:
+    """Wait until ``ready()``; fail with the consumers' output when time runs out or a consumer exits."""
     deadline = time.monotonic() + seconds
     while not ready():
-        exited = [process.args for process in processes if process.poll() is not None]
-        assert not exited, f"a consumer exited while waiting until {what}: {exited}"
-        assert time.monotonic() < deadline, f"not after {seconds:.0f} s: {what}"
+        logs = "\n".join(consumer.tail() for consumer in consumers)
+        assert all(consumer.popen.poll() is None for consumer in consumers), f"a consumer exited: {what}\n{logs}"
+        assert time.monotonic() < deadline, f"not after {seconds:.0f} s: {what}\n{logs}"
         time.sleep(0.1)
 
 
@@ -604,35 +630,24 @@ def test_an_urgent_alert_is_sent_while_dry_runs_keep_every_other_worker_busy(
     require_ruleset(web)
     store_plain_submissions(web, SLOW_SUBMISSIONS)
     run_ids = start_dry_runs(web, slow_candidate(tmp_path), SLOW_DRY_RUNS)
-    huey_consumer = str(Path(sys.executable).parent / "huey_consumer")
-    processes = []
+    consumers: list[Consumer] = []
     try:
         for number, arguments in enumerate(CONSUMERS):
-            with (tmp_path / f"consumer-{number}.log").open("wb") as log:
-                processes.append(
-                    subprocess.Popen([huey_consumer, *arguments, "--max-delay", "0.5"], env=env, stdout=log, stderr=log)
-                )
+            consumers.append(start_consumer(arguments, env, tmp_path / f"consumer-{number}.log"))
         wait_until(
             "every dry run is running",
             lambda: run_statuses(web, run_ids) == ["running"] * SLOW_DRY_RUNS,
-            processes,
+            consumers,
             START_SECONDS,
         )
         patient = Patient(web.test_client())
         patient.answer_all({"mood": {"phq9_9": "1"}})
         assert patient.submit().status_code == 302
-        wait_until("the alert e-mail arrives", lambda: bool(smtp.messages), processes, ALERT_SECONDS)
+        wait_until("the alert e-mail arrives", lambda: bool(smtp.messages), consumers, ALERT_SECONDS)
         # The alert went out while the dry runs still held their consumer, not after one of them finished.
         assert run_statuses(web, run_ids) == ["running"] * SLOW_DRY_RUNS
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        stop_consumers(consumers)
     with new_session(web) as session:
         urgent = session.scalars(sa.select(Submission).where(Submission.safety_flag)).one()
     [received] = smtp.messages
