@@ -1,5 +1,5 @@
 # make run: set up everything and serve the app on http://127.0.0.1:5000 (SQLite in instance/),
-#           with the task queue's consumer (urgent-alert e-mails) running beside it.
+#           with both task consumers beside it: urgent-alert e-mails, and dry runs of the rules.
 # make test: install the test dependencies (system packages too) and run the whole suite
 #            on SQLite and on a throwaway PostgreSQL server.
 PYTHON ?= python3
@@ -12,8 +12,9 @@ VNU_JAR := node_modules/vnu-jar/build/dist/vnu.jar
 
 run: install db
 	export SCREENING_ENVIRONMENT=development; \
-	$(BIN)/huey_consumer screening.tasks.huey --workers 2 & consumer=$$!; \
-	trap 'kill $$consumer 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/huey_consumer screening.tasks.alerts --workers 2 & alerts=$$!; \
+	$(BIN)/huey_consumer screening.tasks.huey --workers 2 & work=$$!; \
+	trap 'kill $$alerts $$work 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/flask --app screening run
 
 db: install

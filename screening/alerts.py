@@ -1,8 +1,12 @@
 """Urgent alerts: an e-mail to the on-call address(es) for every safety submission, retried until it goes.
 
-The alert row is added in the submission's transaction; the e-mail is sent by a task on the queue
-after the commit, so SMTP being slow or down never blocks or breaks the patient's page. The e-mail
-holds the reference code and a link to the physician's page, never answers, scores, names or notes.
+The alert row is added in the submission's transaction; the e-mail is sent by a task on the alert
+queue after the commit, so SMTP being slow or down never blocks or breaks the patient's page. That
+queue has a consumer of its own (``huey_consumer screening.tasks.alerts``), so an alert never waits
+behind a dry run. The alert consumer notes in its queue's storage, at start and every minute, that it
+runs; the other consumer logs an error, and ``alerts list`` and ``alerts retry`` warn, when it has not
+for CONSUMER_SILENT_AFTER. The e-mail holds the reference code and a link to the physician's page,
+never answers, scores, names or notes.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask import current_app
 from huey import Huey
+from huey import crontab
 from sqlalchemy import orm
 
 from . import audit
@@ -32,7 +37,10 @@ from .db import new_session
 from .dbcheck import needs_database
 from .models import Alert
 from .models import Submission
-from .tasks import huey_for
+from .tasks import ALERT_CONSUMER
+from .tasks import WORK_CONSUMER
+from .tasks import alert_huey_for
+from .tasks import is_immediate
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +51,10 @@ NO_RECIPIENTS = "no ALERT_RECIPIENTS configured"
 #: A pending alert this old was probably never queued (the queue was down); ``alerts retry`` takes it too.
 STALE_PENDING = timedelta(minutes=5)
 MAX_ERROR_LENGTH = 500
+#: Where the alert consumer notes when it last ran, in its queue's storage (an ISO time in UTC).
+CONSUMER_SEEN_KEY = "screening.alerts.consumer_seen"
+#: An alert consumer that has not noted itself for this long is not running (it notes itself every minute).
+CONSUMER_SILENT_AFTER = timedelta(minutes=3)
 
 
 class AlertNotConfigured(RuntimeError):
@@ -70,13 +82,26 @@ def enqueue_created(app: Flask, session: orm.Session) -> None:
 
 
 def enqueue_alert(app: Flask, alert_id: int) -> None:
-    """Hand the alert to the task queue (in immediate mode: send it now)."""
-    huey_for(app)
+    """Hand the alert to the alert queue (in immediate mode: send it now)."""
+    alert_huey_for(app)
     app.extensions[SEND_TASK](alert_id)
 
 
 def register_tasks(huey: Huey, app: Flask) -> None:
-    """Register ``send_alert`` on ``huey``, with the app's retry settings, bound to ``app``."""
+    """Register ``send_alert`` on the alert queue ``huey``, with the app's retry settings, bound to ``app``.
+
+    The consumer of that queue also notes that it runs, at start and every minute (``consumer_problem``).
+    """
+
+    @huey.on_startup()
+    def note_consumer_started() -> None:
+        """Note that the alert consumer has started."""
+        note_consumer_seen(huey, _now())
+
+    @huey.periodic_task(crontab())
+    def note_consumer_running() -> None:
+        """Note that the alert consumer still runs."""
+        note_consumer_seen(huey, _now())
 
     @huey.task(
         retries=int(app.config["ALERT_RETRIES"]),
@@ -88,6 +113,78 @@ def register_tasks(huey: Huey, app: Flask) -> None:
         deliver(app, alert_id)
 
     app.extensions[SEND_TASK] = send_alert
+
+
+def register_watch(huey: Huey, app: Flask) -> None:
+    """Register on ``huey`` (the other queue) a check, every minute, that logs an error while no alert consumer runs.
+
+    A deployment that starts only ``huey_consumer screening.tasks.huey`` queues alerts nobody sends: its log says so.
+    """
+    started = _now()
+
+    @huey.periodic_task(crontab())
+    def check_alert_consumer() -> None:
+        """Log an error when the alert consumer has not been seen lately."""
+        now = _now()
+        if now - started < CONSUMER_SILENT_AFTER:
+            return  # an alert consumer started at the same time may not have noted itself yet
+        problem = consumer_problem(app, now)
+        if problem is not None:
+            logger.error(problem)
+
+
+def note_consumer_seen(huey: Huey, now: datetime) -> None:
+    """Note in the alert queue's storage that its consumer runs at ``now``."""
+    huey.put(CONSUMER_SEEN_KEY, now.isoformat())
+
+
+def consumer_seen(app: Flask) -> datetime | None:
+    """Return when the alert consumer last noted that it runs, or None if it never has."""
+    value = alert_huey_for(app).get(CONSUMER_SEEN_KEY, peek=True)
+    return datetime.fromisoformat(value) if value else None
+
+
+def consumer_problem(app: Flask, now: datetime) -> str | None:
+    """Return why queued alerts are not being sent, or None while the alert consumer runs (or tasks run at once)."""
+    if is_immediate(app):
+        return None
+    try:
+        seen = consumer_seen(app)
+    except Exception as exc:  # the queue's storage is down: nothing can be queued or sent either
+        return f"The alert queue cannot be read ({type(exc).__name__}): urgent alerts cannot be queued or sent."
+    if seen is not None and now - seen < CONSUMER_SILENT_AFTER:
+        return None
+    since = "has never run" if seen is None else f"has not run since {seen.isoformat(timespec='seconds')}"
+    return (
+        f"The alert consumer {since}: urgent alerts are queued but not sent. Start "
+        f"`huey_consumer {ALERT_CONSUMER}` beside `huey_consumer {WORK_CONSUMER}`."
+    )
+
+
+def queue_status(app: Flask, now: datetime) -> str:
+    """Return one line about the alert queue: tasks waiting and when its consumer last ran."""
+    if is_immediate(app):
+        return "Alert queue: tasks run at once in the calling process (HUEY_IMMEDIATE)."
+    try:
+        waiting = alert_huey_for(app).pending_count()
+        seen = consumer_seen(app)
+    except Exception as exc:  # shown as a problem by consumer_problem
+        return f"Alert queue: cannot be read ({type(exc).__name__})."
+    last = "never" if seen is None else f"{seen.isoformat(timespec='seconds')} ({_ago(now - seen)} ago)"
+    return f"Alert queue: {waiting} task(s) waiting; its consumer last ran {last}."
+
+
+def _ago(elapsed: timedelta) -> str:
+    """Return a time span in whole seconds or minutes."""
+    seconds = max(0, int(elapsed.total_seconds()))
+    return f"{seconds} s" if seconds < 120 else f"{seconds // 60} min"
+
+
+def _warn_unless_consumer_runs(app: Flask, now: datetime) -> None:
+    """Print a warning to stderr while no alert consumer runs."""
+    problem = consumer_problem(app, now)
+    if problem is not None:
+        click.secho(f"Warning: {problem}", err=True, fg="red", bold=True)
 
 
 def deliver(app: Flask, alert_id: int) -> None:
@@ -229,7 +326,9 @@ def alerts_group() -> None:
 @click.option("--limit", default=50, show_default=True, help="Newest alerts to show.")
 @needs_database
 def list_command(status: str | None, limit: int) -> None:
-    """Show the newest alerts: id, state, attempts, reference, times and the last error."""
+    """Show the alert queue's state, then the newest alerts: id, state, attempts, reference, times, last error."""
+    click.echo(queue_status(current_app, _now()))
+    _warn_unless_consumer_runs(current_app, _now())
     query = sa.select(Alert, Submission.reference).join(Submission, Submission.id == Alert.submission_id)
     if status:
         query = query.where(Alert.status == status)
@@ -254,3 +353,4 @@ def retry_command() -> None:
     for alert_id in ids:
         enqueue_alert(current_app, alert_id)
     click.echo(f"Queued {len(ids)} alert(s) again.")
+    _warn_unless_consumer_runs(current_app, _now())

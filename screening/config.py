@@ -85,7 +85,7 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SESSION_MAX_HOURS": 12,
         # The task queue: "sqlite:///PATH" (one machine) or "redis://host:6379/0" (several hosts).
         "HUEY_URL": "sqlite:///" + os.path.join(instance_path, "huey.sqlite3"),
-        # Run tasks at once inside the caller instead of in the consumer; None means "when TESTING".
+        # Run tasks at once inside the caller instead of in the consumers; None means "when TESTING".
         "HUEY_IMMEDIATE": None,
         # Urgent alerts about safety submissions: who gets them, and how often sending is retried.
         "ALERT_RECIPIENTS": [],

@@ -1,15 +1,18 @@
-"""The task queue: one huey instance per app, and the one the consumer runs.
+"""The task queues: two huey instances per app, and the ones the consumers run.
 
-Start the consumer beside the web app with ``huey_consumer screening.tasks.huey``; it builds the app
-with ``create_app()`` (production settings unless SCREENING_ENVIRONMENT says otherwise, like
-``wsgi.py``), so it reads the same instance config and environment as the web workers. Tasks receive
-only ids and open their own database session.
+Urgent alerts have a queue and a consumer of their own, so they never wait behind a dry run of the
+rules or any other long task: ``huey_consumer screening.tasks.alerts`` sends the alert e-mails and
+nothing else, ``huey_consumer screening.tasks.huey`` runs the dry runs. Both live in the storage of
+HUEY_URL under their own queue names. Each consumer builds the app with ``create_app()`` (production
+settings unless SCREENING_ENVIRONMENT says otherwise, like ``wsgi.py``), so it reads the same instance
+config and environment as the web workers. Tasks receive only ids and open their own database session.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +24,14 @@ from huey import SqliteHuey
 from .config import ConfigError
 
 EXTENSION_KEY = "screening.huey"
+ALERT_EXTENSION_KEY = "screening.huey.alerts"
+#: The queue of dry runs and other work (``huey_consumer screening.tasks.huey``).
 QUEUE_NAME = "screening"
+#: The queue of urgent alerts only (``huey_consumer screening.tasks.alerts``).
+ALERT_QUEUE_NAME = "screening-alerts"
+#: What each consumer is started with, as ``huey_consumer`` names it; README "Production" step 4.
+WORK_CONSUMER = "screening.tasks.huey"
+ALERT_CONSUMER = "screening.tasks.alerts"
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 SQLITE_PREFIX = "sqlite:///"
 
@@ -30,15 +40,25 @@ _consumer_app: Flask | None = None
 
 
 def huey_for(app: Flask) -> Huey:
-    """Return the app's task queue, creating it and registering its tasks on first use."""
+    """Return the app's queue of dry runs and other work, creating it and registering its tasks on first use."""
+    return _queue_for(app, EXTENSION_KEY, QUEUE_NAME, _register_work_tasks)
+
+
+def alert_huey_for(app: Flask) -> Huey:
+    """Return the app's queue of urgent alerts, creating it and registering its tasks on first use."""
+    return _queue_for(app, ALERT_EXTENSION_KEY, ALERT_QUEUE_NAME, _register_alert_tasks)
+
+
+def _queue_for(app: Flask, key: str, name: str, register: Callable[[Huey, Flask], None]) -> Huey:
+    """Return the app's queue ``name`` kept under ``key``, creating it and calling ``register`` on first use."""
     # Tasks keep the app they are registered with: never the current_app proxy, which dies with the request.
     app = getattr(app, "_get_current_object", lambda: app)()
     with _lock:
-        huey: Huey | None = app.extensions.get(EXTENSION_KEY)
+        huey: Huey | None = app.extensions.get(key)
         if huey is None:
-            huey = create_huey(app.config["HUEY_URL"], immediate=is_immediate(app))
-            _register_tasks(huey, app)
-            app.extensions[EXTENSION_KEY] = huey
+            huey = create_huey(app.config["HUEY_URL"], immediate=is_immediate(app), name=name)
+            register(huey, app)
+            app.extensions[key] = huey
     return huey
 
 
@@ -48,25 +68,35 @@ def is_immediate(app: Flask) -> bool:
     return bool(app.testing if setting is None else setting)
 
 
-def create_huey(url: str, *, immediate: bool) -> Huey:
-    """Return a huey on SQLite ("sqlite:///PATH") or Redis ("redis://host:port/db")."""
+def create_huey(url: str, *, immediate: bool, name: str = QUEUE_NAME) -> Huey:
+    """Return the queue ``name`` on SQLite ("sqlite:///PATH") or Redis ("redis://host:port/db").
+
+    Queues of different names share the file or the Redis database: huey keys everything by the name.
+    """
     if url.startswith(REDIS_SCHEMES):
-        return RedisHuey(QUEUE_NAME, url=url, immediate=immediate)
+        return RedisHuey(name, url=url, immediate=immediate)
     if url.startswith(SQLITE_PREFIX):
         filename = url.removeprefix(SQLITE_PREFIX)
         if not immediate:  # immediate mode keeps its queue in memory and never opens the file
             Path(filename).parent.mkdir(parents=True, exist_ok=True)
-        return SqliteHuey(QUEUE_NAME, filename=filename, immediate=immediate)
+        return SqliteHuey(name, filename=filename, immediate=immediate)
     raise ConfigError(f"HUEY_URL must start with {SQLITE_PREFIX!r} or 'redis://', not {url!r}")
 
 
-def _register_tasks(huey: Huey, app: Flask) -> None:
-    """Register every task of the app on ``huey``; imported here because those modules enqueue through us."""
+def _register_work_tasks(huey: Huey, app: Flask) -> None:
+    """Register the dry runs (and the watch on the alert consumer) on ``huey``; imported here: they enqueue through us."""
     from . import alerts
     from .tuning import backtests
 
-    alerts.register_tasks(huey, app)
     backtests.register_tasks(huey, app)
+    alerts.register_watch(huey, app)
+
+
+def _register_alert_tasks(huey: Huey, app: Flask) -> None:
+    """Register the alert tasks, and only those, on ``huey``."""
+    from . import alerts
+
+    alerts.register_tasks(huey, app)
 
 
 def consumer_app() -> Flask:
@@ -81,7 +111,9 @@ def consumer_app() -> Flask:
 
 
 def __getattr__(name: str) -> Any:
-    """Build ``huey`` (for ``huey_consumer screening.tasks.huey``) only when it is asked for."""
+    """Build ``huey`` and ``alerts`` (what the two consumers run) only when they are asked for."""
     if name == "huey":
         return huey_for(consumer_app())
+    if name == "alerts":
+        return alert_huey_for(consumer_app())
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import logging
 import os
 import re
 import socket
@@ -33,13 +34,23 @@ from screening.db import engine_for
 from screening.db import new_session
 from screening.models import Alert
 from screening.models import AuditEvent
+from screening.instruments.scoring import score_answers
 from screening.models import Submission
+from screening.rules import require_ruleset
+from screening.ruleset import store
+from screening.ruleset.loader import read_sources
+from screening.ruleset.registry import checked_ruleset
+from screening.tasks import alert_huey_for
 from screening.tasks import huey_for
+from screening.tuning import backtests
 
 from .conftest import PRODUCTION_SECRET
 from .conftest import make_app
 from .patient import Patient
 from .patient import rows
+from .ruleset_files import RULES
+from .ruleset_files import copy_rules
+from .ruleset_files import edit
 
 RECIPIENTS = ["oncall@clinic.example", "backup@clinic.example"]
 BASE_URL = "https://screening.clinic.example"
@@ -262,7 +273,7 @@ def test_with_smtp_down_the_submission_succeeds_and_the_alert_is_retried_later(
 def test_a_failed_send_is_retried_by_huey_with_backoff(alert_app: AppFactory, smtp_down: SMTPServer) -> None:
     app = alert_app(smtp_down, ALERT_RETRIES=3, ALERT_RETRY_DELAY_SECONDS=30, ALERT_RETRY_BACKOFF=2)
     submit_safety_case(app)
-    huey = huey_for(app)
+    huey = alert_huey_for(app)
     [retry] = huey.scheduled()
     assert retry.retries == 2
     waits = retry.eta - datetime.now(UTC).replace(tzinfo=None)
@@ -282,7 +293,7 @@ def test_without_recipients_the_alert_fails_with_a_clear_message(alert_app: AppF
     assert alert.status == "failed"
     assert alert.last_error == "no ALERT_RECIPIENTS configured"
     assert alert.attempts == 1
-    assert huey_for(app).scheduled() == []  # retrying cannot help until someone sets recipients
+    assert alert_huey_for(app).scheduled() == []  # retrying cannot help until someone sets recipients
     assert smtp.messages == []
 
 
@@ -346,6 +357,21 @@ def test_each_app_has_its_own_queue(alert_app: AppFactory, smtp: SMTPServer) -> 
     assert huey_for(first) is huey_for(first)
     assert huey_for(first) is not huey_for(second)
     assert huey_for(first).immediate and huey_for(second).immediate
+    assert alert_huey_for(first) is alert_huey_for(first)
+    assert alert_huey_for(first) is not huey_for(first)
+
+
+def test_alerts_have_a_queue_of_their_own_in_the_same_storage(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'huey.sqlite3'}"
+    app = make_app("sqlite://", HUEY_URL=url, HUEY_IMMEDIATE=False)
+    work, urgent = huey_for(app), alert_huey_for(app)
+    assert (work.name, urgent.name) == (screening.tasks.QUEUE_NAME, screening.tasks.ALERT_QUEUE_NAME)
+    assert work.storage.filename == urgent.storage.filename  # one file, keyed by queue name
+    assert alerts.SEND_TASK in urgent._registry._registry
+    assert alerts.SEND_TASK not in work._registry._registry
+    assert backtests.RUN_TASK not in urgent._registry._registry
+    alerts.enqueue_alert(app, 1)
+    assert (urgent.pending_count(), work.pending_count()) == (1, 0)
 
 
 @pytest.fixture()
@@ -363,18 +389,21 @@ def consumer_env(app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     return env
 
 
-def test_the_consumer_module_builds_the_queue_from_the_settings(consumer_env: dict[str, str]) -> None:
-    queue = load_class("screening.tasks.huey")  # exactly what `huey_consumer screening.tasks.huey` does
-    assert type(queue).__name__ == "SqliteHuey"
-    assert not queue.immediate
-    assert alerts.SEND_TASK in queue._registry._registry
+def test_the_consumer_module_builds_both_queues_from_the_settings(consumer_env: dict[str, str]) -> None:
+    urgent = load_class("screening.tasks.alerts")  # exactly what `huey_consumer screening.tasks.alerts` does
+    work = load_class("screening.tasks.huey")
+    assert type(urgent).__name__ == type(work).__name__ == "SqliteHuey"
+    assert not urgent.immediate and not work.immediate
+    assert alerts.SEND_TASK in urgent._registry._registry
+    assert alerts.SEND_TASK not in work._registry._registry
+    assert load_class(screening.tasks.ALERT_CONSUMER) is urgent and load_class(screening.tasks.WORK_CONSUMER) is work
     consumer = screening.tasks.consumer_app()
     assert consumer.config["DATABASE_URL"] == consumer_env["SCREENING_DATABASE_URL"]
     engine_for(consumer).dispose()
 
 
 def test_a_real_consumer_process_sends_the_alert(
-    app: Flask, smtp: SMTPServer, consumer_env: dict[str, str], alert_app: AppFactory
+    app: Flask, smtp: SMTPServer, consumer_env: dict[str, str], alert_app: AppFactory, tmp_path: Path
 ) -> None:
     env = {
         **os.environ,
@@ -386,21 +415,240 @@ def test_a_real_consumer_process_sends_the_alert(
     web = alert_app(smtp, HUEY_IMMEDIATE=False, ENVIRONMENT="development", HUEY_URL=consumer_env["SCREENING_HUEY_URL"])
     submission = submit_safety_case(web)
     assert rows(web, Alert)[0].status == "pending"  # queued in SQLite, waiting for the consumer
-    consumer = Path(sys.executable).parent / "huey_consumer"
-    process = subprocess.Popen(
-        [str(consumer), "screening.tasks.huey", "--max-delay", "0.5"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    consumer = start_consumer((screening.tasks.ALERT_CONSUMER,), env, tmp_path / "consumer.log")
     try:
-        deadline = time.monotonic() + 30
-        while not smtp.messages and time.monotonic() < deadline and process.poll() is None:
-            time.sleep(0.1)
+        wait_until("the alert e-mail arrives", lambda: bool(smtp.messages), [consumer], 30)
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop_consumers([consumer])
     [received] = smtp.messages
     assert received.rcpt_tos == ["oncall@clinic.example"]
     assert submission.reference in received.message["Subject"]
     assert rows(web, Alert)[0].status == "sent"
+    # The consumer noted that it runs, so the alert commands do not warn.
+    assert alerts.consumer_problem(web, datetime.now(UTC)) is None
+    listed = web.test_cli_runner().invoke(args=["alerts", "list"])
+    assert "Alert queue: 0 task(s) waiting; its consumer last ran " in listed.output
+    assert "last ran never" not in listed.output
+    assert "Warning" not in listed.output
+
+
+def test_alert_commands_warn_while_no_alert_consumer_runs(
+    alert_app: AppFactory, smtp: SMTPServer, tmp_path: Path
+) -> None:
+    app = alert_app(smtp, HUEY_IMMEDIATE=False, HUEY_URL=f"sqlite:///{tmp_path / 'huey.sqlite3'}")
+    submission = submit_safety_case(app)
+    runner = app.test_cli_runner()
+    listed = runner.invoke(args=["alerts", "list"])
+    assert listed.exit_code == 0
+    assert "Alert queue: 1 task(s) waiting; its consumer last ran never." in listed.output
+    assert submission.reference in listed.output
+    assert "Warning: The alert consumer has never run: urgent alerts are queued but not sent." in listed.stderr
+    assert "`huey_consumer screening.tasks.alerts`" in listed.stderr
+    assert "The alert consumer has never run" in runner.invoke(args=["alerts", "retry"]).stderr
+
+    now = datetime.now(UTC)
+    alerts.note_consumer_seen(alert_huey_for(app), now - alerts.CONSUMER_SILENT_AFTER)
+    assert "has not run since" in (alerts.consumer_problem(app, now) or "")
+    alerts.note_consumer_seen(alert_huey_for(app), now)
+    assert alerts.consumer_problem(app, now) is None
+    assert "Warning" not in runner.invoke(args=["alerts", "list"]).stderr
+
+
+def test_the_dry_run_consumer_logs_an_error_while_no_alert_consumer_runs(
+    alert_app: AppFactory,
+    smtp: SMTPServer,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = alert_app(smtp, HUEY_IMMEDIATE=False, HUEY_URL=f"sqlite:///{tmp_path / 'huey.sqlite3'}")
+    work = huey_for(app)
+    name = "screening.alerts.check_alert_consumer"
+    assert name not in alert_huey_for(app)._registry._registry
+    check = work._registry.string_to_task(name)
+
+    def logged() -> list[logging.LogRecord]:
+        """Return what the check logged since the last call."""
+        records = [record for record in caplog.records if record.name == alerts.logger.name]
+        caplog.clear()
+        return records
+
+    work.execute(check())  # as that consumer does every minute: just started, an alert consumer may be starting too
+    assert logged() == []
+    later = datetime.now(UTC) + alerts.CONSUMER_SILENT_AFTER
+    monkeypatch.setattr(alerts, "_now", lambda: later)
+    work.execute(check())
+    [error] = logged()
+    assert error.levelname == "ERROR"
+    assert "The alert consumer has never run" in error.getMessage()
+    alerts.note_consumer_seen(alert_huey_for(app), later)
+    work.execute(check())
+    assert logged() == []
+
+
+def test_alert_commands_do_not_warn_when_tasks_run_at_once(alert_app: AppFactory, smtp: SMTPServer) -> None:
+    listed = alert_app(smtp).test_cli_runner().invoke(args=["alerts", "list"])
+    assert "tasks run at once" in listed.output
+    assert "Warning" not in listed.stderr
+
+
+# --- Alerts never wait behind a dry run ---------------------------------------------------------------
+
+#: The consumers README "Production" step 4 starts, as ``huey_consumer`` arguments.
+CONSUMERS = ((screening.tasks.ALERT_CONSUMER, "--workers", "2"), (screening.tasks.WORK_CONSUMER, "--workers", "2"))
+#: One slow dry run per thread of the dry-run consumer, so both threads are busy.
+SLOW_DRY_RUNS = 2
+#: Enough stored submissions that each slow dry run lasts minutes, far longer than the test.
+SLOW_SUBMISSIONS = 300
+#: A legal condition that builds a 200 by 200 list before it reads the answers: slow to evaluate, never wrong.
+NUMBERS = ", ".join(str(number) for number in range(200))
+SLOW_GLAUCOMA = f"when: '[[a for a in [{NUMBERS}]] for b in [{NUMBERS}]] != [] and \"glaucoma\" in medical_history'"
+#: Generous bounds for a loaded two-core machine: the consumers import the app, the alert crosses the queue.
+START_SECONDS = 90.0
+ALERT_SECONDS = 20.0
+
+
+def slow_candidate(tmp_path: Path) -> dict[str, str]:
+    """Return the sources of a copy of the rules whose glaucoma flag is slow to evaluate (same outcomes)."""
+    rules = copy_rules(tmp_path)
+    edit(rules / "flags.yaml", "when: '\"glaucoma\" in medical_history'", SLOW_GLAUCOMA)
+    return dict(read_sources(rules))
+
+
+def store_plain_submissions(app: Flask, count: int) -> None:
+    """Store ``count`` submissions with the baseline answers (no safety concern), for dry runs to evaluate."""
+    answers = shipped_baseline()
+    scores = score_answers(answers).as_dict()
+    now = datetime.now(UTC)
+    rows_ = [
+        {
+            "reference": f"DR{number:04d}-TEST",
+            "submitted_at": now - timedelta(minutes=number),
+            "form_version": "test",
+            "answers": answers,
+            "scores": scores,
+            "safety_flag": False,
+            "outcome": "not_candidate",
+            "priority": 9,
+            "needs_action": False,
+            "status": "open",
+        }
+        for number in range(count)
+    ]
+    with new_session(app) as session:
+        session.execute(sa.insert(Submission), rows_)
+        session.commit()
+
+
+def shipped_baseline() -> dict[str, Any]:
+    """Return the baseline answers of the shipped rules."""
+    return dict(checked_ruleset(read_sources(RULES)).baseline)
+
+
+def start_dry_runs(app: Flask, sources: dict[str, str], count: int) -> list[int]:
+    """Store and queue ``count`` dry runs of ``sources`` against the active version; return their ids."""
+    ids = []
+    with new_session(app) as session:
+        against = store.active(session)
+        assert against is not None
+        for _ in range(count):
+            run = backtests.start_backtest(
+                session, candidate_sources=sources, against=against.version, actor="user:1", now=datetime.now(UTC)
+            )
+            session.commit()
+            ids.append(run.id)
+    for run_id in ids:
+        backtests.enqueue_backtest(app, run_id)
+    return ids
+
+
+def run_statuses(app: Flask, run_ids: list[int]) -> list[str]:
+    """Return the stored status of each dry run."""
+    with new_session(app) as session:
+        return [backtests.get_run(session, run_id).status for run_id in run_ids]
+
+
+@dataclass
+class Consumer:
+    """A ``huey_consumer`` process started by a test, with its output in a file."""
+
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+    def tail(self, lines: int = 20) -> str:
+        """Return the command and the last lines of its output."""
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join([f"----- {' '.join(map(str, self.popen.args))}", *text.splitlines()[-lines:]])
+
+
+def start_consumer(arguments: tuple[str, ...], env: dict[str, str], log: Path) -> Consumer:
+    """Start ``huey_consumer`` with ``arguments``, polling its queue often."""
+    huey_consumer = str(Path(sys.executable).parent / "huey_consumer")
+    with log.open("wb") as output:
+        popen = subprocess.Popen(
+            [huey_consumer, *arguments, "--max-delay", "0.5"], env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+    return Consumer(popen, log)
+
+
+def stop_consumers(consumers: list[Consumer]) -> None:
+    """Stop each consumer by its PID; kill one that does not stop in time."""
+    for consumer in consumers:
+        consumer.popen.terminate()
+    for consumer in consumers:
+        try:
+            consumer.popen.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            consumer.popen.kill()
+            consumer.popen.wait(timeout=10)
+
+
+def wait_until(what: str, ready: Callable[[], bool], consumers: list[Consumer], seconds: float) -> None:
+    """Wait until ``ready()``; fail with the consumers' output when time runs out or a consumer exits."""
+    deadline = time.monotonic() + seconds
+    while not ready():
+        logs = "\n".join(consumer.tail() for consumer in consumers)
+        assert all(consumer.popen.poll() is None for consumer in consumers), f"a consumer exited: {what}\n{logs}"
+        assert time.monotonic() < deadline, f"not after {seconds:.0f} s: {what}\n{logs}"
+        time.sleep(0.1)
+
+
+def test_an_urgent_alert_is_sent_while_dry_runs_keep_every_other_worker_busy(
+    app: Flask, smtp: SMTPServer, consumer_env: dict[str, str], alert_app: AppFactory, tmp_path: Path
+) -> None:
+    env = {
+        **os.environ,
+        **consumer_env,
+        "SCREENING_ALERT_RECIPIENTS": '["oncall@clinic.example"]',
+        "SCREENING_SMTP_HOST": "127.0.0.1",
+        "SCREENING_SMTP_PORT": str(smtp.port),
+        # Limits on evaluation time must not end the slow dry runs before the alert is sent.
+        "SCREENING_RULES_EVALUATION_MS": "60000",
+        "SCREENING_RULES_DRY_RUN_SECONDS": "3600",
+    }
+    web = alert_app(smtp, HUEY_IMMEDIATE=False, ENVIRONMENT="development", HUEY_URL=consumer_env["SCREENING_HUEY_URL"])
+    require_ruleset(web)
+    store_plain_submissions(web, SLOW_SUBMISSIONS)
+    run_ids = start_dry_runs(web, slow_candidate(tmp_path), SLOW_DRY_RUNS)
+    consumers: list[Consumer] = []
+    try:
+        for number, arguments in enumerate(CONSUMERS):
+            consumers.append(start_consumer(arguments, env, tmp_path / f"consumer-{number}.log"))
+        wait_until(
+            "every dry run is running",
+            lambda: run_statuses(web, run_ids) == ["running"] * SLOW_DRY_RUNS,
+            consumers,
+            START_SECONDS,
+        )
+        patient = Patient(web.test_client())
+        patient.answer_all({"mood": {"phq9_9": "1"}})
+        assert patient.submit().status_code == 302
+        wait_until("the alert e-mail arrives", lambda: bool(smtp.messages), consumers, ALERT_SECONDS)
+        # The alert went out while the dry runs still held their consumer, not after one of them finished.
+        assert run_statuses(web, run_ids) == ["running"] * SLOW_DRY_RUNS
+    finally:
+        stop_consumers(consumers)
+    with new_session(web) as session:
+        urgent = session.scalars(sa.select(Submission).where(Submission.safety_flag)).one()
+    [received] = smtp.messages
+    assert urgent.reference in received.message["Subject"]

@@ -24,6 +24,8 @@ from playwright.sync_api import expect
 from sqlalchemy import orm
 
 from screening.admin import service
+from screening.tasks import ALERT_CONSUMER
+from screening.tasks import WORK_CONSUMER
 from tests.accounts import DEFAULT_PASSWORD
 from tests.browser.conftest import browser_type_launch_args  # noqa: F401 - the system Chromium
 from tests.browser.conftest import html_checker  # noqa: F401 - the Nu HTML checker over every page loaded
@@ -71,6 +73,9 @@ class Deployment:
     engine: sa.Engine
     smtp: SMTPServer
     nginx_access_log: Path
+    #: ``huey_consumer screening.tasks.alerts``: urgent alerts only.
+    alert_consumer: Process
+    #: ``huey_consumer screening.tasks.huey``: dry runs and other work.
     consumer: Process
     #: role -> (email, password) of the stage's clinic users.
     users: dict[str, tuple[str, str]]
@@ -87,7 +92,7 @@ class Deployment:
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    """Start nginx, two gunicorn hosts, Redis, the consumer and an SMTP sink on a database of the stage's own."""
+    """Start nginx, two gunicorn hosts, Redis, both consumers and an SMTP sink on a database of the stage's own."""
     if not POSTGRES_URL:
         pytest.skip("the production stage needs PostgreSQL: run it through scripts/with-postgres.sh (make test)")
     folder = tmp_path_factory.mktemp("production")
@@ -126,10 +131,12 @@ def _start(
     stage.wait_until("Redis accepts connections", lambda: stages.listening(redis_port), redis)
 
     hosts = tuple(_start_host(stage, number, env) for number in (1, 2))
+    consumer_env = {**env, "SCREENING_RULES_DIR": str(folder / "host-1" / "rules")}
+    alert_consumer = stage.start(
+        "alert-consumer", [str(stages.BIN / "huey_consumer"), ALERT_CONSUMER, "--workers", "2"], consumer_env
+    )
     consumer = stage.start(
-        "consumer",
-        [str(stages.BIN / "huey_consumer"), "screening.tasks.huey", "--workers", "2"],
-        {**env, "SCREENING_RULES_DIR": str(folder / "host-1" / "rules")},
+        "consumer", [str(stages.BIN / "huey_consumer"), WORK_CONSUMER, "--workers", "2"], consumer_env
     )
     nginx_access_log = folder / "nginx.access.log"
     nginx = _start_nginx(stage, prefix, port, (hosts[0].port, hosts[1].port), nginx_access_log, env)
@@ -141,9 +148,16 @@ def _start(
             lambda host=host: stages.request(host.port, "GET", "/", tls=False).status == 200,  # type: ignore[misc]
             host.process,
         )
-    stage.wait_until("the consumer starts", lambda: "Huey consumer started" in consumer.tail(), consumer)
+    for each in (alert_consumer, consumer):
+        stage.wait_until(
+            f"{each.name} starts",
+            lambda each=each: "Huey consumer started" in each.tail(),  # type: ignore[misc]
+            each,
+        )
     stage.wait_until("nginx serves the site over https", lambda: stages.request(port, "GET", "/").status == 200, nginx)
-    return Deployment(stage, port, (hosts[0], hosts[1]), database_url, engine, smtp, nginx_access_log, consumer, users)
+    return Deployment(
+        stage, port, (hosts[0], hosts[1]), database_url, engine, smtp, nginx_access_log, alert_consumer, consumer, users
+    )
 
 
 def _settings(database_url: str, base_url: str, redis_port: int, smtp_port: int) -> dict[str, str]:

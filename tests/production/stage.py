@@ -1,8 +1,8 @@
 """The production-shaped stage: the processes README "Production" lists, started on this machine.
 
 nginx (TLS, the README's server block) in front of two ``gunicorn -w 2 wsgi:app`` processes standing for two
-hosts, a PostgreSQL database of the stage's own, a private Redis server for the task queue and the sign-in
-counters, a ``huey_consumer`` and an SMTP sink. Every process runs on a free local port with its log in the
+hosts, a PostgreSQL database of the stage's own, a private Redis server for the task queues and the sign-in
+counters, two ``huey_consumer`` processes (urgent alerts; dry runs) and an SMTP sink. Every process runs on a free local port with its log in the
 stage's folder; every wait is bounded and fails with the log of the process that did not come up.
 """
 

@@ -1,7 +1,7 @@
 """The app deployed as README "Production" says, driven over https by Chromium and by plain requests.
 
-nginx terminates TLS in front of two gunicorn hosts sharing PostgreSQL and Redis; a huey consumer sends the
-urgent alerts to an SMTP sink. All tests share one stage (module-scoped fixtures); with ``pytest -n ... --dist
+nginx terminates TLS in front of two gunicorn hosts sharing PostgreSQL and Redis; a huey consumer of its own sends
+the urgent alerts to an SMTP sink, another runs the dry runs. All tests share one stage (module-scoped fixtures); with ``pytest -n ... --dist
 loadgroup`` (``make test``) they all run on one worker (tests/production/scheduling.py).
 """
 
@@ -131,7 +131,7 @@ def test_a_safety_answer_shows_crisis_help_and_the_consumer_emails_the_alert_thr
     expect(page.get_by_text(reference)).to_be_visible()
 
     deployment.stage.wait_until(
-        "the alert e-mail arrives", lambda: bool(deployment.smtp.messages), deployment.consumer, seconds=30
+        "the alert e-mail arrives", lambda: bool(deployment.smtp.messages), deployment.alert_consumer, seconds=30
     )
     [received] = deployment.smtp.messages
     body = body_of(received)
@@ -141,8 +141,9 @@ def test_a_safety_answer_shows_crisis_help_and_the_consumer_emails_the_alert_thr
     assert deployment(f"/review/submissions/{stored.id}") in body, body
     for word in ANSWERS:
         assert word.lower() not in (body + received.message["Subject"]).lower(), word
-    # The consumer process took the task from Redis and ran it: the web hosts only queued it.
-    assert "Executing screening.alerts.send_alert" in deployment.consumer.tail(), deployment.consumer.tail()
+    # The alert consumer took the task from Redis and ran it: the web hosts only queued it, on the alert queue.
+    assert "Executing screening.alerts.send_alert" in deployment.alert_consumer.tail(), deployment.alert_consumer.tail()
+    assert "screening.alerts.send_alert" not in deployment.consumer.log.read_text(), deployment.consumer.tail()
     wait_for("the alert is recorded as sent", lambda: alert_status(deployment, stored.id) == "sent", deployment)
 
     assert_logs_hold_no_token(deployment, TOKEN_LINK.findall(status_url), "/status/")
