@@ -28,6 +28,9 @@ from .production.scheduling import pytest_xdist_make_scheduler  # noqa: F401 - o
 
 POSTGRES_URL = os.environ.get("SCREENING_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
+#: Real-browser tests exercise pages, not SQL: they run on the production database when a server is given. Every
+#: query runs on both backends in the rest of the suite, and the production stage drives PostgreSQL in a browser.
+BROWSER_BACKENDS = BACKENDS[-1:]
 #: The address the app under test believes it is served at.
 PUBLIC_BASE_URL = "https://screening.clinic.example"
 #: A secret production accepts, as `python3 -c 'import secrets; print(secrets.token_hex(32))'` makes one.

@@ -1,6 +1,7 @@
 """Fixtures for the real-browser tests: Debian's Chromium, a live server per test, axe and the Nu HTML checker.
 
-The live server wraps the ``app`` fixture, so every browser test runs once per database backend.
+The live server wraps the ``app`` fixture, which here runs on one backend (``BROWSER_BACKENDS``): PostgreSQL when
+the suite has a server, as production does.
 One browser serves the whole session; each test gets fresh browser contexts.
 """
 
@@ -18,6 +19,11 @@ from playwright.sync_api import BrowserContext
 from playwright.sync_api import Page
 from werkzeug.serving import make_server
 
+from screening.db import engine_for
+from tests.conftest import BROWSER_BACKENDS
+from tests.conftest import _empty_tables
+from tests.conftest import make_app
+
 from .html_check import HtmlChecker
 
 #: The WCAG 2.2 A and AA rules, as ../shared/toolchain.md runs them.
@@ -25,6 +31,15 @@ AXE_OPTIONS = {
     "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21aa", "wcag22aa"]},
     "resultTypes": ["violations"],
 }
+
+
+@pytest.fixture(params=BROWSER_BACKENDS)
+def app(request: pytest.FixtureRequest, database_urls: dict[str, str]) -> Iterator[Flask]:
+    """Return an app on a migrated, empty database of the browser tests' backend."""
+    app = make_app(database_urls[request.param])
+    yield app
+    _empty_tables(app)
+    engine_for(app).dispose()
 
 
 @pytest.fixture(scope="session")

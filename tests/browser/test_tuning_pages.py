@@ -24,7 +24,7 @@ from screening.rules import require_ruleset
 from screening.ruleset import store
 from screening.tuning import drafts
 from tests.accounts import Users
-from tests.conftest import BACKENDS
+from tests.conftest import BROWSER_BACKENDS
 from tests.conftest import _empty_tables
 from tests.conftest import make_app
 from tests.ruleset_files import copy_rules
@@ -44,7 +44,7 @@ NewContext = Callable[..., BrowserContext]
 TITLE = "Say PHQ-9 total in the TRD description"
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=BROWSER_BACKENDS)
 def app(request: pytest.FixtureRequest, database_urls: dict[str, str], tmp_path: Path) -> Iterator[Flask]:
     """Return an app whose rules directory is a copy of rules/ (publishing rewrites it), with the files activated."""
     app = make_app(database_urls[request.param], RULES_DIR=str(copy_rules(tmp_path)))
