@@ -202,7 +202,7 @@ def test_publish_with_the_two_person_rule_submits_a_draft_and_changes_nothing(cl
     assert draft.sources == read_sources(clinic.rules)
     assert clinic.active() == first and len(clinic.activations()) == 1
     again = clinic.run("publish", "--by", clinic.colleague)
-    assert again.exit_code == 0 and f"Draft {draft.id} with these files is already waiting" in again.output
+    assert again.exit_code == 0 and f"Draft {draft.id} with these files ({files}) is already waiting" in again.output
     assert len(clinic.drafts()) == 1
 
 
