@@ -2,7 +2,7 @@
 
 Views are thin: read the request, call ``drafts``, commit, redirect with a message. A refused step
 (TuningError) becomes that message, or the page again with what the user typed and a 4xx status;
-never a 500. Physicians read everything and approve; staff and admins write drafts.
+never a 500. Physicians read everything and approve; staff and admins write drafts and start dry runs.
 """
 
 from __future__ import annotations
@@ -78,6 +78,7 @@ def _helpers() -> dict[str, Any]:
         "kind_labels": pages.KIND_LABELS,
         "may_edit": _may_edit(),
         "may_roll_back": current_user.has_role(*drafts.ROLLBACK_ROLES),
+        "may_dry_run": current_user.has_role(*backtests.DRY_RUN_ROLES),
     }
 
 
