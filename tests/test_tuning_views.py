@@ -599,6 +599,8 @@ def test_an_approval_of_a_draft_changed_since_the_page_was_opened_is_refused(
     assert "ruleset.approved" not in [action for action, _ in actions(app)]
     assert_no_free_text(app, "PHQ-9 total")
 
+    compared = text_of(physician.client.get(f"/rules/diff?left=v{before[0]}&right=d{draft_id}"))
+    assert f"draft {draft_id} (version {now[7:19]})" in compared  # the diff names the text it shows
     page = text_of(follow(physician, approve(physician, draft_id)))  # reviewed again: the page as it is now
     assert f"Published version {now}" in page and active_version(app)[1] == now
 

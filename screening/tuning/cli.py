@@ -35,10 +35,10 @@ from ..ruleset import store
 from ..ruleset.loader import Sources
 from ..ruleset.loader import version_of
 from . import drafts
-from .pages import actor_id
-from .pages import actor_name
 from .errors import ReviewOutdated
 from .pages import STATUS_LABELS
+from .pages import actor_id
+from .pages import actor_name
 from .pages import plural
 from .pages import short
 from .pages import utc

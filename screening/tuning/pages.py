@@ -384,7 +384,8 @@ def side_of(session: orm.Session, ref: str | None, current: store.Active | None)
         active = " (active)" if current is not None and current.version.id == version.id else ""
         return Side(f"v{number}", f"version {short(version.version)}{active}", dict(version.sources))
     draft = drafts.get_draft(session, number)
-    return Side(f"d{number}", f"draft {number}: {draft.title}", dict(draft.sources))
+    label = f"draft {number} (version {short(drafts.draft_version(draft))}): {draft.title}"
+    return Side(f"d{number}", label, dict(draft.sources))
 
 
 def side_choices(session: orm.Session, current: store.Active | None) -> list[tuple[str, str]]:
