@@ -14,6 +14,9 @@ therefore protected by default. ``home`` names the endpoint a user of those role
 signing in without a ``next`` page (or maps some of the roles to their endpoint, leaving the others'
 homes alone). Call it at import time, before the blueprint is registered.
 
+``require_roles(*roles)`` narrows one view of a guarded blueprint to fewer roles: the others get the
+same 403 page. The decorated view carries them as ``required_roles``, for the access matrix.
+
 ``current_user`` (Flask-Login's proxy) is an ``Account`` when signed in: ``.id``, ``.email``, ``.role``
 (one of ``ROLES``), ``.actor`` (``"user:<id>"``, for ``audit.record``), ``.user`` (the ``User`` row,
 attached to this request's ``db.get_session()``) and ``.has_role(*roles)``. When nobody is signed in
@@ -29,11 +32,15 @@ absolute lifetime end it. ``now()`` is the clock of this module: tests monkeypat
 from __future__ import annotations
 
 import contextlib
+import functools
 import secrets
+from collections.abc import Callable
 from collections.abc import Mapping
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
+from typing import Any
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from flask import Blueprint
@@ -67,7 +74,7 @@ from . import passwords
 from .db import get_session
 from .models import User
 
-__all__ = ["ROLES", "Account", "Anonymous", "current_user", "guard_blueprint", "init_app", "now"]
+__all__ = ["ROLES", "Account", "Anonymous", "current_user", "guard_blueprint", "init_app", "now", "require_roles"]
 
 #: physician: reviews and decides; staff: tunes rules; admin: manages users and reads the audit log.
 ROLES = ("physician", "staff", "admin")
@@ -221,6 +228,31 @@ def guard_blueprint(bp: Blueprint, *roles: str, home: str | Mapping[str, str] | 
     homes: Mapping[str, str] = home if isinstance(home, Mapping) else {role: home for role in roles if home}
     for role, endpoint in homes.items():
         HOMES.setdefault(role, endpoint)
+
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def require_roles(*roles: str) -> Callable[[View], View]:
+    """Let only users with one of ``roles`` use the decorated view (a 403 page for the others); see the docstring."""
+    unknown = set(roles) - set(ROLES)
+    if not roles or unknown:
+        raise ValueError(f"require_roles needs roles from {ROLES}, got {roles!r}")
+    allowed = frozenset(roles)
+
+    def decorate(view: View) -> View:
+        @functools.wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                return redirect(url_for("auth.login", next=_this_page()))
+            if current_user.role not in allowed:
+                abort(403)
+            return view(*args, **kwargs)
+
+        guarded.required_roles = allowed  # type: ignore[attr-defined]
+        return guarded  # type: ignore[return-value]
+
+    return decorate
 
 
 def _this_page() -> str | None:

@@ -21,6 +21,7 @@ from .rules_cli import rules_group
 from .rules_cli import screen_command
 from .seed_cli import seed_command
 from .tuning.cli import approve_command
+from .tuning.cli import drafts_command
 from .tuning.cli import export_command
 from .tuning.cli import publish_command
 from .tuning.cli import rollback_command
@@ -33,6 +34,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(init_db_command)
     app.cli.add_command(purge_drafts_command)
     rules_group.add_command(publish_command)
+    rules_group.add_command(drafts_command)
     rules_group.add_command(approve_command)
     rules_group.add_command(rollback_command)
     rules_group.add_command(export_command)

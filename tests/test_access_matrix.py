@@ -11,6 +11,9 @@ Expected answers, derived from the route's blueprint:
   visitors and patients are
   redirected to /login (with ``next`` for a GET), signed-in users of another role get 403, the
   right role gets 200 for a GET and a redirect (Post/Redirect/Get) for a POST;
+- routes narrowed to fewer roles than their blueprint's (``screening.auth.require_roles``, listed in
+  ``NARROWED``: starting and resuming dry runs is for staff and admins, not physicians) answer the
+  same, with their own roles;
 - a user disabled while signed in: the old session ends at its next request, so every page but
   the sign-in page sends the browser to /login.
 
@@ -59,6 +62,11 @@ ACCESS: dict[str, frozenset[str]] = {
     "admin": frozenset({"admin"}),
     "tuning": frozenset({"staff", "admin", "physician"}),
 }
+#: Routes open to fewer roles than their blueprint, by endpoint: the roles ``require_roles`` lets in.
+NARROWED: dict[str, frozenset[str]] = {
+    "tuning.start_dry_run": frozenset({"staff", "admin"}),
+    "tuning.resume_dry_run": frozenset({"staff", "admin"}),
+}
 PERSONAS = ("anonymous", "patient", "physician", "staff", "admin", "disabled")
 #: Methods every route answers by itself (Werkzeug adds them); not part of the matrix.
 IMPLICIT = {"HEAD", "OPTIONS"}
@@ -96,6 +104,23 @@ def test_every_route_belongs_to_a_known_blueprint() -> None:
 def test_guards_match_the_matrix(blueprint: str) -> None:
     expected = None if ACCESS[blueprint] is OPEN else ACCESS[blueprint]
     assert auth_module.roles_for(blueprint) == expected
+
+
+def roles_of(endpoint: str) -> frozenset[str]:
+    """Return who may use a route: its own narrowed roles, else its blueprint's."""
+    return NARROWED.get(endpoint, ACCESS[blueprint_of(endpoint)])
+
+
+def test_narrowed_routes_match_the_matrix() -> None:
+    app = create_app({"TESTING": True, "SECRET_KEY": "collecting-routes", "DATABASE_URL": "sqlite://"})
+    narrowed = {
+        endpoint: view.required_roles
+        for endpoint, view in app.view_functions.items()
+        if getattr(view, "required_roles", None) is not None
+    }
+    assert narrowed == NARROWED
+    for endpoint, roles in NARROWED.items():
+        assert roles < ACCESS[blueprint_of(endpoint)], endpoint  # narrower than the blueprint's guard
 
 
 # --- The world each case runs in ---------------------------------------------------------------------------
@@ -173,7 +198,7 @@ def path_of(app: Flask, world: World, endpoint: str, method: str, rule: str) -> 
     return app.url_map.bind("localhost").build(endpoint, values, method=method)
 
 
-def become(persona: str, blueprint: str, app: Flask, client: FlaskClient, auth: Auth, users: Users) -> str:
+def become(persona: str, endpoint: str, app: Flask, client: FlaskClient, auth: Auth, users: Users) -> str:
     """Make ``client`` the persona's browser; return a CSRF token of its session."""
     if persona == "anonymous":
         return auth.csrf_token()
@@ -185,7 +210,7 @@ def become(persona: str, blueprint: str, app: Flask, client: FlaskClient, auth: 
         auth.login_as(persona)
         return auth.csrf_token()
     # A user whose session was valid for this very route (or a physician), disabled afterwards.
-    roles = ACCESS[blueprint]
+    roles = roles_of(endpoint)
     user = auth.login_as(next(iter(roles)) if roles is not OPEN else "physician")
     token = auth.csrf_token()
     with new_session(app) as session:
@@ -194,9 +219,10 @@ def become(persona: str, blueprint: str, app: Flask, client: FlaskClient, auth: 
     return token
 
 
-def expected(blueprint: str, persona: str) -> str:
-    """Return what a persona must get on a route of ``blueprint``: allowed, login or forbidden."""
-    roles = ACCESS[blueprint]
+def expected(endpoint: str, persona: str) -> str:
+    """Return what a persona must get on the route ``endpoint``: allowed, login or forbidden."""
+    blueprint = blueprint_of(endpoint)
+    roles = roles_of(endpoint)
     if persona == "disabled":
         return "allowed" if blueprint == "auth" else "login"
     if roles is OPEN:
@@ -248,7 +274,7 @@ def test_access(
     blueprint = blueprint_of(endpoint)
     if blueprint not in ACCESS:
         pytest.fail(f"{rule} belongs to the unknown blueprint {blueprint!r}: add it to ACCESS")
-    token = become(persona, blueprint, app, client, auth, users)
+    token = become(persona, endpoint, app, client, auth, users)
     path = path_of(app, world, endpoint, method, rule)
     response = request(client, method, path, token)
-    check(response, expected(blueprint, persona), blueprint, method, path)
+    check(response, expected(endpoint, persona), blueprint, method, path)

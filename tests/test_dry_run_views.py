@@ -8,6 +8,7 @@ from datetime import datetime
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
@@ -223,13 +224,67 @@ def test_bad_addresses_are_404_pages_not_errors(app: Flask, auth: Auth, client: 
     assert auth.post("/rules/drafts/999999/dry-runs", {"against": "1"}).status_code == 404
 
 
-def test_a_physician_reads_a_dry_run(app: Flask, auth: Auth, client: FlaskClient, tmp_path: Path) -> None:
+FACT_VALUE = re.compile(r"<code>[a-z0-9_]+ (?:= |: )")
+
+
+def _facts_shown(page: str) -> bool:
+    """Return True when the changed submissions' table shows any fact value."""
+    changes = page[page.index('id="changes-heading"') : page.index("</main>")]
+    return FACT_VALUE.search(changes) is not None
+
+
+def test_staff_see_counts_rules_and_references_but_no_patients_facts(
+    app: Flask, auth: Auth, client: FlaskClient, tmp_path: Path
+) -> None:
+    store_fixture(app)
+    staff = auth.login_as("staff")
+    draft_id = draft_moving_fibromyalgia(app, staff, tmp_path)
+    _start(auth, app, draft_id)
+    [run] = _runs(app)
+    assert run.result is not None and any(change["facts"] for change in run.result["changes"])
+    page = client.get(f"/rules/dry-runs/{run.id}").get_data(as_text=True)
+    assert _cells(page, "counseling") == ["4", "0", "−4"]
+    assert all(ref in page for ref in references_of("fibromyalgia_alone"))
+    assert "<code>fibromyalgia-counseling</code> (not_candidate)" in page
+    assert not _facts_shown(page)
+    assert "Fact values are shown to physicians and administrators only." in page
+    for name, value in run.result["changes"][0]["facts"].items():
+        assert f"{name} = " not in page and f"{name}=" not in page, (name, value)
+
+
+@pytest.mark.parametrize("role", ["physician", "admin"])
+def test_clinical_roles_see_the_facts_of_a_dry_run(
+    app: Flask, auth: Auth, client: FlaskClient, tmp_path: Path, role: str
+) -> None:
     store_fixture(app)
     staff = auth.login_as("staff")
     draft_id = draft_moving_fibromyalgia(app, staff, tmp_path)
     _start(auth, app, draft_id)
     [run] = _runs(app)
     auth.logout()
-    auth.login_as("physician")
+    auth.login_as(role)
     page = client.get(f"/rules/dry-runs/{run.id}").get_data(as_text=True)
-    assert "Outcomes before and after" in page
+    assert "Outcomes before and after" in page and _facts_shown(page)
+    assert "Fact values are shown to physicians and administrators only." not in page
+
+
+def test_a_physician_reads_dry_runs_but_starts_none(
+    app: Flask, auth: Auth, client: FlaskClient, tmp_path: Path
+) -> None:
+    store_fixture(app)
+    staff = auth.login_as("staff")
+    draft_id = draft_moving_fibromyalgia(app, staff, tmp_path)
+    _start(auth, app, draft_id)
+    stalled = _add_run(app, draft_id, status="running", moved=datetime.now(UTC) - timedelta(minutes=30))
+    auth.logout()
+    auth.login_as("physician")
+    overview = client.get(f"/rules/drafts/{draft_id}").get_data(as_text=True)
+    assert "Start the dry run" not in overview and "Staff and administrators start dry runs" in overview
+    assert f"/rules/dry-runs/{stalled}" in overview  # the draft's runs are listed
+    data = {"against": str(_active_id(app)), "submitted_from": "", "submitted_to": ""}
+    assert auth.post(f"/rules/drafts/{draft_id}/dry-runs", data).status_code == 403
+    interrupted = client.get(f"/rules/dry-runs/{stalled}").get_data(as_text=True)
+    assert "Interrupted" in interrupted and "Start it again" not in interrupted
+    assert auth.post(f"/rules/dry-runs/{stalled}/resume", {}).status_code == 403
+    assert [(run.id, run.status) for run in _runs(app)][1] == (stalled, "running")
+    assert len(_runs(app)) == 2

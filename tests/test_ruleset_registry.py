@@ -111,7 +111,9 @@ def publish_through_a_draft(app: Flask, author: User, approver: User, name: str,
             now=NOW,
         )
         drafts.submit(session, draft, user=writer, now=NOW)
-        published = drafts.approve(session, draft, user=second, now=NOW, two_person=True)
+        published = drafts.approve(
+            session, draft, user=second, now=NOW, two_person=True, reviewed=drafts.draft_version(draft)
+        )
         session.commit()
         return published.version.version
 

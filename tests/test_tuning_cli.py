@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +20,11 @@ from screening.db import new_session
 from screening.models import AuditEvent
 from screening.models import RuleDraft
 from screening.models import RuleSetActivation
+from screening.models import User
 from screening.ruleset import store
 from screening.ruleset.loader import read_sources
 from screening.ruleset.loader import version_of
+from screening.tuning import drafts
 
 from .accounts import Users
 from .conftest import make_app
@@ -113,6 +117,23 @@ def one_line_error(result: Result) -> str:
     return errors[0]
 
 
+def version_of_draft(clinic: Clinic, draft_id: int) -> str:
+    """Return the version of a draft's text, as `rules drafts` prints it."""
+    with new_session(clinic.app) as session:
+        draft = session.get(RuleDraft, draft_id)
+        assert draft is not None
+        return version_of(dict(draft.sources))
+
+
+def approve(clinic: Clinic, draft_id: int | str, email: str, version: str | None = None) -> Result:
+    """Run `rules approve DRAFT --version VERSION --by EMAIL`; VERSION defaults to the draft's version now."""
+    if version is None:
+        with new_session(clinic.app) as session:
+            draft = session.get(RuleDraft, int(draft_id))
+            version = version_of(dict(draft.sources)) if draft is not None else "sha256:abcdef"
+    return clinic.run("approve", str(draft_id), "--version", version, "--by", email)
+
+
 def submitted_draft(clinic: Clinic) -> int:
     """Publish a wording change of the files with the two-person rule on; return the draft number."""
     edit(clinic.rules / "flags.yaml", *WORDING)
@@ -175,12 +196,13 @@ def test_publish_with_the_two_person_rule_submits_a_draft_and_changes_nothing(cl
     assert f"{clinic.staff} submitted draft {draft.id} ({files}) for approval." in result.output
     assert f"The active version is unchanged: {first}." in result.output
     assert f"/rules/drafts/{draft.id} " in result.output
-    assert f"flask --app screening rules approve {draft.id} --by EMAIL" in result.output
+    assert f"flask --app screening rules approve {draft.id} --version VERSION --by EMAIL" in result.output
+    assert "flask --app screening rules drafts" in result.output
     assert (draft.status, draft.origin) == ("submitted", "files")
     assert draft.sources == read_sources(clinic.rules)
     assert clinic.active() == first and len(clinic.activations()) == 1
     again = clinic.run("publish", "--by", clinic.colleague)
-    assert again.exit_code == 0 and f"Draft {draft.id} with these files is already waiting" in again.output
+    assert again.exit_code == 0 and f"Draft {draft.id} with these files ({files}) is already waiting" in again.output
     assert len(clinic.drafts()) == 1
 
 
@@ -192,7 +214,7 @@ def test_a_second_person_approves_activates_and_writes_the_files(clinic: Clinic,
     published = clinic.run("publish", str(elsewhere), "--by", clinic.staff)
     assert published.exit_code == 0, published.output
     [draft] = clinic.drafts()
-    result = clinic.run("approve", str(draft.id), "--by", clinic.physician)
+    result = approve(clinic, str(draft.id), clinic.physician)
     assert result.exit_code == 0, result.output
     wanted = version_of(read_sources(elsewhere))
     assert f"Approved draft {draft.id} as {clinic.physician}: version {wanted} is active" in result.output
@@ -219,9 +241,78 @@ def test_approve_refusals_are_one_line_errors(clinic: Clinic, users: Users) -> N
         ("999", clinic.physician): "There is no draft number 999.",
     }
     for (number, email), message in refusals.items():
-        assert message in one_line_error(clinic.run("approve", number, "--by", email)), (number, email)
+        assert message in one_line_error(approve(clinic, number, email)), (number, email)
     assert clinic.active() == first
     assert clinic.run("approve", "seven", "--by", clinic.physician).exit_code == 2
+
+
+def test_drafts_lists_the_open_drafts_with_the_version_of_their_text(clinic: Clinic) -> None:
+    started(clinic)
+    assert clinic.run("drafts").output.strip() == "No draft is open."
+    draft = submitted_draft(clinic)
+    version = version_of_draft(clinic, draft)
+    result = clinic.run("drafts")
+    assert result.exit_code == 0, result.output
+    [line, *rest] = result.output.splitlines()
+    assert line.startswith(f"draft {draft}  waiting for approval  {version}  ")
+    assert f"by {clinic.staff}" in line and "Rule files from" in line
+    assert any(f"/rules/drafts/{draft}" in more for more in rest)
+
+
+def test_approve_needs_the_version_that_was_reviewed(clinic: Clinic) -> None:
+    first = started(clinic)
+    draft = submitted_draft(clinic)
+    missing = one_line_error(clinic.run("approve", str(draft), "--by", clinic.physician))
+    assert "--version" in missing and "flask --app screening rules drafts" in missing
+    assert f"/rules/drafts/{draft}" in missing
+    version = version_of_draft(clinic, draft)
+    digits = version.removeprefix("sha256:")
+    short = one_line_error(approve(clinic, draft, clinic.physician, digits[:5]))
+    assert "at least 6 of its first digits" in short
+    other = ("0" if digits[0] != "0" else "1") + digits[1:6]
+    refused = one_line_error(approve(clinic, draft, clinic.physician, other))
+    assert "This draft changed after you opened it: review it again." in refused
+    assert "flask --app screening rules drafts" in refused
+    assert clinic.active() == first
+    result = approve(clinic, draft, clinic.physician, digits[:6])
+    assert result.exit_code == 0, result.output
+    assert clinic.active() == version
+
+
+def test_approve_of_a_draft_changed_after_it_was_reviewed_is_refused(clinic: Clinic, tmp_path: Path) -> None:
+    first = started(clinic)
+    draft = submitted_draft(clinic)
+    reviewed = version_of_draft(clinic, draft)  # what the physician read
+    # The author withdraws the draft, changes it and submits it again.
+    with new_session(clinic.app) as session:
+        found = session.get(RuleDraft, draft)
+        author = session.scalars(sa.select(User).where(User.email == clinic.staff)).one()
+        assert found is not None
+        now = datetime.now(UTC)
+        drafts.withdraw(session, found, user=author, now=now)
+        text = found.sources["flags.yaml"]
+        drafts.save_file(
+            session,
+            found,
+            name="flags.yaml",
+            text=text.replace("fewer data", "no data at all"),
+            started_from=drafts.digest(text),
+            user=author,
+            now=now,
+        )
+        drafts.submit(session, found, user=author, now=now)
+        session.commit()
+    changed = version_of_draft(clinic, draft)
+    error = one_line_error(approve(clinic, draft, clinic.physician, reviewed))
+    assert "This draft changed after you opened it: review it again." in error
+    assert f"You opened version {reviewed[7:19]}; it is now {changed[7:19]}." in error
+    assert clinic.active() == first
+    assert [d.status for d in clinic.drafts()] == ["submitted"]
+    with new_session(clinic.app) as session:
+        [event] = session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "ruleset.approval_refused")).all()
+        assert event.details == {"reviewed": reviewed, "version": changed}
+    assert approve(clinic, draft, clinic.physician, changed[:20]).exit_code == 0
+    assert clinic.active() == changed
 
 
 def test_the_author_cannot_approve_their_own_files(clinic: Clinic) -> None:
@@ -229,11 +320,11 @@ def test_the_author_cannot_approve_their_own_files(clinic: Clinic) -> None:
     edit(clinic.rules / "flags.yaml", *WORDING)
     assert clinic.run("publish", "--by", clinic.admin).exit_code == 0
     [draft] = clinic.drafts()
-    error = one_line_error(clinic.run("approve", str(draft.id), "--by", clinic.admin))
+    error = one_line_error(approve(clinic, str(draft.id), clinic.admin))
     assert error == "Error: A second person must approve: you wrote or submitted this draft."
     assert clinic.active() == first
-    assert clinic.run("approve", str(draft.id), "--by", clinic.physician).exit_code == 0
-    error = one_line_error(clinic.run("approve", str(draft.id), "--by", clinic.physician))
+    assert approve(clinic, str(draft.id), clinic.physician).exit_code == 0
+    error = one_line_error(approve(clinic, str(draft.id), clinic.physician))
     assert error == "Error: This draft is published, so it cannot be approved."
 
 
@@ -332,7 +423,7 @@ def test_rollback_reactivates_an_earlier_version_and_writes_its_files(clinic: Cl
     first = started(clinic)
     shipped = read_sources(clinic.rules)
     draft = submitted_draft(clinic)
-    assert clinic.run("approve", str(draft), "--by", clinic.physician).exit_code == 0
+    assert approve(clinic, str(draft), clinic.physician).exit_code == 0
     result = clinic.run("rollback", first.removeprefix("sha256:")[:12], "--by", clinic.colleague)
     assert result.exit_code == 0, result.output
     assert f"Rolled back to version {first} as {clinic.colleague}" in result.output
@@ -355,7 +446,7 @@ def test_rollback_reactivates_an_earlier_version_and_writes_its_files(clinic: Cl
 def test_export_writes_a_version_that_checks_as_the_same_version(clinic: Clinic, tmp_path: Path) -> None:
     first = started(clinic)
     draft = submitted_draft(clinic)
-    assert clinic.run("approve", str(draft), "--by", clinic.admin).exit_code == 0
+    assert approve(clinic, str(draft), clinic.admin).exit_code == 0
     target = tmp_path / "exported"
     result = clinic.run("export", first, str(target))
     assert result.exit_code == 0, result.output
@@ -374,7 +465,7 @@ def test_versions_lists_every_activation_with_the_people(clinic: Clinic) -> None
     assert "No version is stored yet" in clinic.run("versions").output
     first = started(clinic)
     draft = submitted_draft(clinic)
-    assert clinic.run("approve", str(draft), "--by", clinic.physician).exit_code == 0
+    assert approve(clinic, str(draft), clinic.physician).exit_code == 0
     second = clinic.active()
     assert clinic.run("rollback", first, "--by", clinic.staff).exit_code == 0
     result = clinic.run("versions")

@@ -344,13 +344,27 @@ def test_the_author_a_co_author_and_staff_cannot_approve(session: orm.Session, p
     }
     for who, (user, message) in refusals.items():
         with pytest.raises(TuningForbidden, match=message):
-            drafts.approve(session, draft, user=as_user(session, user), now=NOW, two_person=True)
+            drafts.approve(
+                session,
+                draft,
+                user=as_user(session, user),
+                now=NOW,
+                two_person=True,
+                reviewed=drafts.draft_version(draft),
+            )
         assert active_version(session) == before, who
     assert draft.status == drafts.SUBMITTED
     assert drafts.may_approve(draft, as_user(session, people.physician), two_person=True) is None
     staff_draft = submitted(session, people)
     with pytest.raises(TuningForbidden):
-        drafts.approve(session, staff_draft, user=as_user(session, people.author), now=NOW, two_person=True)
+        drafts.approve(
+            session,
+            staff_draft,
+            user=as_user(session, people.author),
+            now=NOW,
+            two_person=True,
+            reviewed=drafts.draft_version(staff_draft),
+        )
 
 
 def test_a_reviewer_who_sent_a_draft_back_may_approve_it_later(session: orm.Session, people: People) -> None:
@@ -360,7 +374,9 @@ def test_a_reviewer_who_sent_a_draft_back_may_approve_it_later(session: orm.Sess
     change(session, draft, people.author, "flags.yaml", "fewer data", "scarce data")
     drafts.submit(session, draft, user=as_user(session, people.author), now=NOW)
     assert physician.id not in draft.editor_ids
-    published = drafts.approve(session, draft, user=physician, now=NOW, two_person=True)
+    published = drafts.approve(
+        session, draft, user=physician, now=NOW, two_person=True, reviewed=drafts.draft_version(draft)
+    )
     assert active_version(session) == published.version.version
 
 
@@ -370,7 +386,9 @@ def test_a_second_person_approves_and_the_version_is_active_and_audited(
 ) -> None:
     second = getattr(people, approver)
     draft = submitted(session, people)
-    published = drafts.approve(session, draft, user=as_user(session, second), now=NOW, two_person=True)
+    published = drafts.approve(
+        session, draft, user=as_user(session, second), now=NOW, two_person=True, reviewed=drafts.draft_version(draft)
+    )
     session.commit()
     assert active_version(session) == published.version.version == version_of(dict(draft.sources))
     assert published.version.sources == draft.sources and published.version.origin == f"draft:{draft.id}"
@@ -398,27 +416,158 @@ def test_a_second_person_approves_and_the_version_is_active_and_audited(
     )
     assert activated.details["approved_by"] == f"user:{second.id}" and activated.details["draft"] == draft.id
     with pytest.raises(TuningConflict):  # published once
-        drafts.approve(session, draft, user=as_user(session, second), now=NOW, two_person=True)
+        drafts.approve(
+            session,
+            draft,
+            user=as_user(session, second),
+            now=NOW,
+            two_person=True,
+            reviewed=drafts.draft_version(draft),
+        )
 
 
 def test_with_the_two_person_rule_off_the_author_publishes(session: orm.Session, people: People) -> None:
     draft = submitted(session, people)
-    published = drafts.approve(session, draft, user=as_user(session, people.author), now=NOW, two_person=False)
+    published = drafts.approve(
+        session,
+        draft,
+        user=as_user(session, people.author),
+        now=NOW,
+        two_person=False,
+        reviewed=drafts.draft_version(draft),
+    )
     assert published.activation.approved_by is None
     assert active_version(session) == published.version.version
     assert events(session, "ruleset.approved")[-1].details["two_person"] is False
     other = new_draft(session, people.colleague)
     change(session, other, people.colleague, "flags.yaml", "fewer data", "scarce data")
-    again = drafts.publish_now(session, other, user=as_user(session, people.colleague), now=NOW)
+    again = drafts.publish_now(
+        session, other, user=as_user(session, people.colleague), now=NOW, reviewed=drafts.draft_version(other)
+    )
     assert other.status == drafts.PUBLISHED and active_version(session) == again.version.version
     assert again.activation.actor == f"user:{people.colleague.id}"
+
+
+# --- An approval names the text it reviewed -----------------------------------------------------------
+
+
+def resubmitted_with(session: orm.Session, people: People, draft: RuleDraft, old: str, new: str) -> None:
+    """Withdraw a submitted draft, change ``old`` to ``new`` in flags.yaml (unless equal) and submit it again."""
+    author = as_user(session, people.author)
+    drafts.withdraw(session, draft, user=author, now=NOW)
+    if old != new:
+        change(session, draft, people.author, "flags.yaml", old, new)
+    drafts.submit(session, draft, user=author, now=NOW)
+
+
+def test_a_draft_changed_after_it_was_opened_is_not_approved(
+    session: orm.Session, people: People, caplog: pytest.LogCaptureFixture
+) -> None:
+    draft = submitted(session, people)
+    seen = drafts.draft_version(draft)  # what the physician's page showed
+    before = active_version(session)
+    resubmitted_with(session, people, draft, "fewer data", "no data at all")
+    physician = as_user(session, people.physician)
+    with pytest.raises(TuningConflict, match="This draft changed after you opened it: review it again") as refused:
+        drafts.approve(session, draft, user=physician, now=NOW, two_person=True, reviewed=seen)
+    assert seen[7:19] in refused.value.message and drafts.draft_version(draft)[7:19] in refused.value.message
+    assert isinstance(refused.value, drafts.ReviewOutdated)
+    assert active_version(session) == before and draft.status == drafts.SUBMITTED
+    assert events(session, "ruleset.approved") == []
+    logged = [r.getMessage() for r in caplog.records if r.name == "screening.tuning.drafts"]
+    assert any(f"draft {draft.id}" in line and seen in line for line in logged), logged
+    assert not any("no data at all" in line for line in logged)
+    drafts.record_refused_approval(session, refused.value, user=physician, now=NOW)
+    [event] = events(session, "ruleset.approval_refused")
+    assert (event.actor, event.subject_type, event.subject_id) == (f"user:{physician.id}", "rule_draft", draft.id)
+    assert event.details == {"reviewed": seen, "version": drafts.draft_version(draft)}
+    published = drafts.approve(
+        session, draft, user=physician, now=NOW, two_person=True, reviewed=drafts.draft_version(draft)
+    )
+    assert published.version.sources == draft.sources
+
+
+def test_a_draft_resubmitted_with_the_same_text_is_approved_with_the_old_digest(
+    session: orm.Session, people: People
+) -> None:
+    draft = submitted(session, people)
+    seen = drafts.draft_version(draft)
+    resubmitted_with(session, people, draft, "fewer data", "fewer data")
+    published = drafts.approve(
+        session, draft, user=as_user(session, people.physician), now=NOW, two_person=True, reviewed=seen
+    )
+    assert published.version.version == seen
+
+
+def test_the_reviewed_version_may_be_a_prefix_of_six_digits_or_more(session: orm.Session, people: People) -> None:
+    draft = submitted(session, people)
+    physician = as_user(session, people.physician)
+    digits = drafts.draft_version(draft).removeprefix("sha256:")
+    refusals = {
+        "": "did not say which text of the draft you reviewed",
+        "   ": "did not say which text of the draft you reviewed",
+        digits[:5]: "is not a version of the draft: give its hash or at least 6 of its first digits",
+        "sha256:" + digits[:5]: "at least 6 of its first digits",
+        digits[:6] + "xyz": "at least 6 of its first digits",
+        "f" * 65: "at least 6 of its first digits",
+    }
+    for text, message in refusals.items():
+        with pytest.raises(TuningInvalid, match=message):
+            drafts.approve(session, draft, user=physician, now=NOW, two_person=True, reviewed=text)
+    other = "0" if digits[0] != "0" else "1"
+    with pytest.raises(TuningConflict, match="changed after you opened it"):
+        drafts.approve(session, draft, user=physician, now=NOW, two_person=True, reviewed=other + digits[1:])
+    assert draft.status == drafts.SUBMITTED
+    published = drafts.approve(
+        session, draft, user=physician, now=NOW, two_person=True, reviewed=f" SHA256:{digits[:6].upper()} "
+    )
+    assert published.version.version == "sha256:" + digits
+
+
+def test_a_prefix_shared_by_two_submitted_texts_of_the_draft_is_refused(session: orm.Session, people: People) -> None:
+    draft = submitted(session, people)
+    digits = drafts.draft_version(draft).removeprefix("sha256:")
+    # An earlier submission whose text hashes to the same first digits (made up: finding one takes a long search).
+    earlier = "sha256:" + digits[:8] + ("0" if digits[8] != "0" else "1") + digits[9:]
+    session.add(
+        AuditEvent(
+            at=NOW,
+            actor=f"user:{people.author.id}",
+            action="ruleset.draft_submitted",
+            subject_type="rule_draft",
+            subject_id=draft.id,
+            details={"version": earlier},
+        )
+    )
+    physician = as_user(session, people.physician)
+    with pytest.raises(TuningConflict, match="More than one text this draft was submitted with starts with"):
+        drafts.approve(session, draft, user=physician, now=NOW, two_person=True, reviewed=digits[:8])
+    published = drafts.approve(session, draft, user=physician, now=NOW, two_person=True, reviewed=digits[:9])
+    assert published.version.version == "sha256:" + digits
+
+
+def test_publishing_at_once_also_names_the_text(session: orm.Session, people: People) -> None:
+    draft = new_draft(session, people.author)
+    change(session, draft, people.author, *WORDING)
+    seen = drafts.draft_version(draft)
+    change(session, draft, people.colleague, "flags.yaml", "fewer data", "no data at all")
+    with pytest.raises(TuningConflict, match="changed after you opened it"):
+        drafts.publish_now(session, draft, user=as_user(session, people.author), now=NOW, reviewed=seen)
+    assert draft.status == drafts.EDITING and events(session, "ruleset.approved") == []
 
 
 def test_an_unsubmitted_draft_is_not_approved(session: orm.Session, people: People) -> None:
     draft = new_draft(session, people.author)
     change(session, draft, people.author, *WORDING)
     with pytest.raises(TuningConflict, match="editing"):
-        drafts.approve(session, draft, user=as_user(session, people.physician), now=NOW, two_person=True)
+        drafts.approve(
+            session,
+            draft,
+            user=as_user(session, people.physician),
+            now=NOW,
+            two_person=True,
+            reviewed=drafts.draft_version(draft),
+        )
 
 
 def test_submitting_a_draft_equal_to_the_active_version_is_refused(session: orm.Session, people: People) -> None:
@@ -431,7 +580,14 @@ def test_submitting_a_draft_equal_to_the_active_version_is_refused(session: orm.
 def test_a_draft_started_before_another_publication_cannot_undo_it(session: orm.Session, people: People) -> None:
     stale = new_draft(session, people.author)
     published = submitted(session, people)
-    drafts.approve(session, published, user=as_user(session, people.physician), now=NOW, two_person=True)
+    drafts.approve(
+        session,
+        published,
+        user=as_user(session, people.physician),
+        now=NOW,
+        two_person=True,
+        reviewed=drafts.draft_version(published),
+    )
     text = stale.sources["flags.yaml"]
     drafts.save_file(
         session,
@@ -486,7 +642,14 @@ def test_a_discarded_draft_is_closed(session: orm.Session, people: People) -> No
     with pytest.raises(TuningConflict):
         change(session, draft, people.author, "flags.yaml", "fewer data", "scarce data")
     with pytest.raises(TuningConflict):
-        drafts.approve(session, draft, user=as_user(session, people.physician), now=NOW, two_person=True)
+        drafts.approve(
+            session,
+            draft,
+            user=as_user(session, people.physician),
+            now=NOW,
+            two_person=True,
+            reviewed=drafts.draft_version(draft),
+        )
     assert len(events(session, "ruleset.draft_discarded")) == 1
 
 
@@ -501,7 +664,14 @@ def test_a_missing_draft_is_not_found(session: orm.Session, people: People) -> N
 def test_rollback_reactivates_an_earlier_version_in_one_step(session: orm.Session, people: People) -> None:
     first = active_version(session)
     draft = submitted(session, people)
-    drafts.approve(session, draft, user=as_user(session, people.physician), now=NOW, two_person=True)
+    drafts.approve(
+        session,
+        draft,
+        user=as_user(session, people.physician),
+        now=NOW,
+        two_person=True,
+        reviewed=drafts.draft_version(draft),
+    )
     earlier = store.find_version(session, first.removeprefix("sha256:")[:8])
     with pytest.raises(TuningForbidden):
         drafts.rollback(session, earlier, user=as_user(session, people.physician), now=NOW)
@@ -537,7 +707,14 @@ def test_every_step_is_audited_with_identifiers_only(session: orm.Session, peopl
     drafts.submit(session, draft, user=author, now=NOW)
     drafts.withdraw(session, draft, user=author, now=NOW)
     drafts.submit(session, draft, user=author, now=NOW)
-    drafts.approve(session, draft, user=as_user(session, people.physician), now=NOW, two_person=True)
+    drafts.approve(
+        session,
+        draft,
+        user=as_user(session, people.physician),
+        now=NOW,
+        two_person=True,
+        reviewed=drafts.draft_version(draft),
+    )
     drafts.rollback(session, store.find_version(session, version_of(SHIPPED)), user=author, now=NOW)
     session.commit()
     steps = events(session)
@@ -566,7 +743,14 @@ def test_every_step_is_audited_with_identifiers_only(session: orm.Session, peopl
 def published_version(session: orm.Session, people: People) -> drafts.Published:
     """Publish a wording change and return it."""
     draft = submitted(session, people)
-    published = drafts.approve(session, draft, user=as_user(session, people.physician), now=NOW, two_person=True)
+    published = drafts.approve(
+        session,
+        draft,
+        user=as_user(session, people.physician),
+        now=NOW,
+        two_person=True,
+        reviewed=drafts.draft_version(draft),
+    )
     session.commit()
     return published
 
@@ -638,7 +822,14 @@ def test_two_switches_from_the_same_active_version_cannot_both_be_stored(
     app: Flask, session: orm.Session, people: People
 ) -> None:
     published = submitted(session, people)
-    drafts.approve(session, published, user=as_user(session, people.physician), now=NOW, two_person=True)
+    drafts.approve(
+        session,
+        published,
+        user=as_user(session, people.physician),
+        now=NOW,
+        two_person=True,
+        reviewed=drafts.draft_version(published),
+    )
     session.commit()
     [newest, first] = store.activations(session)
     assert newest[0].replaces_id == first[0].id and first[0].replaces_id is None

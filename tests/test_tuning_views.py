@@ -54,6 +54,7 @@ STRICTER = ("when: trd and phq9 >= 10", "when: trd and phq9 >= 27")
 SAFETY_WORDING = ('answered above "not at all"', 'answered higher than "not at all"')
 XSS = "<script>alert(1)</script>"
 STARTED_FROM = re.compile(r'name="started_from" value="([^"]*)"')
+REVIEWED = re.compile(r'name="reviewed" value="([^"]*)"')
 TEXTAREA = re.compile(r"<textarea[^>]*>\n(.*?)</textarea>", re.S)
 TAGS = re.compile(r"<[^>]+>")
 
@@ -162,13 +163,27 @@ def assert_no_free_text(app: Flask, *texts: str) -> None:
                 assert text not in details, (row.action, details)
 
 
+def reviewed_on_page(auth: Auth, draft_id: int) -> str:
+    """Open a draft's page; return the version its approve (or publish) form names as the text reviewed."""
+    page = auth.client.get(f"/rules/drafts/{draft_id}").get_data(as_text=True)
+    found = REVIEWED.search(page)
+    assert found is not None, "no approve or publish form on the page"
+    return found.group(1)
+
+
+def approve(auth: Auth, draft_id: int, reviewed: str | None = None) -> TestResponse:
+    """Press "Approve and publish" on the draft's page (as loaded now, or as loaded when ``reviewed`` was read)."""
+    seen = reviewed if reviewed is not None else reviewed_on_page(auth, draft_id)
+    return auth.post(f"/rules/drafts/{draft_id}/approve", {"reviewed": seen})
+
+
 def publish_draft(app: Flask, auth: Auth, users: Users, change: tuple[str, str] = HARMLESS) -> tuple[int, Auth]:
     """Start, edit and submit a draft as ``auth``; a new physician approves it. Return the draft id and physician."""
     draft_id = start(auth, "Publish me")
     assert edit(auth, draft_id, "candidates.yaml", *change).status_code == 302
     assert auth.post(f"/rules/drafts/{draft_id}/submit").status_code == 302
     physician = second_browser(app, users, "physician")
-    page = follow(physician, physician.post(f"/rules/drafts/{draft_id}/approve"))
+    page = follow(physician, approve(physician, draft_id))
     assert "Published version sha256:" in text_of(page), text_of(page)
     return draft_id, physician
 
@@ -521,17 +536,17 @@ def test_approval_needs_a_second_person_and_publishes_to_every_worker(
     submitted = text_of(follow(auth, auth.post(f"/rules/drafts/{draft_id}/submit")))
     assert "Submitted:" in submitted and "Waiting for approval" in submitted
 
-    own = text_of(follow(auth, auth.post(f"/rules/drafts/{draft_id}/approve")))
+    own = text_of(follow(auth, approve(auth, draft_id, drafts.draft_version(stored_draft(app, draft_id)))))
     assert "Only a physician or an administrator can approve a rule change." in own
     shown = text_of(admin.client.get(f"/rules/drafts/{draft_id}"))
     assert "You cannot approve this draft: A second person must approve: you wrote or submitted this draft." in shown
     assert "Approve and publish" not in shown
-    refused = text_of(follow(admin, admin.post(f"/rules/drafts/{draft_id}/approve")))
+    refused = text_of(follow(admin, approve(admin, draft_id, drafts.draft_version(stored_draft(app, draft_id)))))
     assert "A second person must approve" in refused
     old_id, old_version, _ = active_version(app)
 
     physician = second_browser(app, users, "physician")
-    page = text_of(follow(physician, physician.post(f"/rules/drafts/{draft_id}/approve")))
+    page = text_of(follow(physician, approve(physician, draft_id)))
     new_id, new_version, sources = active_version(app)
     assert new_id != old_id and sources == stored_draft(app, draft_id).sources
     assert f"Published version {new_version}; every worker switches within 2 seconds." in page
@@ -554,18 +569,98 @@ def test_approval_needs_a_second_person_and_publishes_to_every_worker(
     assert_no_free_text(app, "Clearer description", "PHQ-9 total")
 
 
+def test_an_approval_of_a_draft_changed_since_the_page_was_opened_is_refused(
+    app: Flask, auth: Auth, users: Users, rules_dir: Path
+) -> None:
+    auth.login_as("staff")
+    draft_id = start(auth, "Clearer description")
+    edit(auth, draft_id, "candidates.yaml", *HARMLESS)
+    auth.post(f"/rules/drafts/{draft_id}/submit")
+    physician = second_browser(app, users, "physician")
+    opened = physician.client.get(f"/rules/drafts/{draft_id}")
+    seen = reviewed_on_page(physician, draft_id)
+    assert seen == drafts.draft_version(stored_draft(app, draft_id))
+    assert f"Version of this text {seen[7:19]}" in text_of(opened)  # short enough to quote
+    # The author takes the draft back, changes it and submits it again while the physician reads.
+    assert "Withdrawn" in text_of(follow(auth, auth.post(f"/rules/drafts/{draft_id}/withdraw")))
+    assert edit(auth, draft_id, "candidates.yaml", "PHQ-9 total of 10", "PHQ-9 total of 20").status_code == 302
+    assert "Submitted:" in text_of(follow(auth, auth.post(f"/rules/drafts/{draft_id}/submit")))
+    before = active_version(app)
+    now = drafts.draft_version(stored_draft(app, draft_id))
+
+    page = text_of(follow(physician, approve(physician, draft_id, seen)))  # the form as it was loaded
+    assert "This draft changed after you opened it: review it again." in page
+    assert f"You opened version {seen[7:19]}; it is now {now[7:19]}." in page
+    assert active_version(app) == before and read_sources(rules_dir) == before[2]
+    assert stored_draft(app, draft_id).status == drafts.SUBMITTED
+    [refusal] = audit_rows(app, "ruleset.approval_refused")
+    assert refusal.actor == f"user:{user_id(physician.user)}" and refusal.subject_id == draft_id
+    assert refusal.details == {"reviewed": seen, "version": now}
+    assert "ruleset.approved" not in [action for action, _ in actions(app)]
+    assert_no_free_text(app, "PHQ-9 total")
+
+    compared = text_of(physician.client.get(f"/rules/diff?left=v{before[0]}&right=d{draft_id}"))
+    assert f"draft {draft_id} (version {now[7:19]})" in compared  # the diff names the text it shows
+    page = text_of(follow(physician, approve(physician, draft_id)))  # reviewed again: the page as it is now
+    assert f"Published version {now}" in page and active_version(app)[1] == now
+
+
+def test_an_approval_that_names_no_text_is_refused(app: Flask, auth: Auth, users: Users) -> None:
+    auth.login_as("staff")
+    draft_id = start(auth)
+    edit(auth, draft_id, "candidates.yaml", *HARMLESS)
+    auth.post(f"/rules/drafts/{draft_id}/submit")
+    physician = second_browser(app, users, "physician")
+    before = active_version(app)
+    for data in ({}, {"reviewed": ""}, {"reviewed": "not-a-hash"}):
+        page = text_of(follow(physician, physician.post(f"/rules/drafts/{draft_id}/approve", data)))
+        assert "nothing was published" in page or "is not a version of the draft" in page, page
+    assert active_version(app) == before and stored_draft(app, draft_id).status == drafts.SUBMITTED
+
+
+def test_a_draft_withdrawn_and_submitted_again_unchanged_keeps_its_approve_form(
+    app: Flask, auth: Auth, users: Users
+) -> None:
+    auth.login_as("staff")
+    draft_id = start(auth)
+    edit(auth, draft_id, "candidates.yaml", *HARMLESS)
+    auth.post(f"/rules/drafts/{draft_id}/submit")
+    physician = second_browser(app, users, "physician")
+    seen = reviewed_on_page(physician, draft_id)
+    auth.post(f"/rules/drafts/{draft_id}/withdraw")
+    auth.post(f"/rules/drafts/{draft_id}/submit")
+    page = text_of(follow(physician, approve(physician, draft_id, seen)))
+    assert f"Published version {seen}" in page
+
+
+def test_publishing_at_once_a_draft_a_colleague_changed_since_is_refused(app: Flask, auth: Auth, users: Users) -> None:
+    app.config["RULES_TWO_PERSON"] = False
+    auth.login_as("staff")
+    draft_id = start(auth)
+    edit(auth, draft_id, "candidates.yaml", *HARMLESS)
+    seen = reviewed_on_page(auth, draft_id)
+    colleague = second_browser(app, users, "staff")
+    edit(colleague, draft_id, "candidates.yaml", "PHQ-9 total of 10", "PHQ-9 total of 20")
+    before = active_version(app)
+    page = text_of(follow(auth, auth.post(f"/rules/drafts/{draft_id}/publish", {"reviewed": seen})))
+    assert "This draft changed after you opened it: review it again." in page
+    assert active_version(app) == before and stored_draft(app, draft_id).status == drafts.EDITING
+
+
 def test_with_the_two_person_rule_off_the_author_publishes_at_once(
     app: Flask, auth: Auth, users: Users, rules_dir: Path
 ) -> None:
     author = auth.login_as("staff")
     draft_id = start(auth)
     edit(auth, draft_id, "candidates.yaml", *HARMLESS)
-    refused = text_of(follow(auth, auth.post(f"/rules/drafts/{draft_id}/publish")))
+    version = drafts.draft_version(stored_draft(app, draft_id))
+    refused = text_of(follow(auth, auth.post(f"/rules/drafts/{draft_id}/publish", {"reviewed": version})))
     assert "The two-person rule is on" in refused and "Publish now" not in refused
 
     app.config["RULES_TWO_PERSON"] = False
     assert "Publish now" in text_of(auth.client.get(f"/rules/drafts/{draft_id}"))
-    page = text_of(follow(auth, auth.post(f"/rules/drafts/{draft_id}/publish")))
+    seen = reviewed_on_page(auth, draft_id)
+    page = text_of(follow(auth, auth.post(f"/rules/drafts/{draft_id}/publish", {"reviewed": seen})))
     _, version, sources = active_version(app)
     assert f"Published version {version}" in page and read_sources(rules_dir) == sources
     [approved] = audit_rows(app, "ruleset.approved")

@@ -51,6 +51,7 @@ KNOWN_ACTIONS = (
     "review.reopened",
     "review.taken_over",
     "ruleset.activated",
+    "ruleset.approval_refused",
     "ruleset.approved",
     "ruleset.backtest_started",
     "ruleset.draft_created",

@@ -4,7 +4,9 @@ A run copies the candidate's files and names the stored version it is compared w
 evaluates the submissions in chunks of consecutive ids, across worker processes, and commits the
 progress after every chunk, so a page can show how far it is and a user can leave and come back.
 The result holds counts, transitions and the changed submissions' references, rules and facts:
-never answers or notes (``ruleset.backtest``).
+never answers or notes (``ruleset.backtest``). Staff and admins start dry runs (DRY_RUN_ROLES); the
+fact values of individual patients are shown to clinical roles only (FACT_ROLES,
+``Report.without_facts`` for the others).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import multiprocessing
 import multiprocessing.util
 import os
 from dataclasses import dataclass
+from dataclasses import replace
 from datetime import UTC
 from datetime import date
 from datetime import datetime
@@ -60,6 +63,10 @@ CHUNK_SIZE = 2000
 PARALLEL_FROM = 20_000
 #: A queued or running dry run whose progress has not moved for this long was interrupted.
 STALLED_AFTER = timedelta(minutes=5)
+#: Who may start (or start again) a dry run: those who write rules, not those who approve them.
+DRY_RUN_ROLES = ("staff", "admin")
+#: Who may read the fact values of individual patients in a dry run's changed submissions.
+FACT_ROLES = ("physician", "admin")
 MAX_ERROR_LINES = 50
 MAX_ERROR_LENGTH = 4000
 Progress = Callable[[int, int], None]
@@ -481,6 +488,11 @@ class Report:
             return None
         return f"Showing the first {len(self.changes):,} of {self.changed_total:,} changed submissions."
 
+    def without_facts(self) -> Report:
+        """Return the report with no fact value of any patient: references, outcomes and rules stay."""
+        changes = tuple(replace(change, facts={}, facts_changed={}) for change in self.changes)
+        return replace(self, changes=changes)
+
     @classmethod
     def of(cls, comparison: Comparison) -> Report:
         """Return the report of a comparison: outcomes by the candidate's rank, changed transitions first."""
@@ -517,8 +529,12 @@ def _unlisted(comparison: Comparison) -> list[str]:
     return [outcome for outcome in dict.fromkeys(counted) if outcome not in comparison.outcomes]
 
 
-def report(run: BacktestRun) -> Report | None:
-    """Return the report of a finished run, or None while it is queued, running or failed."""
+def report(run: BacktestRun, *, with_facts: bool = True) -> Report | None:
+    """Return the report of a finished run, or None while it is queued, running or failed.
+
+    ``with_facts`` False leaves out the fact values of individual patients (for roles not in FACT_ROLES).
+    """
     if run.status != DONE or run.result is None:
         return None
-    return Report.of(Comparison.from_dict(run.result))
+    found = Report.of(Comparison.from_dict(run.result))
+    return found if with_facts else found.without_facts()

@@ -1,10 +1,11 @@
-"""``flask rules publish|approve|rollback|export|versions``: the rules on disk and the versions in the database.
+"""``flask rules publish|drafts|approve|rollback|export|versions``: the rules on disk and the versions in the database.
 
 The database holds every published version and names the active one; every worker follows it.
 ``publish`` submits the files on disk as a draft, checked exactly as a draft from the browser is
-(and, with the two-person rule off, publishes it at once). ``approve`` and ``rollback`` take the
-same steps as the rules pages, audited under the user named by ``--by``. Every refusal is one
-line and a non-zero exit, never a traceback.
+(and, with the two-person rule off, publishes it at once). ``drafts`` lists the open drafts with
+the version of their text, which ``approve --version`` names as the text reviewed. ``approve`` and
+``rollback`` take the same steps as the rules pages, audited under the user named by ``--by``.
+Every refusal is one line and a non-zero exit, never a traceback.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from ..ruleset import store
 from ..ruleset.loader import Sources
 from ..ruleset.loader import version_of
 from . import drafts
+from .errors import ReviewOutdated
+from .pages import STATUS_LABELS
 from .pages import actor_id
 from .pages import actor_name
 from .pages import plural
@@ -150,7 +153,7 @@ def publish_command(path: str | None, email: str, title: str | None) -> None:
             return
         waiting = _waiting_draft(session, version)
         if waiting is not None:
-            click.echo(f"Draft {waiting.id} with these files is already waiting for approval.")
+            click.echo(f"Draft {waiting.id} with these files ({version}) is already waiting for approval.")
             _echo_approval_hint(waiting.id)
             return
         title = title or f"Rule files from {shown} ({short(version)})"
@@ -164,7 +167,7 @@ def publish_command(path: str | None, email: str, title: str | None) -> None:
             click.echo(f"The active version is unchanged: {current.version.version}.")
             _echo_approval_hint(draft.id)
             return
-        published = _fail_on(lambda: drafts.publish_now(session, draft, user=user, now=now))
+        published = _fail_on(lambda: drafts.publish_now(session, draft, user=user, now=now, reviewed=version))
         _commit(session)
         click.echo(f"Published draft {draft.id}: version {published.version.version} is active; {_switch_note()}.")
         _write_files(published)
@@ -196,28 +199,81 @@ def _waiting_draft(session: orm.Session, version: str) -> RuleDraft | None:
 def _echo_approval_hint(draft_id: int) -> None:
     """Print how a second person approves a submitted draft."""
     click.echo(
-        "A physician or an administrator who did not write it approves it on the page "
-        f"{_draft_page(draft_id)} or with: {FLASK} rules approve {draft_id} --by EMAIL"
+        "A physician or an administrator who did not write it reviews and approves it on the page "
+        f"{_draft_page(draft_id)} or with: {FLASK} rules approve {draft_id} --version VERSION --by EMAIL, "
+        f"VERSION being the version of the text they reviewed (`{FLASK} rules drafts` lists each draft's)."
     )
+
+
+def _where_versions_are(draft_id: int) -> str:
+    """Return where an approver finds the version of a draft's text."""
+    return (
+        f"`{FLASK} rules drafts` lists the version of each draft's text, and the page {_draft_page(draft_id)} shows it"
+    )
+
+
+@click.command("drafts")
+@click.option("--all", "include_closed", is_flag=True, help="Also the published and discarded drafts.")
+@needs_database
+def drafts_command(include_closed: bool) -> None:
+    """List the open drafts, newest change first, with the version of their text, which `approve --version` names."""
+    with new_session(current_app) as session:
+        listed = drafts.list_drafts(session, include_closed=include_closed)
+        emails = user_emails(session, [id_ for draft in listed for id_ in (draft.created_by_id, draft.updated_by_id)])
+        rows = [(draft, drafts.draft_version(draft)) for draft in listed]
+    if not rows:
+        click.echo("No draft is open." if not include_closed else "There are no drafts.")
+        return
+    for draft, version in rows:
+        status = STATUS_LABELS.get(draft.status, draft.status).lower()
+        author = emails.get(draft.created_by_id, f"user {draft.created_by_id}")
+        click.echo(f"draft {draft.id}  {status}  {version}  by {author}: {draft.title}")
+        editor = emails.get(draft.updated_by_id, f"user {draft.updated_by_id}")
+        click.echo(f"    last change {utc(draft.updated_at)} by {editor}; {_draft_page(draft.id)}")
 
 
 @click.command("approve")
 @click.argument("draft_id", metavar="DRAFT", type=int)
 @click.option("--by", "email", required=True, metavar="EMAIL", help="The physician or administrator approving.")
+@click.option(
+    "--version",
+    "reviewed",
+    metavar="VERSION",
+    help="The version of the draft's text you reviewed (its hash, or at least 6 of its first digits).",
+)
 @needs_database
-def approve_command(draft_id: int, email: str) -> None:
-    """Approve and publish the submitted draft number DRAFT; it becomes the active version for every worker."""
+def approve_command(draft_id: int, email: str, reviewed: str | None) -> None:
+    """Approve and publish the submitted draft number DRAFT; it becomes the active version for every worker.
+
+    VERSION names the text reviewed: a draft changed since is refused, to be reviewed again.
+    """
     now = datetime.now(UTC)
     with new_session(current_app) as session:
         user = _user(session, email)
         draft = _fail_on(lambda: drafts.get_draft(session, draft_id))
-        published = _fail_on(lambda: drafts.approve(session, draft, user=user, now=now, two_person=_two_person()))
+        if not (reviewed or "").strip():
+            raise click.ClickException(
+                "Say which text you reviewed with --version VERSION (its hash, or at least 6 of its first digits): "
+                f"{_where_versions_are(draft_id)}. Nothing was published."
+            )
+        published = _fail_on(lambda: _approve(session, draft, user, now, reviewed or ""))
         _commit(session)
         click.echo(
             f"Approved draft {draft.id} as {user.email}: version {published.version.version} is active; "
             f"{_switch_note()}."
         )
         _write_files(published)
+
+
+def _approve(session: orm.Session, draft: RuleDraft, user: User, now: datetime, reviewed: str) -> drafts.Published:
+    """Approve as the rules pages do; a refusal because the draft changed after it was reviewed is audited."""
+    try:
+        return drafts.approve(session, draft, user=user, now=now, two_person=_two_person(), reviewed=reviewed)
+    except ReviewOutdated as refused:
+        session.rollback()
+        drafts.record_refused_approval(session, refused, user=user, now=now)
+        _commit(session)
+        raise click.ClickException(f"{refused.message} {_where_versions_are(refused.draft_id)}.") from None
 
 
 @click.command("rollback")

@@ -1,9 +1,11 @@
 """Drafts of the rule set: edit, check, submit, approve (two-person rule), publish, roll back.
 
 A draft holds the full text of every rule file. Saving never loses text: a save names the text it
-started from and is refused when somebody saved the same file since. Publishing stores the
-version, makes it the active one for every worker (``ruleset.store``) and audits who wrote it and
-who approved it. The locked safety rule cannot be changed by any draft.
+started from and is refused when somebody saved the same file since. An approval names the text
+it reviewed (``draft_version``, the hash that names the version it publishes as) and is refused
+when the draft holds other text now. Publishing stores the version, makes it the active one for
+every worker (``ruleset.store``) and audits who wrote it and who approved it. The locked safety
+rule cannot be changed by any draft.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 
 from .. import audit
+from ..models import AuditEvent
 from ..models import RuleDraft
 from ..models import RuleSetActivation
 from ..models import RuleSetVersion
@@ -36,6 +39,7 @@ from ..ruleset.model import RuleSet
 from ..ruleset.model import RuleSetInvalid
 from ..ruleset.safety import SAFETY_OUTCOME
 from ..ruleset.safety import SAFETY_RULE_ID
+from .errors import ReviewOutdated
 from .errors import TuningConflict
 from .errors import TuningForbidden
 from .errors import TuningInvalid
@@ -55,6 +59,10 @@ TITLE_MAX = 120
 #: Below the app's request size limit, so an oversized file gets this message, not the 413 page.
 FILE_MAX = 50_000
 NOTE_MAX = 2000
+#: An approval may name the reviewed version by this many of its first hex digits, as other commands take versions.
+VERSION_PREFIX_MIN = 6
+HASH_PREFIX = "sha256:"
+CHANGED_SINCE_REVIEW = "This draft changed after you opened it: review it again."
 _FILE_NAME = re.compile(r"^(?:[a-z0-9][a-z0-9_-]{0,40}/)?[a-z0-9][a-z0-9_-]{0,60}\.yaml$")
 
 
@@ -107,6 +115,11 @@ class Published:
 def digest(text: str) -> str:
     """Return the hash a save names for the text it started from."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def draft_version(draft: RuleDraft) -> str:
+    """Return the version of a draft's text now: the hash it publishes as, and what an approval names."""
+    return version_of(dict(draft.sources))
 
 
 def normalize_text(text: str) -> str:
@@ -420,17 +433,21 @@ def approve(
     user: User,
     now: datetime,
     two_person: bool,
+    reviewed: str,
     remote_addr: str | None = None,
 ) -> Published:
     """Approve and publish a submitted draft: store it, make it active for every worker, audit both people.
 
-    With ``two_person`` off, the author may publish their own submitted draft. The caller commits, then
-    calls ``write_published_files``.
+    ``reviewed`` is the version of the text the approver was shown (``draft_version``, or at least
+    VERSION_PREFIX_MIN of its first digits): a draft that holds other text now is refused with
+    ReviewOutdated, to be reviewed again. With ``two_person`` off, the author may publish their own
+    submitted draft. The caller commits, then calls ``write_published_files``.
     """
     _require_status(draft, SUBMITTED, "approved")
     refusal = may_approve(draft, user, two_person=two_person)
     if refusal:
         raise TuningForbidden(refusal)
+    require_reviewed(session, draft, reviewed, user=user)
     _require_current_base(session, draft)
     check = check_draft(session, draft)
     _require_publishable(check)
@@ -491,11 +508,106 @@ def rollback(
 
 
 def publish_now(
-    session: orm.Session, draft: RuleDraft, *, user: User, now: datetime, remote_addr: str | None = None
+    session: orm.Session,
+    draft: RuleDraft,
+    *,
+    user: User,
+    now: datetime,
+    reviewed: str,
+    remote_addr: str | None = None,
 ) -> Published:
-    """Submit and publish in one step, for clinics that turned the two-person rule off."""
+    """Submit and publish in one step, for clinics that turned the two-person rule off.
+
+    ``reviewed`` names the text the author was shown, as for ``approve``: a colleague's save since is refused.
+    """
+    require_reviewed(session, draft, reviewed, user=user)
     submit(session, draft, user=user, now=now)
-    return approve(session, draft, user=user, now=now, two_person=False, remote_addr=remote_addr)
+    version = draft_version(draft)
+    return approve(session, draft, user=user, now=now, two_person=False, reviewed=version, remote_addr=remote_addr)
+
+
+def require_reviewed(session: orm.Session, draft: RuleDraft, reviewed: str, *, user: User) -> None:
+    """Refuse an approval unless ``reviewed`` names the draft's text now; see ``approve``.
+
+    A prefix must name one text: when two texts this draft was submitted with start with it (only a
+    deliberate search finds such a pair), it is refused too, so a longer one must be given.
+    """
+    wanted = _reviewed_digits(reviewed)
+    version = draft_version(draft)
+    if not version.startswith(HASH_PREFIX + wanted):
+        log.warning(
+            "approval of draft %s by user %s refused: it was reviewed as %s and is %s now",
+            draft.id,
+            user.id,
+            HASH_PREFIX + wanted,
+            version,
+        )
+        raise ReviewOutdated(
+            f"{CHANGED_SINCE_REVIEW} You opened version {wanted[:12]}; it is now {_short(version)}. "
+            "Nothing was published.",
+            draft_id=draft.id,
+            reviewed=HASH_PREFIX + wanted,
+            version=version,
+        )
+    texts = {version, *_submitted_versions(session, draft)}
+    if len([text for text in texts if text.startswith(HASH_PREFIX + wanted)]) > 1:
+        raise TuningConflict(
+            f"More than one text this draft was submitted with starts with {HASH_PREFIX}{wanted}: give more "
+            f"digits of the version you reviewed (this draft's text is now {version}). Nothing was published."
+        )
+
+
+def _reviewed_digits(reviewed: str) -> str:
+    """Return the hex digits of a reviewed version as given (hash or prefix), or raise TuningInvalid."""
+    text = (reviewed or "").strip()
+    if not text:
+        raise TuningInvalid(
+            "This approval did not say which text of the draft you reviewed, so nothing was published: "
+            "open the draft again, review it and approve it there."
+        )
+    wanted = text.lower().removeprefix(HASH_PREFIX)
+    if not VERSION_PREFIX_MIN <= len(wanted) <= 64 or any(c not in "0123456789abcdef" for c in wanted):
+        raise TuningInvalid(
+            f"{text[:80]!r} is not a version of the draft: give its hash or at least {VERSION_PREFIX_MIN} of "
+            "its first digits. Nothing was published."
+        )
+    return wanted
+
+
+def _submitted_versions(session: orm.Session, draft: RuleDraft) -> set[str]:
+    """Return the version of every text the draft was submitted with, from its audit events."""
+    details = session.scalars(
+        sa.select(AuditEvent.details).where(
+            AuditEvent.action == "ruleset.draft_submitted",
+            AuditEvent.subject_type == "rule_draft",
+            AuditEvent.subject_id == draft.id,
+        )
+    )
+    return {str(found["version"]) for found in details if isinstance(found, dict) and found.get("version")}
+
+
+def _short(version: str) -> str:
+    """Return the first 12 digits of a version hash, as pages show it."""
+    return version.removeprefix(HASH_PREFIX)[:12]
+
+
+def record_refused_approval(
+    session: orm.Session, refused: ReviewOutdated, *, user: User, now: datetime, remote_addr: str | None = None
+) -> None:
+    """Audit an approval refused because the draft changed since it was reviewed; the caller commits.
+
+    The refused step's own transaction is rolled back first, so this is a transaction of its own.
+    """
+    audit.record(
+        session,
+        actor=f"user:{user.id}",
+        action="ruleset.approval_refused",
+        subject_type="rule_draft",
+        subject_id=refused.draft_id,
+        at=now,
+        remote_addr=remote_addr,
+        details={"reviewed": refused.reviewed, "version": refused.version},
+    )
 
 
 def write_published_files(directory: Path, published: Published) -> Published:

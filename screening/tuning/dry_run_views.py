@@ -3,6 +3,10 @@
 A run is stored and handed to the task queue, so its page can be left and opened again; the page
 polls a small JSON progress address (without JavaScript, a reload shows the same). Only one run
 goes at a time, so a dry run never holds up the queue's urgent work for long.
+
+Staff and admins start and resume runs; physicians read them. The changed submissions' fact values
+(age, diagnoses, history, item 9...) reach the page for clinical roles only: staff get the report
+without them, so no template can show them.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from sqlalchemy import orm
 from werkzeug.wrappers import Response
 
 from ..auth import current_user
+from ..auth import require_roles
 from ..db import get_session
 from ..models import BacktestRun
 from ..models import RuleSetVersion
@@ -44,6 +49,7 @@ MAX_PAGE = 10_000
 
 
 @bp.post(f"/drafts/<{ID}:draft_id>/dry-runs")
+@require_roles(*backtests.DRY_RUN_ROLES)
 def start_dry_run(draft_id: int) -> Response | tuple[str, int]:
     """Store a dry run of the draft and hand it to the task queue; show its page."""
     session = get_session()
@@ -104,7 +110,8 @@ def dry_run(run_id: int) -> str:
     session = get_session()
     run = backtests.get_run(session, run_id)
     page = _page_number()
-    result = backtests.report(run)
+    facts_shown = current_user.has_role(*backtests.FACT_ROLES)
+    result = backtests.report(run, with_facts=facts_shown)
     changes = result.changes[(page - 1) * CHANGES_PER_PAGE : page * CHANGES_PER_PAGE] if result else ()
     pages = max(1, -(-len(result.changes) // CHANGES_PER_PAGE)) if result else 1
     if result is not None and page > pages:
@@ -122,6 +129,7 @@ def dry_run(run_id: int) -> str:
         stalled=backtests.is_stalled(run, datetime.now(UTC)),
         percent=backtests.percent_done(run),
         titles=_outcome_titles(),
+        facts_shown=facts_shown,
     )
 
 
@@ -153,6 +161,7 @@ def dry_run_progress(run_id: int) -> Response:
 
 
 @bp.post(f"/dry-runs/<{ID}:run_id>/resume")
+@require_roles(*backtests.DRY_RUN_ROLES)
 def resume_dry_run(run_id: int) -> Response:
     """Hand an interrupted run to the task queue again; it starts over from its stored files."""
     session = get_session()

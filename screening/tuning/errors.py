@@ -38,3 +38,17 @@ class TuningInvalid(TuningError):
 
     http_status = 422
     title = "Please check what you entered"
+
+
+class ReviewOutdated(TuningConflict):
+    """An approval names a text of the draft other than the one it holds now: it changed after it was opened.
+
+    Carries the draft and both versions (identifiers only), so the refusal can be audited once the
+    refused step's transaction is rolled back.
+    """
+
+    def __init__(self, message: str, *, draft_id: int, reviewed: str, version: str) -> None:
+        super().__init__(message)
+        self.draft_id = draft_id
+        self.reviewed = reviewed
+        self.version = version

@@ -384,7 +384,8 @@ def side_of(session: orm.Session, ref: str | None, current: store.Active | None)
         active = " (active)" if current is not None and current.version.id == version.id else ""
         return Side(f"v{number}", f"version {short(version.version)}{active}", dict(version.sources))
     draft = drafts.get_draft(session, number)
-    return Side(f"d{number}", f"draft {number}: {draft.title}", dict(draft.sources))
+    label = f"draft {number} (version {short(drafts.draft_version(draft))}): {draft.title}"
+    return Side(f"d{number}", label, dict(draft.sources))
 
 
 def side_choices(session: orm.Session, current: store.Active | None) -> list[tuple[str, str]]:
@@ -451,7 +452,8 @@ def tests_context(sources: Sources, against: Sources | None) -> dict[str, Any]:
 
 
 def draft_context(session: orm.Session, draft: RuleDraft, user: User, *, two_person: bool) -> dict[str, Any]:
-    """Return what a draft's page shows: people, files against the base version, the check, the steps open."""
+    """Return what a draft's page shows: people, the version of its text, files against the base version, the check,
+    the steps open (the approve and publish forms name ``version`` as the text reviewed)."""
     current = store.active(session)
     base = session.get(RuleSetVersion, draft.base_version_id)
     base_sources = dict(base.sources) if base is not None else {}
@@ -459,6 +461,7 @@ def draft_context(session: orm.Session, draft: RuleDraft, user: User, *, two_per
     published = session.get(RuleSetVersion, draft.published_version_id) if draft.published_version_id else None
     return {
         "draft": draft,
+        "version": drafts.draft_version(draft),
         "base": base,
         "current": current,
         "base_is_active": current is not None and base is not None and current.version.id == base.id,

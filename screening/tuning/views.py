@@ -2,13 +2,15 @@
 
 Views are thin: read the request, call ``drafts``, commit, redirect with a message. A refused step
 (TuningError) becomes that message, or the page again with what the user typed and a 4xx status;
-never a 500. Physicians read everything and approve; staff and admins write drafts.
+never a 500. Physicians read everything and approve; staff and admins write drafts and start dry runs.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ from ..rules import registry
 from . import backtests
 from . import drafts
 from . import pages
+from .errors import ReviewOutdated
 from .errors import TuningConflict
 from .errors import TuningError
 from .errors import TuningInvalid
@@ -75,6 +78,7 @@ def _helpers() -> dict[str, Any]:
         "kind_labels": pages.KIND_LABELS,
         "may_edit": _may_edit(),
         "may_roll_back": current_user.has_role(*drafts.ROLLBACK_ROLES),
+        "may_dry_run": current_user.has_role(*backtests.DRY_RUN_ROLES),
     }
 
 
@@ -345,11 +349,17 @@ def send_back(draft_id: int) -> Response | tuple[str, int]:
 
 @bp.post(f"/drafts/<{ID}:draft_id>/approve")
 def approve(draft_id: int) -> Response:
-    """Approve and publish a submitted draft (a second person, unless the two-person rule is off)."""
-    addr, two_person = request.remote_addr, _two_person()
+    """Approve and publish a submitted draft (a second person, unless the two-person rule is off).
+
+    The form names the version of the text its page showed; a draft changed since is refused, audited.
+    """
+    addr, two_person, reviewed = request.remote_addr, _two_person(), request.form.get("reviewed", "")
 
     def step(db: orm.Session, found: RuleDraft, user: User, now: datetime) -> str:
-        published = drafts.approve(db, found, user=user, now=now, two_person=two_person, remote_addr=addr)
+        with _audited_refusal(db, user, now, addr):
+            published = drafts.approve(
+                db, found, user=user, now=now, two_person=two_person, reviewed=reviewed, remote_addr=addr
+            )
         return _published(db, published, now)
 
     return _step(draft_id, step)
@@ -358,16 +368,30 @@ def approve(draft_id: int) -> Response:
 @bp.post(f"/drafts/<{ID}:draft_id>/publish")
 def publish(draft_id: int) -> Response:
     """Submit and publish in one step; only when the clinic turned the two-person rule off."""
-    addr = request.remote_addr
+    addr, reviewed = request.remote_addr, request.form.get("reviewed", "")
 
     def step(db: orm.Session, found: RuleDraft, user: User, now: datetime) -> str:
         if _two_person():
             raise TuningConflict(
                 "The two-person rule is on: submit the draft, then a physician or an administrator approves it."
             )
-        return _published(db, drafts.publish_now(db, found, user=user, now=now, remote_addr=addr), now)
+        with _audited_refusal(db, user, now, addr):
+            published = drafts.publish_now(db, found, user=user, now=now, reviewed=reviewed, remote_addr=addr)
+        return _published(db, published, now)
 
     return _step(draft_id, step)
+
+
+@contextmanager
+def _audited_refusal(db: orm.Session, user: User, now: datetime, addr: str | None) -> Iterator[None]:
+    """Keep an audit event of an approval refused because the draft changed since it was opened."""
+    try:
+        yield
+    except ReviewOutdated as refused:
+        db.rollback()
+        drafts.record_refused_approval(db, refused, user=user, now=now, remote_addr=addr)
+        db.commit()
+        raise
 
 
 @bp.post(f"/versions/<{ID}:version_id>/rollback")
