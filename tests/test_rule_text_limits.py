@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from itertools import pairwise
 from collections.abc import Iterator
 from datetime import UTC
 from datetime import datetime
@@ -60,7 +61,7 @@ def alias_bomb(indent: str = "  ") -> str:
     """Return nine levels of nine aliases (387 million values once expanded) in a few hundred bytes."""
     names = "abcdefghi"
     lines = [f"{indent}a: &a [x, x, x, x, x, x, x, x, x]"]
-    lines += [f"{indent}{name}: &{name} [{', '.join(['*' + before] * 9)}]" for before, name in zip(names, names[1:])]
+    lines += [f"{indent}{name}: &{name} [{', '.join(['*' + before] * 9)}]" for before, name in pairwise(names)]
     return "\n".join(lines) + "\n"
 
 
@@ -241,13 +242,14 @@ def test_no_database_lock_is_held_while_saved_text_is_checked(
         return real_check(*args)
 
     monkeypatch.setattr(drafts, "check_sources", slow_check)
+    someone = users.create("staff").id
     saving = threading.Thread(target=lambda: save(auth, draft_id, "flags.yaml", text + "# later\n", started))
     saving.start()
     try:
         assert checking.wait(QUICK)
         other = sqlite3.connect(str(engine_for(app).url.database), timeout=1.0)
         try:  # another request's write, such as a patient's step save, while the check runs
-            other.execute("UPDATE user_account SET email = email WHERE id = ?", (users.create("staff").id,))
+            other.execute("UPDATE user_account SET email = email WHERE id = ?", (someone,))
             other.commit()
         finally:
             other.close()
@@ -259,7 +261,44 @@ def test_no_database_lock_is_held_while_saved_text_is_checked(
 
 # --- Any text gets a page, never a 500 -------------------------------------------------------------------
 
-YAMLISH = st.text(alphabet=st.sampled_from(list("ab01:-?[]{},&*!|>'\"#%@ \n\t-.²é")), max_size=120)
+#: Pieces of YAML that rule files use, and some that they must not (keys that are lists, impossible dates).
+FRAGMENTS = [
+    "? [a, b]\n: 1\n",
+    "{[1]: 2}\n",
+    "x: 2026-02-30\n",
+    "a: &a [*a]\n",
+    "rules:",
+    "shared:",
+    "tests:",
+    "- ",
+    "  ",
+    "\n",
+    ": ",
+    "? ",
+    "[",
+    "]",
+    "{",
+    "}",
+    ", ",
+    "&a ",
+    "*a",
+    "<<: ",
+    "!!set ",
+    "!!binary ",
+    "2026-02-30",
+    "2026-13-01T25:61:00",
+    "1e999",
+    "x",
+    "'",
+    '"',
+    "|",
+    "#",
+    "²",
+]
+YAMLISH = st.one_of(
+    st.text(alphabet=st.sampled_from(list("ab01:-?[]{},&*!|>'\"#%@ \n\t.²é")), max_size=120),
+    st.lists(st.sampled_from(FRAGMENTS), max_size=12).map("".join),
+)
 EXPRESSION = st.one_of(
     st.text(alphabet=st.sampled_from(list("phq9 trd<>=!/%*+-()[]'\"$.01 andornot")), min_size=1, max_size=40),
     st.sampled_from(["phq9 / 0 > 1", "phq9 % 0 > 1", "$nothing", "phq9 ** 99999 > 1", "trd and phq9 >= 1e999"]),
@@ -302,7 +341,7 @@ def _quoted(expression: str) -> str:
 @PROPERTY
 @given(text=st.one_of(YAMLISH, EXPRESSION.map(lambda e: _candidates().replace("trd and phq9 >= 10", _quoted(e)))))
 def test_saving_any_text_in_the_browser_gets_a_page_with_a_message(app: Flask, auth: Auth, text: str) -> None:
-    if not auth.client.get("/rules/").status_code == 200:
+    if auth.client.get("/rules/").status_code != 200:
         auth.login_as("staff")
     draft_id = start(auth)
     _, started = open_file(auth, draft_id, "candidates.yaml")
@@ -319,7 +358,6 @@ def test_saving_any_text_in_the_browser_gets_a_page_with_a_message(app: Flask, a
 BAD_VALUES = ["²", "١", "-1", "0", "9" * 40, "%00", "x\x00", "MTIz", "OTk5OTk5OTk5OTk5OTk5OTk5OTk5OS4xLjE"]
 
 
-@pytest.mark.parametrize("value", BAD_VALUES)
 @pytest.mark.parametrize(
     ("role", "path", "name"),
     [
@@ -335,19 +373,18 @@ BAD_VALUES = ["²", "١", "-1", "0", "9" * 40, "%00", "x\x00", "MTIz", "OTk5OTk5
         ("admin", "/admin/audit", "from"),
     ],
 )
-def test_bad_query_values_get_a_page_not_a_500(
-    app: Flask, auth: Auth, role: str, path: str, name: str, value: str
-) -> None:
+def test_bad_query_values_get_a_page_not_a_500(app: Flask, auth: Auth, role: str, path: str, name: str) -> None:
     auth.login_as(role)
     if "{run}" in path:
-        path = path.format(run=_dry_run(app, auth))
+        path = path.format(run=_dry_run(app))
 
-    response = auth.client.get(path, query_string={name: value})
+    for value in BAD_VALUES:
+        response = auth.client.get(path, query_string={name: value})
 
-    assert response.status_code in (200, 302, 400, 404, 422), (path, name, value, response.status_code)
+        assert response.status_code in (200, 302, 400, 404, 422), (path, name, value, response.status_code)
 
 
-def _dry_run(app: Flask, auth: Auth) -> int:
+def _dry_run(app: Flask) -> int:
     """Return the id of a dry run of the active version, as a worker left it."""
     with new_session(app) as session:
         current = store.active(session)
