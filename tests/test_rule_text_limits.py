@@ -400,3 +400,15 @@ def _dry_run(app: Flask) -> int:
         session.add(run)
         session.commit()
         return run.id
+
+
+def test_the_cli_refuses_rule_files_beyond_the_limits(runner: Any, tmp_path: Path) -> None:
+    (tmp_path / "cli").mkdir()
+    rules = copy_rules(tmp_path / "cli")
+    for number in range(FILES_MAX):
+        (rules / f"extra-{number}.yaml").write_text("rules: []\n", encoding="utf-8")
+
+    result = runner.invoke(args=["rules", "check", str(rules)])
+
+    assert result.exit_code == 1
+    assert f"the rule set has {FILES_MAX + 10:,} files; it may have at most {FILES_MAX:,}" in result.output
