@@ -129,6 +129,7 @@ def test_a_rule_set_with_a_bomb_in_a_rule_file_or_its_tests_does_not_load() -> N
         ("a: *nowhere\n", 1, 4, "the alias *nowhere names no anchor (&nowhere) written before it"),
         ("x: " + "[" * 60 + "]" * 60 + "\n", 1, 3 + DEPTH_MAX, f"lists and mappings nest more than {DEPTH_MAX} deep"),
         ("x: 1\nx: 2\n", 2, 1, "duplicate key 'x'"),
+        ("a: &a [1, &a [2], *a]\n", 1, 11, "the anchor &a is written twice; give each anchor a name of its own"),
     ],
 )
 def test_text_the_constructor_cannot_take_is_a_problem_at_its_place(

@@ -80,7 +80,7 @@ VALUES_MAX = 20_000
 DEPTH_MAX = 40
 
 
-class _Constructor(_Loader):  # type: ignore[misc,valid-type]
+class _Constructor(_Loader):  # type: ignore[misc]
     """The safe loader, naming the value whose construction failed (an impossible date, say)."""
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
@@ -122,68 +122,87 @@ def parse(text: str) -> Document:
 def check_size(text: str) -> None:
     """Raise a YAML error when ``text`` expands beyond VALUES_MAX values or nests beyond DEPTH_MAX.
 
-    One pass over the parser's events, before any node tree is built: each anchor's expanded size is
-    kept when its value ends, so an alias costs one look-up and the count is linear in the text.
-    The error names the alias (or the value) that crossed the limit.
+    One pass over the parser's events, before any node tree is built or any alias is followed; the
+    error names the alias (or the value) that crossed the limit.
     """
     loader = _Loader(text)
-    sizes: dict[str, int] = {}
-    open_values: list[tuple[str | None, int]] = []  # (anchor, values so far) of each list or mapping being read
-    total = 0
+    count = _Count()
     try:
         while not loader.check_event(yaml.StreamEndEvent):
-            event = loader.get_event()
-            if isinstance(event, yaml.AliasEvent):
-                size = _alias_size(event, sizes, open_values)
-            elif isinstance(event, yaml.ScalarEvent):
-                size = 1
-                if event.anchor is not None:
-                    sizes[event.anchor] = 1
-            elif isinstance(event, yaml.CollectionStartEvent):
-                if len(open_values) >= DEPTH_MAX:
-                    raise _too_much(f"lists and mappings nest more than {DEPTH_MAX} deep here", event)
-                open_values.append((event.anchor, 1))
-                total += 1
-                _check_total(total, event, alias=False)
-                continue
-            elif isinstance(event, yaml.CollectionEndEvent):
-                anchor, size = open_values.pop()
-                if anchor is not None:
-                    sizes[anchor] = size
-                if open_values:
-                    parent_anchor, parent_size = open_values[-1]
-                    open_values[-1] = (parent_anchor, parent_size + size)
-                continue
-            else:
-                continue
-            total += size
-            _check_total(total, event, alias=isinstance(event, yaml.AliasEvent))
-            if open_values:
-                parent_anchor, parent_size = open_values[-1]
-                open_values[-1] = (parent_anchor, parent_size + size)
+            count.read(loader.get_event())
     finally:
         loader.dispose()
 
 
-def _alias_size(event: yaml.AliasEvent, sizes: dict[str, int], open_values: list[tuple[str | None, int]]) -> int:
-    """Return how many values an alias stands for; refuse one inside its own value, or naming no anchor."""
-    if any(anchor == event.anchor for anchor, _ in open_values):
-        raise _too_much(f"the alias *{event.anchor} is inside the value it names, which would never end", event)
-    if event.anchor not in sizes:
+class _Count:
+    """The values of a file as its parser reads them, aliases expanded.
+
+    Each anchor's expanded size is kept when its value ends, so an alias costs one look-up and
+    counting is linear in the text, however far its aliases would expand.
+    """
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.sizes: dict[str, int] = {}
+        #: (anchor, values so far) of each list or mapping being read, outermost first.
+        self.open: list[tuple[str | None, int]] = []
+
+    def read(self, event: yaml.Event) -> None:
+        """Count one parser event."""
+        if isinstance(event, yaml.CollectionStartEvent):
+            if len(self.open) >= DEPTH_MAX:
+                raise _too_much(f"lists and mappings nest more than {DEPTH_MAX} deep here", event)
+            self._refuse_second_anchor(event)
+            self._add(1, event, alias=False)
+            self.open.append((event.anchor, 1))
+        elif isinstance(event, yaml.CollectionEndEvent):
+            anchor, size = self.open.pop()
+            if anchor is not None:
+                self.sizes[anchor] = size
+            self._add_to_parent(size)
+        elif isinstance(event, yaml.ScalarEvent):
+            self._refuse_second_anchor(event)
+            if event.anchor is not None:
+                self.sizes[event.anchor] = 1
+            self._add(1, event, alias=False)
+            self._add_to_parent(1)
+        elif isinstance(event, yaml.AliasEvent):
+            size = self._alias_size(event)
+            self._add(size, event, alias=True)
+            self._add_to_parent(size)
+
+    def _refuse_second_anchor(self, event: yaml.NodeEvent) -> None:
+        """Refuse an anchor written a second time (YAML's reader cannot tell which value its aliases name)."""
+        name = event.anchor
+        if name is not None and (name in self.sizes or any(anchor == name for anchor, _ in self.open)):
+            raise _too_much(f"the anchor &{name} is written twice; give each anchor a name of its own", event)
+
+    def _alias_size(self, event: yaml.AliasEvent) -> int:
+        """Return how many values an alias stands for; refuse one inside its own value, or naming no anchor."""
+        if event.anchor in self.sizes:
+            return self.sizes[event.anchor]
+        if any(anchor == event.anchor for anchor, _ in self.open):
+            raise _too_much(f"the alias *{event.anchor} is inside the value it names, which would never end", event)
         raise _too_much(f"the alias *{event.anchor} names no anchor (&{event.anchor}) written before it", event)
-    return sizes[event.anchor]
 
+    def _add(self, size: int, event: yaml.Event, *, alias: bool) -> None:
+        """Count ``size`` more values in the file; raise once they pass VALUES_MAX."""
+        self.total += size
+        if self.total <= VALUES_MAX:
+            return
+        if alias:
+            raise _too_much(
+                f"aliases expand this file to more than {VALUES_MAX:,} values; write the values out or use fewer "
+                "aliases",
+                event,
+            )
+        raise _too_much(f"this file holds more than {VALUES_MAX:,} values; split it into smaller files", event)
 
-def _check_total(total: int, event: yaml.Event, *, alias: bool) -> None:
-    """Raise once the values read so far pass VALUES_MAX."""
-    if total <= VALUES_MAX:
-        return
-    if alias:
-        raise _too_much(
-            f"aliases expand this file to more than {VALUES_MAX:,} values; write the values out or use fewer aliases",
-            event,
-        )
-    raise _too_much(f"this file holds more than {VALUES_MAX:,} values; split it into smaller files", event)
+    def _add_to_parent(self, size: int) -> None:
+        """Count ``size`` more values in the list or mapping being read, for its anchor."""
+        if self.open:
+            anchor, values = self.open[-1]
+            self.open[-1] = (anchor, values + size)
 
 
 def _too_much(problem: str, event: yaml.Event) -> yaml.MarkedYAMLError:
