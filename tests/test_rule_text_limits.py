@@ -129,6 +129,9 @@ def test_a_rule_set_with_a_bomb_in_a_rule_file_or_its_tests_does_not_load() -> N
         ("a: *nowhere\n", 1, 4, "the alias *nowhere names no anchor (&nowhere) written before it"),
         ("x: " + "[" * 60 + "]" * 60 + "\n", 1, 3 + DEPTH_MAX, f"lists and mappings nest more than {DEPTH_MAX} deep"),
         ("x: 1\nx: 2\n", 2, 1, "duplicate key 'x'"),
+        ("x: 1\ny: [a, b\x00]\n", 2, 9, "unacceptable character #x0000: control characters are not allowed"),
+        ("x: 1\ny: [a, \ud800]\n", 2, 8, "the text holds a character that is not Unicode text"),
+        ("x: 0x" + "f" * 5000 + "\n", 1, 4, "the number 0xfff"),
         ("a: &a [1, &a [2], *a]\n", 1, 11, "the anchor &a is written twice; give each anchor a name of its own"),
     ],
 )
@@ -289,6 +292,8 @@ FRAGMENTS = [
     "2026-02-30",
     "2026-13-01T25:61:00",
     "1e999",
+    "0x" + "f" * 1200,
+    "\ud800",
     "x",
     "'",
     '"',

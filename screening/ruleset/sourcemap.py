@@ -60,9 +60,7 @@ class Document:
         if not isinstance(node, yaml.ScalarNode):
             return self.position(path)
         index = _source_index(self.text, node, offset)
-        line = self.text.count("\n", 0, index) + 1
-        column = index - (self.text.rfind("\n", 0, index) + 1) + 1
-        return line, column
+        return self.text.count("\n", 0, index) + 1, _column(self.text, index)
 
 
 #: libyaml's parser when PyYAML was built with it (much faster on every save and check), else PyYAML's own.
@@ -78,6 +76,9 @@ VALUES_MAX = 20_000
 #: case's medication trial); 40 is far above any rule file, and keeps the recursive steps of the
 #: composer, the checks below and the constructor far from Python's recursion limit.
 DEPTH_MAX = 40
+#: Whole numbers in rule files are doses, scores and ranks; one beyond 64 bits is a mistake, and one of
+#: thousands of digits cannot even be shown in a message.
+INTEGER_BITS = 63
 
 
 class _Constructor(_Loader):  # type: ignore[misc]
@@ -86,7 +87,7 @@ class _Constructor(_Loader):  # type: ignore[misc]
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         """Construct one value; an error that is not YAML's own is raised as a YAML error at ``node``."""
         try:
-            return super().construct_object(node, deep)
+            value = super().construct_object(node, deep)
         except yaml.YAMLError:
             raise
         except Exception as error:  # the constructors of dates, numbers and the like raise their own errors
@@ -94,6 +95,11 @@ class _Constructor(_Loader):  # type: ignore[misc]
             raise yaml.MarkedYAMLError(
                 problem=f"cannot read {_shorten(str(shown))!r}: {error}", problem_mark=node.start_mark
             ) from None
+        if isinstance(value, int) and value.bit_length() > INTEGER_BITS:
+            raise yaml.MarkedYAMLError(
+                problem=f"the number {_shorten(str(node.value))} is too large", problem_mark=node.start_mark
+            )
+        return value
 
 
 def parse(text: str) -> Document:
@@ -114,9 +120,27 @@ def parse(text: str) -> Document:
         mark = error.problem_mark or error.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         raise YamlProblem(f"YAML: {error.problem or error.context}", line, column) from None
+    except yaml.reader.ReaderError as error:  # a character no YAML file may hold, such as NUL
+        index = error.position
+        line = text.count("\n", 0, index) + 1
+        character = f"#x{error.character:04x}" if isinstance(error.character, int) else repr(error.character)
+        raise YamlProblem(
+            f"YAML: unacceptable character {character}: {error.reason}", line, _column(text, index)
+        ) from None
     except yaml.YAMLError as error:
         raise YamlProblem(f"YAML: {error}", 1, 1) from None
+    except UnicodeError as error:  # a lone surrogate, which no file can hold
+        index = getattr(error, "start", 0)
+        line = text.count("\n", 0, index) + 1
+        raise YamlProblem(
+            "YAML: the text holds a character that is not Unicode text", line, _column(text, index)
+        ) from None
     return Document(text, data, root)
+
+
+def _column(text: str, index: int) -> int:
+    """Return the 1-based column of ``index`` in ``text``."""
+    return index - (text.rfind("\n", 0, index) + 1) + 1
 
 
 def check_size(text: str) -> None:
