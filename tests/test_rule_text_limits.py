@@ -105,9 +105,17 @@ def test_an_alias_bomb_is_refused_at_the_alias_that_crosses_the_limit() -> None:
     assert line.lstrip().startswith(("e:", "f:")) and line[refused.value.column - 1] == "*"
 
 
-def test_a_rule_set_with_a_bomb_in_a_rule_file_or_its_tests_does_not_load() -> None:
+def in_tests(text: str, answers: str) -> str:
+    """Return a rule file with one more test case whose answers are ``answers``."""
+    return text + "  - name: many answers\n    expect: {outcome: candidate}\n    answers:\n" + answers
+
+
+@pytest.mark.parametrize(
+    "where", [lambda text: with_shared(text, alias_bomb()), lambda text: in_tests(text, alias_bomb(" " * 6))]
+)
+def test_a_rule_set_with_a_bomb_in_a_rule_file_or_its_tests_does_not_load(where: Any) -> None:
     sources = read_sources(RULES)
-    sources["candidates.yaml"] = with_shared(sources["candidates.yaml"], alias_bomb())
+    sources["candidates.yaml"] = where(sources["candidates.yaml"])
 
     with pytest.raises(RuleSetInvalid) as invalid:
         in_thread(lambda: load_ruleset(sources))
