@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from screening.db import engine_for
 from screening.db import new_session
 from screening.models import BacktestRun
+from screening.models import RuleDraft
 from screening.rules import require_ruleset
 from screening.ruleset import sourcemap
 from screening.ruleset import store
@@ -35,6 +36,7 @@ from screening.ruleset.sourcemap import VALUES_MAX
 from screening.ruleset.sourcemap import YamlProblem
 from screening.ruleset.sourcemap import parse
 from screening.tuning import drafts
+from screening.tuning.errors import TuningInvalid
 
 from .accounts import Auth
 from .accounts import Users
@@ -426,3 +428,28 @@ def test_the_cli_refuses_rule_files_beyond_the_limits(runner: Any, tmp_path: Pat
 
     assert result.exit_code == 1
     assert f"the rule set has {FILES_MAX + 10:,} files; it may have at most {FILES_MAX:,}" in result.output
+
+
+def test_a_file_beyond_the_rule_set_s_file_count_is_not_saved(app: Flask, users: Users) -> None:
+    author = users.create("staff")
+    full = {**read_sources(RULES), **{f"extra/f{i}.yaml": "rules: []\n" for i in range(FILES_MAX - 10)}}
+    with new_session(app) as session:
+        draft = drafts.start_draft(session, title="Many files", user=author, now=datetime.now(UTC), sources=full)
+        session.commit()
+
+        with pytest.raises(TuningInvalid) as refused:
+            drafts.save_file(
+                session,
+                draft,
+                name="one-more.yaml",
+                text="rules: []",
+                started_from=None,
+                user=author,
+                now=datetime.now(UTC),
+            )
+
+        assert refused.value.message == (
+            f"one-more.yaml was not saved: the rule set has {FILES_MAX + 1} files; it may have at most {FILES_MAX}."
+        )
+        session.rollback()
+        assert "one-more.yaml" not in session.get(RuleDraft, draft.id).sources

@@ -285,8 +285,7 @@ def _require_within_limits(sources: Sources, name: str) -> None:
     problems = limit_problems(sources)
     if problems:
         first = next((problem for problem in problems if problem.file == name), problems[0])
-        file = first.file if first.file == name else "The draft"
-        raise TuningInvalid(f"{file}: {first.message}.".replace(": the file is", " is"))
+        raise TuningInvalid(f"{name} was not saved: {first.message}.")
 
 
 def _conflict_message(session: orm.Session, draft: RuleDraft, name: str) -> str:
