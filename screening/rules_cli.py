@@ -33,6 +33,7 @@ from .ruleset.cases import run_cases
 from .ruleset.engine import screen_document
 from .ruleset.facts import FACTS
 from .ruleset.loader import Sources
+from .ruleset.loader import limit_problems
 from .ruleset.loader import load_ruleset
 from .ruleset.loader import read_sources
 from .ruleset.model import RuleSet
@@ -83,7 +84,16 @@ def _read_target(path: str | None) -> tuple[Sources, str, Callable[[str], str]]:
             sources[given] = target.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
         raise click.ClickException(f"{target}: rule files must be UTF-8 text ({error.reason})") from None
-    return sources, prefix, lambda file: str(target) if file == given else prefix + file
+    shown = _namer(target, given, prefix)
+    too_large = limit_problems(sources)  # the limits a rule set saved in the browser has
+    if too_large:
+        raise click.ClickException("; ".join(str(dataclasses.replace(p, file=shown(p.file))) for p in too_large))
+    return sources, prefix, shown
+
+
+def _namer(target: Path, given: str | None, prefix: str) -> Callable[[str], str]:
+    """Return how a file is named in messages: the file given as given, the others under the directory's prefix."""
+    return lambda file: str(target) if file == given else prefix + file
 
 
 def _source_name(file: Path, directory: Path) -> str:

@@ -211,6 +211,10 @@ def _start_of(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
+#: Numbers in a page link beyond this fit no database integer column (a damaged or forged link).
+_INTEGER_LIMIT = 2**31
+
+
 def encode_cursor(event: AuditEvent) -> str:
     """Return an opaque cursor for the position just after (older than) ``event``."""
     micros = (event.at - _EPOCH) // timedelta(microseconds=1)
@@ -222,6 +226,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
         micros, event_id = (int(part) for part in raw.split("."))
+        if abs(event_id) >= _INTEGER_LIMIT:
+            raise ValueError("a number beyond the database's integers")
         return _EPOCH + timedelta(microseconds=micros), event_id
     except (ValueError, binascii.Error, UnicodeDecodeError, OverflowError):
         raise InvalidCursor(cursor) from None

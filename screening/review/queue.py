@@ -71,6 +71,10 @@ class QueuePage:
         return self.next_cursor is not None
 
 
+#: Numbers in a page link beyond this fit no database integer column (a damaged or forged link).
+_INTEGER_LIMIT = 2**31
+
+
 def encode_cursor(priority: int, submitted_at: datetime, submission_id: int) -> str:
     """Return an opaque page cursor for the position just after this sort key."""
     micros = (submitted_at - _EPOCH) // timedelta(microseconds=1)
@@ -83,6 +87,8 @@ def decode_cursor(cursor: str) -> tuple[int, datetime, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
         priority, micros, submission_id = (int(part) for part in raw.split("."))
+        if not all(abs(number) < _INTEGER_LIMIT for number in (priority, submission_id)):
+            raise ValueError("a number beyond the database's integers")
         return priority, _EPOCH + timedelta(microseconds=micros), submission_id
     except (ValueError, binascii.Error, UnicodeDecodeError, OverflowError):
         raise ReviewInvalid("This page link is not valid. Please start again from the first page.") from None

@@ -72,6 +72,8 @@ def run_case(ruleset: RuleSet, case: Case) -> CaseResult:
         return CaseResult(case, (f"answers are not valid: {error}",), None)
     except (_BadFacts, RuleFailed) as error:
         return CaseResult(case, (str(error),), None)
+    except Exception as error:  # noqa: BLE001 - rule text is untrusted: whatever it makes fail fails the case
+        return CaseResult(case, (f"the rules could not be evaluated: {type(error).__name__}: {error}",), None)
     problems = [evaluation.error] if evaluation.error else []
     differences = _safety_differences(evaluation) if case.file == ENGINE_CASES_FILE else _differences(case, evaluation)
     return CaseResult(case, tuple(problems + differences), evaluation)

@@ -45,6 +45,15 @@ from .spec import RuleFileSpec
 Sources = dict[str, str]
 Spec = TypeVar("Spec", bound=BaseModel)
 NO_RULE = "-"
+#: The most characters one rule file may have; below the app's request size limit, so an oversized file
+#: saved in the browser gets this message, not the 413 page.
+FILE_MAX = 50_000
+#: The most files a rule set may have. The shipped rules/ has 10; a hundred leaves room for any clinic's
+#: rules while bounding what every check, save and worker start parses.
+FILES_MAX = 100
+#: The most characters all files of a rule set may have together. The shipped rules/ has about 27,000;
+#: half a million is near twenty times that, and keeps a full check of the largest rule set short.
+SOURCES_MAX = 500_000
 _FIELD_PART = re.compile(r"([a-z_0-9]+)|\[(\d+)\]")
 
 
@@ -61,6 +70,43 @@ def version_of(sources: Sources) -> str:
     """Return the content hash that names a rule set version."""
     canonical = json.dumps(sorted(sources.items()), ensure_ascii=False, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def limit_problems(sources: Sources) -> list[RuleError]:
+    """Return why ``sources`` are too large to read (too many files, a file or all of them too long), if they are.
+
+    The one place the size limits of a rule set are checked: the loader, the draft editor and the CLI call it
+    before any text is parsed.
+    """
+    problems = [
+        RuleError(
+            name, 1, 1, NO_RULE, f"the file is {len(text):,} characters long; a rule file may have at most {FILE_MAX:,}"
+        )
+        for name, text in sorted(sources.items())
+        if len(text) > FILE_MAX
+    ]
+    if len(sources) > FILES_MAX:
+        problems.append(
+            RuleError(
+                OUTCOMES_FILE,
+                1,
+                1,
+                NO_RULE,
+                f"the rule set has {len(sources):,} files; it may have at most {FILES_MAX:,}",
+            )
+        )
+    total = sum(len(text) for text in sources.values())
+    if total > SOURCES_MAX:
+        problems.append(
+            RuleError(
+                OUTCOMES_FILE,
+                1,
+                1,
+                NO_RULE,
+                f"the rule set's files have {total:,} characters together; they may have at most {SOURCES_MAX:,}",
+            )
+        )
+    return problems
 
 
 class _Loader:
@@ -132,7 +178,13 @@ def _message(problem: Any) -> str:
 
 
 def load_ruleset(sources: Sources) -> RuleSet:
-    """Load a rule set from its sources; raise RuleSetInvalid listing every problem."""
+    """Load a rule set from its sources; raise RuleSetInvalid listing every problem.
+
+    Sources beyond the limits of ``limit_problems`` are refused before any of them is parsed.
+    """
+    too_large = limit_problems(sources)
+    if too_large:
+        raise RuleSetInvalid(too_large)
     loader = _Loader(sources)
     outcomes = loader.spec(OUTCOMES_FILE, OutcomesSpec)
     tables = _load_tables(loader)

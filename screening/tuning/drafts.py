@@ -32,6 +32,7 @@ from ..ruleset.cases import CaseResult
 from ..ruleset.cases import probe
 from ..ruleset.cases import run_cases
 from ..ruleset.loader import Sources
+from ..ruleset.loader import limit_problems
 from ..ruleset.loader import load_ruleset
 from ..ruleset.loader import version_of
 from ..ruleset.model import RuleError
@@ -56,8 +57,6 @@ EDITOR_ROLES = ("staff", "admin")
 APPROVER_ROLES = ("physician", "admin")
 ROLLBACK_ROLES = ("staff", "admin")
 TITLE_MAX = 120
-#: Below the app's request size limit, so an oversized file gets this message, not the 413 page.
-FILE_MAX = 50_000
 NOTE_MAX = 2000
 #: An approval may name the reviewed version by this many of its first hex digits, as other commands take versions.
 VERSION_PREFIX_MIN = 6
@@ -267,26 +266,39 @@ def save_file(
     started_from: str | None,
     user: User,
     now: datetime,
-) -> RuleDraft:
-    """Save one file of a draft; refuse it if somebody saved that file since ``started_from`` (its digest).
+) -> Check:
+    """Save one file of a draft and return the check of the draft as saved.
 
-    ``started_from`` None creates a new file, refused if the name is taken.
+    Refused if somebody saved that file since ``started_from`` (its digest); ``started_from`` None
+    creates a new file, refused if the name is taken. Text beyond the limits of a rule set
+    (``ruleset.loader.limit_problems``) is refused, never stored. Text that does not load is saved, so
+    no work is lost, and the check names its errors. The text is untrusted, so it is checked before the
+    write: no database lock is held while it is parsed and tested, and the write is one short update.
     """
     _require_role(user, EDITOR_ROLES, "edit rule drafts")
     _require_status(draft, EDITING, "edited")
     name = check_file_name(name)
     text = normalize_text(text)
-    if len(text) > FILE_MAX:
-        raise TuningInvalid(f"{name} is {len(text):,} characters long; a rule file may have at most {FILE_MAX:,}.")
     current = draft.sources.get(name)
     if started_from is None and current is not None:
         raise TuningConflict(f"{name} already exists in this draft; open it to edit it.")
     if started_from is not None and (current is None or digest(current) != started_from):
         raise TuningConflict(_conflict_message(session, draft, name))
     sources = {**draft.sources, name: text}
+    _require_within_limits(sources, name)
+    active = store.active(session)
+    check = check_sources(sources, dict(active.version.sources) if active is not None else None)
     _update(session, draft, user, now, sources=sources)
     _audit(session, user, "ruleset.draft_saved", draft, now, file=name, revision=draft.revision)
-    return draft
+    return check
+
+
+def _require_within_limits(sources: Sources, name: str) -> None:
+    """Raise TuningInvalid when the files of a draft, with ``name`` as saved, are too large to check."""
+    problems = limit_problems(sources)
+    if problems:
+        first = next((problem for problem in problems if problem.file == name), problems[0])
+        raise TuningInvalid(f"{name} was not saved: {first.message}.")
 
 
 def _conflict_message(session: orm.Session, draft: RuleDraft, name: str) -> str:

@@ -134,9 +134,9 @@ def dry_run(run_id: int) -> str:
 
 
 def _page_number() -> int:
-    """Return the page of changed submissions asked for; a bad number is a 404, not a 500."""
+    """Return the page of changed submissions asked for; a bad number (``²``, ``١``, ``-1``) is a 404, not a 500."""
     raw = request.args.get("page", "1")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_PAGE))) or not 1 <= int(raw) <= MAX_PAGE:
         abort(404)
     return int(raw)
 

@@ -190,7 +190,7 @@ def save_file(draft_id: int, name: str) -> Response | tuple[str, int]:
     if not form.validate():
         return _editor_again(db, found, name, form, None, 422)
     try:
-        drafts.save_file(
+        check = drafts.save_file(  # checks the text first, then writes: no lock is held while it is parsed
             db,
             found,
             name=name,
@@ -199,7 +199,6 @@ def save_file(draft_id: int, name: str) -> Response | tuple[str, int]:
             user=current_user.user,
             now=auth.now(),
         )
-        check = drafts.check_draft(db, found)
         db.commit()
     except TuningError as error:
         db.rollback()
