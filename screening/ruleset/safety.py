@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..answers import example_document
 from .spec import CaseSpec
 from .spec import ExpectSpec
 
@@ -73,24 +74,8 @@ def _case(name: str, answers: dict[str, Any]) -> CaseSpec:
     return CaseSpec(name=name, answers=answers, expect=ExpectSpec(outcome=SAFETY_OUTCOME, fired=[SAFETY_RULE_ID]))
 
 
-_TRD_TRIALS = [
-    {
-        "drug": "sertraline",
-        "dose_mg_per_day": 100,
-        "weeks": 12,
-        "improvement_pct": 10,
-        "current_episode": True,
-        "stopped_early": False,
-    },
-    {
-        "drug": "duloxetine",
-        "dose_mg_per_day": 60,
-        "weeks": 8,
-        "improvement_pct": 20,
-        "current_episode": True,
-        "stopped_early": False,
-    },
-]
+#: Two adequate failed antidepressant trials in the current episode: treatment-resistant depression.
+_TRD_TRIALS = example_document()["medication_trials"]
 
 #: Cases run on every rule set, beside its own; a case passes when the outcome is ``safety``, the safety rule
 #: fired, the locked notes are there and no rule raised. They vary what other rules read most.
