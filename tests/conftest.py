@@ -8,6 +8,7 @@ tables are emptied after every test.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from typing import Any
 from typing import Iterator
 
@@ -74,13 +75,22 @@ def _empty_tables(app: Flask) -> None:
             connection.execute(table.delete())
 
 
+@contextmanager
+def app_on(database_url: str, **config: Any) -> Iterator[Flask]:
+    """Yield a test app on a migrated database; afterwards empty its tables and close its connections."""
+    app = make_app(database_url, **config)
+    try:
+        yield app
+    finally:
+        _empty_tables(app)
+        engine_for(app).dispose()
+
+
 @pytest.fixture(params=BACKENDS)
 def app(request: pytest.FixtureRequest, database_urls: dict[str, str]) -> Iterator[Flask]:
     """Return an app on a migrated, empty database of the backend under test."""
-    app = make_app(database_urls[request.param])
-    yield app
-    _empty_tables(app)
-    engine_for(app).dispose()
+    with app_on(database_urls[request.param]) as app:
+        yield app
 
 
 def make_app(database_url: str, **config: Any) -> Flask:

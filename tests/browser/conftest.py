@@ -19,10 +19,8 @@ from playwright.sync_api import BrowserContext
 from playwright.sync_api import Page
 from werkzeug.serving import make_server
 
-from screening.db import engine_for
 from tests.conftest import BROWSER_BACKENDS
-from tests.conftest import _empty_tables
-from tests.conftest import make_app
+from tests.conftest import app_on
 
 from .html_check import HtmlChecker
 
@@ -36,10 +34,8 @@ AXE_OPTIONS = {
 @pytest.fixture(params=BROWSER_BACKENDS)
 def app(request: pytest.FixtureRequest, database_urls: dict[str, str]) -> Iterator[Flask]:
     """Return an app on a migrated, empty database of the browser tests' backend."""
-    app = make_app(database_urls[request.param])
-    yield app
-    _empty_tables(app)
-    engine_for(app).dispose()
+    with app_on(database_urls[request.param]) as app:
+        yield app
 
 
 @pytest.fixture(scope="session")

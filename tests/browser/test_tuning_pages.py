@@ -15,7 +15,6 @@ from playwright.sync_api import BrowserContext
 from playwright.sync_api import Page
 from playwright.sync_api import expect
 
-from screening.db import engine_for
 from screening.db import new_session
 from screening.models import BacktestRun
 from screening.models import RuleDraft
@@ -25,8 +24,7 @@ from screening.ruleset import store
 from screening.tuning import drafts
 from tests.accounts import Users
 from tests.conftest import BROWSER_BACKENDS
-from tests.conftest import _empty_tables
-from tests.conftest import make_app
+from tests.conftest import app_on
 from tests.ruleset_files import copy_rules
 from tests.test_backtest import references_of
 from tests.test_backtest import store_fixture
@@ -47,11 +45,9 @@ TITLE = "Say PHQ-9 total in the TRD description"
 @pytest.fixture(params=BROWSER_BACKENDS)
 def app(request: pytest.FixtureRequest, database_urls: dict[str, str], tmp_path: Path) -> Iterator[Flask]:
     """Return an app whose rules directory is a copy of rules/ (publishing rewrites it), with the files activated."""
-    app = make_app(database_urls[request.param], RULES_DIR=str(copy_rules(tmp_path)))
-    require_ruleset(app)
-    yield app
-    _empty_tables(app)
-    engine_for(app).dispose()
+    with app_on(database_urls[request.param], RULES_DIR=str(copy_rules(tmp_path))) as app:
+        require_ruleset(app)
+        yield app
 
 
 def sign_in(page: Page, live_server: LiveServer, users: Users, user: User, lands_on: str) -> None:
