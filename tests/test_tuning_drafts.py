@@ -82,6 +82,13 @@ def as_user(session: orm.Session, user: User) -> User:
     return found
 
 
+def approve_as(session: orm.Session, draft: RuleDraft, approver: User) -> drafts.Published:
+    """Approve ``draft`` with the two-person rule as ``approver``, naming the version of its current text."""
+    return drafts.approve(
+        session, draft, user=as_user(session, approver), now=NOW, two_person=True, reviewed=drafts.draft_version(draft)
+    )
+
+
 def new_draft(session: orm.Session, author: User, title: str = "Clearer wording") -> RuleDraft:
     """Start a draft from the active version as ``author``."""
     return drafts.start_draft(session, title=title, user=as_user(session, author), now=NOW)
@@ -344,14 +351,7 @@ def test_the_author_a_co_author_and_staff_cannot_approve(session: orm.Session, p
     }
     for who, (user, message) in refusals.items():
         with pytest.raises(TuningForbidden, match=message):
-            drafts.approve(
-                session,
-                draft,
-                user=as_user(session, user),
-                now=NOW,
-                two_person=True,
-                reviewed=drafts.draft_version(draft),
-            )
+            approve_as(session, draft, user)
         assert active_version(session) == before, who
     assert draft.status == drafts.SUBMITTED
     assert drafts.may_approve(draft, as_user(session, people.physician), two_person=True) is None
@@ -416,14 +416,7 @@ def test_a_second_person_approves_and_the_version_is_active_and_audited(
     )
     assert activated.details["approved_by"] == f"user:{second.id}" and activated.details["draft"] == draft.id
     with pytest.raises(TuningConflict):  # published once
-        drafts.approve(
-            session,
-            draft,
-            user=as_user(session, second),
-            now=NOW,
-            two_person=True,
-            reviewed=drafts.draft_version(draft),
-        )
+        approve_as(session, draft, second)
 
 
 def test_with_the_two_person_rule_off_the_author_publishes(session: orm.Session, people: People) -> None:
@@ -560,14 +553,7 @@ def test_an_unsubmitted_draft_is_not_approved(session: orm.Session, people: Peop
     draft = new_draft(session, people.author)
     change(session, draft, people.author, *WORDING)
     with pytest.raises(TuningConflict, match="editing"):
-        drafts.approve(
-            session,
-            draft,
-            user=as_user(session, people.physician),
-            now=NOW,
-            two_person=True,
-            reviewed=drafts.draft_version(draft),
-        )
+        approve_as(session, draft, people.physician)
 
 
 def test_submitting_a_draft_equal_to_the_active_version_is_refused(session: orm.Session, people: People) -> None:
@@ -642,14 +628,7 @@ def test_a_discarded_draft_is_closed(session: orm.Session, people: People) -> No
     with pytest.raises(TuningConflict):
         change(session, draft, people.author, "flags.yaml", "fewer data", "scarce data")
     with pytest.raises(TuningConflict):
-        drafts.approve(
-            session,
-            draft,
-            user=as_user(session, people.physician),
-            now=NOW,
-            two_person=True,
-            reviewed=drafts.draft_version(draft),
-        )
+        approve_as(session, draft, people.physician)
     assert len(events(session, "ruleset.draft_discarded")) == 1
 
 
@@ -664,14 +643,7 @@ def test_a_missing_draft_is_not_found(session: orm.Session, people: People) -> N
 def test_rollback_reactivates_an_earlier_version_in_one_step(session: orm.Session, people: People) -> None:
     first = active_version(session)
     draft = submitted(session, people)
-    drafts.approve(
-        session,
-        draft,
-        user=as_user(session, people.physician),
-        now=NOW,
-        two_person=True,
-        reviewed=drafts.draft_version(draft),
-    )
+    approve_as(session, draft, people.physician)
     earlier = store.find_version(session, first.removeprefix("sha256:")[:8])
     with pytest.raises(TuningForbidden):
         drafts.rollback(session, earlier, user=as_user(session, people.physician), now=NOW)
@@ -707,14 +679,7 @@ def test_every_step_is_audited_with_identifiers_only(session: orm.Session, peopl
     drafts.submit(session, draft, user=author, now=NOW)
     drafts.withdraw(session, draft, user=author, now=NOW)
     drafts.submit(session, draft, user=author, now=NOW)
-    drafts.approve(
-        session,
-        draft,
-        user=as_user(session, people.physician),
-        now=NOW,
-        two_person=True,
-        reviewed=drafts.draft_version(draft),
-    )
+    approve_as(session, draft, people.physician)
     drafts.rollback(session, store.find_version(session, version_of(SHIPPED)), user=author, now=NOW)
     session.commit()
     steps = events(session)
@@ -743,14 +708,7 @@ def test_every_step_is_audited_with_identifiers_only(session: orm.Session, peopl
 def published_version(session: orm.Session, people: People) -> drafts.Published:
     """Publish a wording change and return it."""
     draft = submitted(session, people)
-    published = drafts.approve(
-        session,
-        draft,
-        user=as_user(session, people.physician),
-        now=NOW,
-        two_person=True,
-        reviewed=drafts.draft_version(draft),
-    )
+    published = approve_as(session, draft, people.physician)
     session.commit()
     return published
 
