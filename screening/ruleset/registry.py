@@ -32,8 +32,9 @@ from sqlalchemy.exc import IntegrityError
 from ..models import RulesLoadFailure
 from ..models import RulesWorker
 from . import store
+from .budget import Exceeded
+from .budget import bounded_cases
 from .cases import failures
-from .cases import run_cases
 from .loader import Sources
 from .loader import load_ruleset
 from .loader import read_sources
@@ -86,12 +87,18 @@ def checked_ruleset(sources: Sources, *, prefix: str = "rules/") -> RuleSet:
 
 
 def _load_and_test(sources: Sources) -> RuleSet | list[str]:
-    """Return the loaded rule set, or the list of problems keeping it from activation."""
+    """Return the loaded rule set, or the list of problems keeping it from activation.
+
+    The test cases run in a bounded child process (``budget``), never in this one.
+    """
     try:
         ruleset = load_ruleset(sources)
     except RuleSetInvalid as invalid:
         return [str(error) for error in invalid.errors]
-    failed = failures(run_cases(ruleset))
+    try:
+        failed = failures(bounded_cases(ruleset))
+    except Exceeded as exceeded:
+        return [str(exceeded.rule_error())]
     if failed:
         return [f"{r.where}: test '{r.case.spec.name}' failed: {'; '.join(r.problems)}" for r in failed]
     return ruleset
