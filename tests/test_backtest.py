@@ -510,7 +510,7 @@ def test_two_worker_processes_give_the_same_result_as_one(
     monkeypatch.setattr(multiprocessing, "get_context", spy)
     stored.config.update(BACKTEST_PROCESSES=2, BACKTEST_CHUNK_SIZE=4, BACKTEST_PARALLEL_FROM=0)
     two = backtests.run_backtest(stored, start(stored, sources))
-    assert contexts == ["spawn"]
+    assert set(contexts) == {"forkserver"}  # never "fork": the caller may be a threaded task consumer
     assert (one.status, two.status) == ("done", "done")
     assert two.result == one.result
     assert two.processed == 15

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
+import logging
 import multiprocessing
 import os
 import resource
@@ -60,6 +61,7 @@ from .model import RuleSet
 from .sourcemap import parse
 from .spec import OUTCOMES_FILE
 
+log = logging.getLogger(__name__)
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
@@ -174,15 +176,17 @@ class Exceeded(Exception):
         return str(self.rule_error()) if self.where is not None else self.message
 
 
-def _message(kind: str, budget: Budget, doing: str, seconds: float, detail: str = "") -> str:
-    """Return what staff read when a limit is reached."""
+def _message(kind: str, budget: Budget, doing: str, seconds: float, where: Where | None, detail: str = "") -> str:
+    """Return what staff read when a limit is reached (``where`` is the rule it names, when known)."""
     if kind == TIME:
         return f"this condition took more than {budget.evaluation_ms} ms for one submission; simplify it"
     if kind == MEMORY:
         return f"this condition needed more than {budget.memory_mb} MB of memory for one submission; simplify it"
     if kind == TOTAL:
-        return f"{doing} took more than {seconds:g} seconds in all and was stopped here; simplify this condition"
-    return f"{doing} stopped unexpectedly here ({detail or 'its process ended'})"
+        total = f"{doing} took more than {seconds:g} s in all"
+        return f"{total} and was stopped while evaluating this condition; simplify it" if where else total
+    stopped = f"{doing} stopped unexpectedly ({detail or 'its process ended'}; see the server log)"
+    return f"{stopped} while evaluating this condition" if where else stopped
 
 
 # --- The child's side ------------------------------------------------------------------------------------
@@ -369,7 +373,8 @@ def _call(function: Callable[[Any], Any], item: Any) -> _Outcome:
         return _Outcome(kind=TIME, where=_watch.current)
     except (_OverMemory, MemoryError):
         return _Outcome(kind=MEMORY, where=_watch.current)
-    except Exception as error:  # noqa: BLE001 - the parent reports it; nothing of the child's state is needed
+    except Exception as error:  # noqa: BLE001 - the parent reports it; the traceback goes to this log
+        log.exception("evaluating rule text failed")
         return _Outcome(kind=STOPPED, where=_watch.current, detail=type(error).__name__)
     finally:
         signal.setitimer(signal.ITIMER_PROF, 0)
@@ -474,7 +479,7 @@ class BoundedPool:
 
     def _exceeded(self, kind: str, where: Where | None, detail: str = "") -> Exceeded:
         """Return the error for a limit reached."""
-        return Exceeded(kind, where, _message(kind, self.budget, self.doing, self.seconds, detail))
+        return Exceeded(kind, where, _message(kind, self.budget, self.doing, self.seconds, where, detail))
 
     def close(self, *, kill: bool) -> None:
         """Stop the children: at once (``kill``), or once they finish what they were given."""
