@@ -41,14 +41,20 @@ def rules_version() -> str:
     return version_of(read_sources(RULES))
 
 
-#: 300 ones: a comprehension over them inside two more evaluates its innermost part 90,000 times (a second or two).
+#: 300 ones: a comprehension over them inside another evaluates its innermost part 90,000 times (about a second).
 ONES = "[" + ", ".join(["1"] * 300) + "]"
 SLOW_RULE = "flag-slow"
 
 
-def slow_condition(guard: str = "age == 62") -> str:
-    """Return a legal condition that is slow once ``guard`` holds (no shipped test case has age 62)."""
-    return f"{guard} and [[[a for a in x] for b in x] for x in [{ONES}]].length > 0"
+def slow_condition(guard: str = "age == 62", *, depth: int = 2) -> str:
+    """Return a legal condition that is slow once ``guard`` holds (no shipped test case has age 62).
+
+    ``depth`` comprehensions over 300 ones are nested: 2 take about a second, 3 take minutes.
+    """
+    inner = "a0"
+    for level in range(depth):
+        inner = f"[{inner} for a{level} in x]"
+    return f"{guard} and [{inner} for x in [{ONES}]].length > 0"
 
 
 def big_condition(guard: str = "age == 62") -> str:

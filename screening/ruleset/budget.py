@@ -405,7 +405,8 @@ class BoundedPool:
     """Child processes that evaluate untrusted rule text within a budget; use it as a context manager.
 
     ``map`` yields results in order and raises ``Exceeded`` when an evaluation or the whole run goes
-    over its budget or a child stops; leaving the ``with`` block stops every child.
+    over its budget or a child stops; leaving the ``with`` block stops every child. The run may take
+    ``seconds`` from ``started`` (a ``time.monotonic()`` reading; default: now).
     """
 
     def __init__(
@@ -417,6 +418,7 @@ class BoundedPool:
         budget: Budget | None = None,
         initializer: Callable[..., None] | None = None,
         initargs: tuple[Any, ...] = (),
+        started: float | None = None,
     ) -> None:
         self.processes = max(1, processes)
         self.seconds = seconds
@@ -424,7 +426,7 @@ class BoundedPool:
         self.budget = budget or configured()
         context = process_context()
         self.records = _Records(context, self.processes)
-        self.deadline = time.monotonic() + seconds
+        self.deadline = (time.monotonic() if started is None else started) + seconds
         self.executor = ProcessPoolExecutor(
             self.processes,
             mp_context=context,

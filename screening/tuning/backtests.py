@@ -218,8 +218,7 @@ def run_backtest(app: Flask, run_id: int, *, progress: Progress | None = None) -
                     progress(run.processed, run.total)
 
             processes = backtest_processes(app) if run.total >= _parallel_from(app) else 1
-            seconds = limits.dry_run_seconds - (monotonic() - started)
-            _evaluate(app, job, chunks, processes, record, limits=limits, seconds=seconds)
+            _evaluate(app, job, chunks, processes, record, limits=limits, started=started)
             _finish(session, run, comparison)
         except _Rulesets as problem:
             _fail(session, run, str(problem))
@@ -294,11 +293,12 @@ def _evaluate(
     record: Callable[[Comparison], None],
     *,
     limits: budget.Budget,
-    seconds: float,
+    started: float,
 ) -> None:
     """Evaluate every chunk in bounded worker processes (never in this one), recording each in id order.
 
-    Raise budget.Exceeded, naming the rule, when a submission or the whole run goes over the budget.
+    Raise budget.Exceeded, naming the rule, when a submission or the whole run (which began at the
+    ``started`` reading of ``time.monotonic``) goes over the budget.
     Workers read their chunks from the database; one in memory (tests) is read here and the rows sent.
     """
     if not chunks:
@@ -310,7 +310,8 @@ def _evaluate(
         job = dataclasses.replace(job, database_url=None)
     with budget.BoundedPool(
         min(processes, len(chunks)),
-        seconds=seconds,
+        seconds=limits.dry_run_seconds,
+        started=started,
         doing="the dry run",
         budget=limits,
         initializer=_start_worker,
