@@ -68,6 +68,18 @@ def test_the_registry_does_not_activate_a_version_with_a_slow_condition(tmp_path
     assert raised.value.errors == [f"rules/flags.yaml:{line}:{column}: {SLOW_MESSAGE}"]
 
 
+def test_the_registry_checks_again_a_version_whose_check_was_cut_short(tmp_path: Path) -> None:
+    sources, (line, column) = slow_rules(tmp_path, slow_condition(depth=3))
+    budget.configure(budget.Budget(evaluation_ms=600_000, check_seconds=1))
+    with pytest.raises(RulesUnavailable) as raised:
+        checked_ruleset(sources, prefix="rules/")
+    assert "took more than 1 s in all" in raised.value.errors[0]
+    budget.configure(QUICK)
+    with pytest.raises(RulesUnavailable) as raised:
+        checked_ruleset(sources, prefix="rules/")
+    assert raised.value.errors == [f"rules/flags.yaml:{line}:{column}: {SLOW_MESSAGE}"]
+
+
 def test_a_condition_that_needs_too_much_memory_is_an_error_at_its_line(tmp_path: Path) -> None:
     sources, (line, column) = slow_rules(tmp_path, big_condition())
     check = drafts.check_sources(sources, None, limits=budget.Budget(evaluation_ms=20_000, memory_mb=64))

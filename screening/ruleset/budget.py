@@ -164,8 +164,10 @@ class Exceeded(Exception):
         self.where = where
         self.message = message
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (Exceeded, (self.kind, self.where, self.message))
+    @property
+    def lasting(self) -> bool:
+        """Return True when the same rule text would reach the limit again (not a run cut short or a lost process)."""
+        return self.kind in (TIME, MEMORY)
 
     def rule_error(self) -> RuleError:
         """Return the problem as a rule error at the rule's ``file:line:col`` (at the top of outcomes.yaml if unknown)."""
@@ -451,10 +453,18 @@ class BoundedPool:
                 item = next(source, _END)
                 if item is _END:
                     break
-                pending.append(self.executor.submit(_call, function, item))
+                pending.append(self._submit(function, item))
             if not pending:
                 return
             yield self._result(pending.popleft())
+
+    def _submit(self, function: Callable[[Any], Any], item: Any) -> Future[_Outcome]:
+        """Hand one item to the children; a child that cannot be started is reported like one that stopped."""
+        try:
+            return self.executor.submit(_call, function, item)
+        except (OSError, RuntimeError, BrokenProcessPool) as error:
+            log.error("no process to evaluate rule text in: %s", error)
+            raise self._exceeded(STOPPED, None, f"no process could be started: {type(error).__name__}") from None
 
     def _result(self, future: Future[_Outcome]) -> Any:
         """Wait for one result, watching the children; raise Exceeded for a limit reached."""

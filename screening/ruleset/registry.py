@@ -78,12 +78,17 @@ def checked_ruleset(sources: Sources, *, prefix: str = "rules/") -> RuleSet:
     if cached is None:
         cached = _load_and_test(sources)
         with _cache_lock:
-            _cache[version] = cached
+            if not isinstance(cached, _Interrupted):  # tried again next time
+                _cache[version] = cached
             while len(_cache) > _CACHE_SIZE:
                 _cache.popitem(last=False)
     if isinstance(cached, list):
         raise RulesUnavailable([prefix + problem for problem in cached])
     return cached
+
+
+class _Interrupted(list[str]):
+    """The problems of a check that was cut short (its time in all, or its process lost): not kept."""
 
 
 def _load_and_test(sources: Sources) -> RuleSet | list[str]:
@@ -98,7 +103,8 @@ def _load_and_test(sources: Sources) -> RuleSet | list[str]:
     try:
         failed = failures(bounded_cases(ruleset))
     except Exceeded as exceeded:
-        return [str(exceeded.rule_error())]
+        problems = [str(exceeded.rule_error())]
+        return problems if exceeded.lasting else _Interrupted(problems)
     if failed:
         return [f"{r.where}: test '{r.case.spec.name}' failed: {'; '.join(r.problems)}" for r in failed]
     return ruleset
