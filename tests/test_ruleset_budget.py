@@ -13,6 +13,7 @@ import pytest
 
 from screening.ruleset import budget
 from screening.ruleset.cases import run_cases
+from screening.ruleset.compiler import Condition
 from screening.ruleset.loader import load_ruleset
 from screening.ruleset.loader import read_sources
 from screening.ruleset.registry import RulesUnavailable
@@ -24,6 +25,7 @@ from .ruleset_files import SLOW_RULE
 from .ruleset_files import add_flag
 from .ruleset_files import big_condition
 from .ruleset_files import copy_rules
+from .ruleset_files import edit
 from .ruleset_files import slow_condition
 
 QUICK = budget.Budget(evaluation_ms=100, check_seconds=10, dry_run_seconds=10, memory_mb=64)
@@ -50,6 +52,19 @@ def test_a_check_gives_the_same_results_as_evaluating_here() -> None:
     results = budget.bounded_cases(ruleset)
     assert [(r.case, r.problems) for r in results] == [(r.case, r.problems) for r in run_cases(ruleset)]
     assert results and all(result.passed for result in results)
+
+
+def test_a_check_never_evaluates_a_condition_in_this_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rules = copy_rules(tmp_path)
+    edit(rules / "flags.yaml", "Aged 65 or over: less data", "Aged 65 or over: scarce data")  # a version not seen
+    sources = read_sources(rules)
+
+    def refuse(self: Condition, facts: dict[str, object]) -> bool:
+        raise AssertionError("a condition was evaluated in the parent process")
+
+    monkeypatch.setattr(Condition, "matches", refuse)
+    check = drafts.check_sources(sources, None)
+    assert check.publishable and check.results and all(result.passed for result in check.results)
 
 
 def test_a_slow_condition_is_an_error_at_its_line(tmp_path: Path) -> None:
