@@ -571,6 +571,16 @@ def test_a_run_over_its_total_time_is_stopped_naming_the_rule(stored: Flask, tmp
     )
 
 
+def test_rows_of_a_database_the_workers_cannot_open_are_read_here_and_sent(
+    stored: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sources = read_sources(glaucoma_held(tmp_path))
+    opened = backtests.run_backtest(stored, start(stored, sources))
+    monkeypatch.setattr(backtests, "_in_memory", lambda url: True)  # as for an in-memory SQLite database
+    sent = backtests.run_backtest(stored, start(stored, sources))
+    assert (opened.status, sent.status) == ("done", "done") and sent.result == opened.result
+
+
 def test_a_candidate_that_does_not_load_fails_with_the_loader_messages(stored: Flask, tmp_path: Path) -> None:
     rules = copy_rules(tmp_path)
     edit(rules / "candidates.yaml", "when: trd and phq9 >= 10", "when: trd and phq9x >= 10")
