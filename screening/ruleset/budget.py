@@ -316,7 +316,7 @@ class _WatchedCondition(Condition):
 
 def watched(ruleset: RuleSet) -> RuleSet:
     """Return ``ruleset`` with every condition recording its rule's place while it is evaluated."""
-    documents = {name: parse(text) for name, text in ruleset.sources.items() if name.endswith(".yaml")}
+    documents = {name: parse(ruleset.sources[name]) for name in {rule.file for rule in ruleset.rules}}
     rules = []
     for rule in ruleset.rules:
         document = documents.get(rule.file)

@@ -391,8 +391,8 @@ _worker_error: str | None = None
 def _start_worker(job: _Job) -> None:
     """Set up one worker process: its own engine, and both rule sets loaded once from their sources, watched.
 
-    Never raises: a pool replaces a worker whose start failed, again and again, so the failure is
-    kept and reported by the first chunk instead.
+    Never raises: a worker whose start failed would break the whole pool without a reason, so the
+    failure is kept and reported by the first chunk instead.
     """
     global _worker, _worker_error
     try:
