@@ -60,6 +60,13 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "RULES_DIR": str(bundled("rules")),
         # How often each process checks which rule set version is active (and the files on disk), in seconds.
         "RULES_CHECK_SECONDS": 2.0,
+        # Rule text being checked, tested or dry-run is evaluated in a child process within these limits
+        # (screening.ruleset.budget): per evaluation (one rule set on one answers document, CPU time), in all for
+        # one check and for one dry run (wall-clock time), and the memory the child may add to its size at start.
+        "RULES_EVALUATION_MS": 200,
+        "RULES_CHECK_LIMIT_SECONDS": 20.0,
+        "RULES_DRY_RUN_SECONDS": 900.0,
+        "RULES_MEMORY_MB": 512,
         # Publishing a rule change needs a second person (physician or admin) to approve it.
         "RULES_TWO_PERSON": True,
         # Saved intake forms expire this many days after the patient last saved them.

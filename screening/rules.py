@@ -12,6 +12,7 @@ from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import db
+from .ruleset import budget
 from .ruleset.model import RuleSet
 from .ruleset.registry import Registry
 
@@ -20,7 +21,8 @@ log = logging.getLogger(__name__)
 
 
 def init_app(app: Flask) -> None:
-    """Give the app a registry watching its rules directory."""
+    """Give the app a registry watching its rules directory; set this process's budget for evaluating rule text."""
+    budget.configure(budget.Budget.from_config(app.config))
     app.extensions[EXTENSION_KEY] = Registry(
         Path(app.config["RULES_DIR"]),
         lambda: db.new_session(app),

@@ -27,9 +27,9 @@ from .models import Decision
 from .models import Submission
 from .rules import registry
 from .rules import require_ruleset
+from .ruleset import budget
 from .ruleset.cases import CaseResult
 from .ruleset.cases import failures
-from .ruleset.cases import run_cases
 from .ruleset.engine import screen_document
 from .ruleset.facts import FACTS
 from .ruleset.loader import Sources
@@ -127,6 +127,16 @@ def _load_or_exit(path: str | None) -> tuple[RuleSet, Callable[[str], str]]:
         raise click.ClickException(f"{len(invalid.errors)} error(s) in the rule files") from None
 
 
+def _cases_or_exit(ruleset: RuleSet, shown: Callable[[str], str]) -> list[CaseResult]:
+    """Run the test cases in a bounded child process, or print the rule that went over the budget and exit 1."""
+    try:
+        return budget.bounded_cases(ruleset)
+    except budget.Exceeded as exceeded:
+        error = exceeded.rule_error()
+        click.echo(str(dataclasses.replace(error, file=shown(error.file))), err=True)
+        raise click.ClickException("a condition went over the evaluation budget") from None
+
+
 def _where(result: CaseResult, shown: Callable[[str], str]) -> str:
     """Return ``file:line`` of a test case, the file named as in every other message."""
     return f"{shown(result.case.file)}:{result.case.line}"
@@ -138,7 +148,7 @@ def _where(result: CaseResult, shown: Callable[[str], str]) -> str:
 def check_command(path: str | None) -> None:
     """Load and type-check the rule files (a directory or one file) and run their test cases; exit 1 on any error."""
     ruleset, shown = _load_or_exit(path)
-    failed = failures(run_cases(ruleset))
+    failed = failures(_cases_or_exit(ruleset, shown))
     for result in failed:
         click.echo(f"FAIL {_where(result, shown)} {result.case.spec.name}: {'; '.join(result.problems)}", err=True)
     if failed:
@@ -152,7 +162,7 @@ def check_command(path: str | None) -> None:
 def test_command(path: str | None) -> None:
     """Run the test cases written in the rule files; exit 1 if any fails."""
     ruleset, shown = _load_or_exit(path)
-    results = run_cases(ruleset)
+    results = _cases_or_exit(ruleset, shown)
     for result in results:
         status = "PASS" if result.passed else "FAIL"
         click.echo(f"{status} {_where(result, shown)} {result.case.spec.name}")

@@ -39,3 +39,43 @@ def rules_version() -> str:
     from screening.ruleset.loader import version_of
 
     return version_of(read_sources(RULES))
+
+
+#: 300 ones: a comprehension over them inside another evaluates its innermost part 90,000 times (about a second).
+ONES = "[" + ", ".join(["1"] * 300) + "]"
+SLOW_RULE = "flag-slow"
+
+
+def slow_condition(guard: str = "age == 62", *, depth: int = 2) -> str:
+    """Return a legal condition that is slow once ``guard`` holds (no shipped test case has age 62).
+
+    ``depth`` comprehensions over 300 ones are nested: 2 take about a second, 3 take minutes.
+    """
+    inner = "a0"
+    for level in range(depth):
+        inner = f"[{inner} for a{level} in x]"
+    return f"{guard} and [{inner} for x in [{ONES}]].length > 0"
+
+
+def big_condition(guard: str = "age == 62") -> str:
+    """Return a legal condition that builds 90,000 new strings of 1,000 characters (90 MB) once ``guard`` holds."""
+    return f'{guard} and [[[phq9_band + "{"x" * 1000}" for a in x] for b in x] for x in [{ONES}]].length > 0'
+
+
+def add_flag(path: Path, condition: str, *, tested_with_age: int | None = None) -> tuple[int, int]:
+    """Add the notes-only rule SLOW_RULE with ``condition`` first in a rules file (and a test case of that age).
+
+    Return the line and column of the condition, where an error about it is reported.
+    """
+    rule = (
+        f"rules:\n  - id: {SLOW_RULE}\n    description: A condition that takes long.\n"
+        f"    when: '{condition}'\n    notes:\n      - {{audience: physician, text: slow}}\n"
+    )
+    edit(path, "rules:\n", rule)
+    if tested_with_age is not None:
+        case = (
+            f"  - name: age {tested_with_age}\n    answers: {{age: {tested_with_age}}}\n"
+            f"    expect: {{outcome: not_candidate, fired: [{SLOW_RULE}]}}\n"
+        )
+        path.write_text(path.read_text(encoding="utf-8") + case, encoding="utf-8")
+    return position(path, f"'{condition[:20]}")

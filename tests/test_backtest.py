@@ -42,8 +42,11 @@ from screening.tuning.errors import TuningNotFound
 
 from .patient import FIBROMYALGIA
 from .ruleset_files import RULES
+from .ruleset_files import SLOW_RULE
+from .ruleset_files import add_flag
 from .ruleset_files import copy_rules
 from .ruleset_files import edit
+from .ruleset_files import slow_condition
 
 #: Day 0 of the fixture set: submission number i was sent i days later.
 START = datetime(2026, 10, 1, 9, 30, tzinfo=UTC)
@@ -510,10 +513,72 @@ def test_two_worker_processes_give_the_same_result_as_one(
     monkeypatch.setattr(multiprocessing, "get_context", spy)
     stored.config.update(BACKTEST_PROCESSES=2, BACKTEST_CHUNK_SIZE=4, BACKTEST_PARALLEL_FROM=0)
     two = backtests.run_backtest(stored, start(stored, sources))
-    assert contexts == ["spawn"]
+    assert set(contexts) == {"forkserver"}  # never "fork": the caller may be a threaded task consumer
     assert (one.status, two.status) == ("done", "done")
     assert two.result == one.result
     assert two.processed == 15
+
+
+def store_aged(app: Flask, age: int) -> None:
+    """Store one more submission: the baseline answers of a person of ``age``."""
+    answers = {**document("plain"), "age": age}
+    with new_session(app) as session:
+        session.add(
+            Submission(
+                reference="BT62-TEST",
+                submitted_at=START,
+                form_version="test",
+                answers=answers,
+                scores=score_answers(answers).as_dict(),
+                safety_flag=False,
+                status="open",
+            )
+        )
+        session.commit()
+
+
+def slow_candidate(tmp_path: Path, *, depth: int = 2) -> tuple[Sources, tuple[int, int]]:
+    """Return rules whose condition is slow for age 62 only: their test cases pass, a stored submission does not."""
+    rules = copy_rules(tmp_path)
+    where = add_flag(rules / "flags.yaml", slow_condition("age == 62", depth=depth))
+    return read_sources(rules), where
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_condition_over_the_budget_fails_the_run_naming_the_rule(
+    stored: Flask, tmp_path: Path, processes: int
+) -> None:
+    store_aged(stored, 62)
+    sources, (line, column) = slow_candidate(tmp_path)
+    stored.config.update(RULES_EVALUATION_MS=100, BACKTEST_PROCESSES=processes, BACKTEST_PARALLEL_FROM=0)
+    stored.config.update(BACKTEST_CHUNK_SIZE=4)
+    run = backtests.run_backtest(stored, start(stored, sources))
+    assert (run.status, run.result) == ("failed", None) and run.finished_at is not None
+    assert run.error == (
+        f"The dry run was stopped: flags.yaml:{line}:{column}: {SLOW_RULE}: "
+        "this condition took more than 100 ms for one submission; simplify it"
+    )
+
+
+def test_a_run_over_its_total_time_is_stopped_naming_the_rule(stored: Flask, tmp_path: Path) -> None:
+    store_aged(stored, 62)
+    sources, (line, column) = slow_candidate(tmp_path, depth=3)
+    stored.config.update(RULES_EVALUATION_MS=600_000, RULES_DRY_RUN_SECONDS=1)
+    run = backtests.run_backtest(stored, start(stored, sources))
+    assert run.status == "failed" and run.error == (
+        f"The dry run was stopped: flags.yaml:{line}:{column}: {SLOW_RULE}: "
+        "the dry run took more than 1 s in all and was stopped while evaluating this condition; simplify it"
+    )
+
+
+def test_rows_of_a_database_the_workers_cannot_open_are_read_here_and_sent(
+    stored: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sources = read_sources(glaucoma_held(tmp_path))
+    opened = backtests.run_backtest(stored, start(stored, sources))
+    monkeypatch.setattr(backtests, "_in_memory", lambda url: True)  # as for an in-memory SQLite database
+    sent = backtests.run_backtest(stored, start(stored, sources))
+    assert (opened.status, sent.status) == ("done", "done") and sent.result == opened.result
 
 
 def test_a_candidate_that_does_not_load_fails_with_the_loader_messages(stored: Flask, tmp_path: Path) -> None:

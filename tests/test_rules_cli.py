@@ -14,16 +14,32 @@ from screening.answers import example_document
 
 from .patient import Patient
 from .ruleset_files import RULES
+from .ruleset_files import SLOW_RULE
+from .ruleset_files import add_flag
 from .ruleset_files import copy_rules
 from .ruleset_files import edit
 from .ruleset_files import position
 from .ruleset_files import rules_version
+from .ruleset_files import slow_condition
 
 
 def test_check_passes_on_the_shipped_rules(runner: FlaskCliRunner) -> None:
     result = runner.invoke(args=["rules", "check"])
     assert result.exit_code == 0, result.output
     assert f"version {rules_version()}" in result.output
+
+
+def test_check_and_test_stop_a_slow_condition_and_name_it(runner: FlaskCliRunner, tmp_path: Path) -> None:
+    rules = copy_rules(tmp_path)
+    line, column = add_flag(rules / "flags.yaml", slow_condition(depth=3), tested_with_age=62)  # minutes here
+    for command in ("check", "test"):
+        result = runner.invoke(args=["rules", command, str(rules)])
+        assert result.exit_code == 1, result.output
+        assert (
+            f"{rules}/flags.yaml:{line}:{column}: {SLOW_RULE}: this condition took more than 200 ms for one "
+            "submission; simplify it"
+        ) in result.output
+        assert "a condition went over the evaluation budget" in result.output
 
 
 def test_check_reports_every_error_with_its_position_and_fails(runner: FlaskCliRunner, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import time
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -28,6 +29,7 @@ from screening.models import RulesWorker
 from screening.models import User
 from screening.rules import registry
 from screening.rules import require_ruleset
+from screening.ruleset import budget
 from screening.ruleset import store
 from screening.ruleset.loader import read_sources
 from screening.tuning import drafts
@@ -38,7 +40,10 @@ from .conftest import BACKENDS
 from .conftest import _empty_tables
 from .conftest import make_app
 from .patient import Patient
+from .ruleset_files import SLOW_RULE
+from .ruleset_files import add_flag
 from .ruleset_files import copy_rules
+from .ruleset_files import slow_condition
 from .test_auth import audit_rows
 from .test_auth import login_redirect
 
@@ -333,6 +338,37 @@ def test_saving_shows_each_error_beside_its_line(app: Flask, auth: Auth) -> None
     fixed = follow(auth, save(auth, draft_id, "candidates.yaml", text.replace(*reversed(TYPO)), started))
     assert re.search(r"Saved; the draft loads and all \d+ tests pass\.", text_of(fixed))
     assert "gutter-error" not in fixed.get_data(as_text=True)
+
+
+def test_a_slow_condition_is_reported_at_its_line_and_the_page_answers(
+    database_urls: dict[str, str], tmp_path: Path
+) -> None:
+    # The condition is legal and slow only for age 62, which the file's own new test case has.
+    app = make_app(database_urls["sqlite"], RULES_DIR=str(copy_rules(tmp_path / "app")), RULES_EVALUATION_MS=100)
+    try:
+        require_ruleset(app)
+        auth = Auth(app.test_client(), Users(app))
+        auth.login_as("staff")
+        draft_id = start(auth)
+        text, started = open_file(auth, draft_id, "flags.yaml")
+        changed = copy_rules(tmp_path / "draft") / "flags.yaml"
+        line, column = add_flag(changed, slow_condition(), tested_with_age=62)
+        began = time.monotonic()
+        saved = save(auth, draft_id, "flags.yaml", changed.read_text(encoding="utf-8"), started)
+        page = follow(auth, saved)
+        assert time.monotonic() - began < 30  # the condition alone takes seconds, and hours with more ones
+        assert page.status_code == 200
+        error = f"flags.yaml:{line}:{column}: {SLOW_RULE}: this condition took more than 100 ms for one submission"
+        assert error in text_of(page) and "; simplify it" in text_of(page)
+        assert f'<span id="line-{line}" class="gutter-error">' in page.get_data(as_text=True)
+        assert "Saved; 1 problem." in text_of(page)
+        assert SLOW_RULE in stored_draft(app, draft_id).sources["flags.yaml"]  # the text is kept
+        overview = auth.client.get(f"/rules/drafts/{draft_id}")
+        assert overview.status_code == 200 and error in text_of(overview)
+    finally:
+        _empty_tables(app)
+        engine_for(app).dispose()
+        budget.configure(budget.Budget())
 
 
 def test_a_save_over_a_newer_edit_is_refused_and_both_texts_are_shown(app: Flask, auth: Auth, users: Users) -> None:

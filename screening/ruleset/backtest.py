@@ -238,7 +238,7 @@ class _ConditionTable:
             self.texts.append(condition.text)
             # "$" names rule-engine builtins such as $now: the result may not depend on the facts alone.
             memo: dict[Any, bool] | None = None if "$" in condition.text else {}
-            self._entries.append((condition.rule.matches, condition.symbols, memo))
+            self._entries.append((condition.matches, condition.symbols, memo))
 
     def evaluate(self, facts: dict[str, Any]) -> list[bool | _Failed]:
         """Return, for each condition in order, whether it holds for ``facts`` (or how it failed)."""

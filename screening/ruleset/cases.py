@@ -54,9 +54,14 @@ class CaseResult:
         return f"{self.case.file}:{self.case.line}"
 
 
+def all_cases(ruleset: RuleSet) -> tuple[Case, ...]:
+    """Return every test case of the rule set, in file order, then the engine's safety cases."""
+    return (*ruleset.cases, *BUILT_IN_CASES)
+
+
 def run_cases(ruleset: RuleSet) -> list[CaseResult]:
-    """Run every test case of the rule set, in file order, then the engine's safety cases."""
-    return [run_case(ruleset, case) for case in (*ruleset.cases, *BUILT_IN_CASES)]
+    """Run every test case of the rule set and the engine's safety cases."""
+    return [run_case(ruleset, case) for case in all_cases(ruleset)]
 
 
 def failures(results: list[CaseResult]) -> list[CaseResult]:
@@ -142,23 +147,33 @@ def probe(ruleset: RuleSet) -> list[RuleError]:
     """Return a problem at the condition of each rule that raises for a generated answers document."""
     problems: dict[str, RuleError] = {}
     for document, scores in probe_documents():
-        try:
-            facts = derive_facts(document, scores, ruleset.tables)
-        except Exception as error:  # noqa: BLE001 - tables that fail for a valid document are reported, not raised
-            return [RuleError("tables", 1, 1, "-", f"the tables fail for a valid answers document: {error}")]
-        for rule in ruleset.rules:
-            if rule.id in problems:
-                continue
-            try:
-                rule.condition.matches(facts)
-            except Exception as error:  # noqa: BLE001 - any failure is reported at the rule
-                read = ", ".join(f"{name} = {facts.get(name)!r}" for name in rule.condition.symbols)
-                problems[rule.id] = RuleError(
-                    rule.file,
-                    rule.line,
-                    rule.column,
-                    rule.id,
-                    f"the condition raised {type(error).__name__} ({error}) for a valid answers document ({read});"
-                    " every condition must give true or false for every patient",
-                )
+        probe_document(ruleset, document, scores, problems)
     return sorted(problems.values())
+
+
+def probe_document(
+    ruleset: RuleSet, document: dict[str, Any], scores: dict[str, Any], problems: dict[str, RuleError]
+) -> None:
+    """Evaluate every rule not yet in ``problems`` on one generated document, adding the rules that raise."""
+    try:
+        facts = derive_facts(document, scores, ruleset.tables)
+    except Exception as error:  # noqa: BLE001 - tables that fail for a valid document are reported, not raised
+        problems.setdefault(
+            "-", RuleError("tables", 1, 1, "-", f"the tables fail for a valid answers document: {error}")
+        )
+        return
+    for rule in ruleset.rules:
+        if rule.id in problems:
+            continue
+        try:
+            rule.condition.matches(facts)
+        except Exception as error:  # noqa: BLE001 - any failure is reported at the rule
+            read = ", ".join(f"{name} = {facts.get(name)!r}" for name in rule.condition.symbols)
+            problems[rule.id] = RuleError(
+                rule.file,
+                rule.line,
+                rule.column,
+                rule.id,
+                f"the condition raised {type(error).__name__} ({error}) for a valid answers document ({read});"
+                " every condition must give true or false for every patient",
+            )

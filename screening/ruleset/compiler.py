@@ -2,6 +2,15 @@
 
 rule-engine's own "line L:C" text is unreliable, so every failure is turned into an
 offset within the condition text, which the loader maps to a position in the file.
+
+A condition may use only what evaluates in bounded time and memory: comparisons, boolean logic,
+arithmetic, ``in``, a few attributes (``.length``...), indexing, and arrays and comprehensions.
+Regular expressions (they can backtrack for hours), rule-engine's ``$`` builtins (``$now`` and
+``$random`` differ from one evaluation to the next) and bit operators are refused before
+rule-engine compiles the text, because rule-engine evaluates expressions over literals while it
+compiles them. After compiling, the expression tree is walked and only checked node types pass.
+How long an allowed condition takes still depends on its size (a comprehension over a long literal
+array inside another); ``ruleset.budget`` bounds that when rule text is evaluated.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ from typing import Any
 
 import rule_engine
 from rule_engine import DataType
+from rule_engine import ast
 from rule_engine import errors
 
 from .facts import FACT_TYPES
@@ -25,6 +35,52 @@ _LITERAL = re.compile(rf"(?P<text>{_STRING})|(?P<number>\b\d+(?:\.\d+)?\b)|(?P<b
 _COMPARISON = re.compile(
     rf"\b(?P<fact>[a-z_][a-z0-9_]*)\s*(?:==|!=|>=|<=|>|<)\s*(?P<literal>{_STRING}|\d+(?:\.\d+)?|true|false)"
 )
+
+
+#: rule-engine's regular-expression operators, refused with what to write instead.
+_REGEX_TOKENS = {"EQ_FZM": "=~", "EQ_FZS": "=~~", "NE_FZM": "!~", "NE_FZS": "!~~"}
+#: Bit operators: rule-engine folds ``1 << 30000000`` into a nine-million-digit number while compiling.
+_BIT_TOKENS = {"BWAND": "&", "BWOR": "|", "BWXOR": "^", "BWLSH": "<<", "BWRSH": ">>"}
+#: Literals conditions have no use for: no fact has their type (write a list of values as an array, [...]).
+_LITERAL_TOKENS = {
+    "BYTES": "bytes literals",
+    "DATETIME": "date and time literals",
+    "TIMEDELTA": "time span literals",
+    "LBRACE": "mapping and set literals ({...})",
+}
+#: Attributes whose cost is at most linear in the size of the value (none of them returns a function).
+ATTRIBUTES = frozenset({"length", "is_empty", "as_lower", "as_upper", "to_set", "to_ary", "ceiling", "floor"})
+#: Expression nodes checked to evaluate in time linear in their operands (comprehensions multiply the
+#: lengths of their arrays, which the evaluation budget bounds). Exact types: a subclass may do more,
+#: as the regular-expression comparison does.
+_BOUNDED_NODES: frozenset[type] = frozenset(
+    {
+        ast.BooleanExpression,
+        ast.FloatExpression,
+        ast.StringExpression,
+        ast.NullExpression,
+        ast.ArrayExpression,
+        ast.SetExpression,
+        ast.SymbolExpression,
+        ast.LogicExpression,
+        ast.ComparisonExpression,
+        ast.ArithmeticComparisonExpression,
+        ast.AddExpression,
+        ast.SubtractExpression,
+        ast.ArithmeticExpression,
+        ast.CoalesceExpression,
+        ast.ContainsExpression,
+        ast.GetAttributeExpression,
+        ast.GetItemExpression,
+        ast.GetSliceExpression,
+        ast.ComprehensionExpression,
+        ast.TernaryExpression,
+        ast.UnaryExpression,
+    }
+)
+#: The operands of each kind of node, by attribute name.
+_OPERANDS = ("left", "right", "container", "member", "object", "item", "start", "stop", "iterable", "condition")
+_MORE_OPERANDS = ("result", "case_true", "case_false")
 
 
 class ConditionError(Exception):
@@ -62,6 +118,7 @@ def compile_condition(text: str) -> Condition:
         return FACT_TYPES[name]
 
     context = rule_engine.Context(type_resolver=resolve)
+    _refuse_unbounded_tokens(text)
     try:
         rule = rule_engine.Rule(text, context=context)
     except errors.RuleSyntaxError as error:
@@ -74,7 +131,84 @@ def compile_condition(text: str) -> Condition:
     except errors.EngineError as error:
         raise _type_mismatch(text, error.message) from None
     _require_boolean(text, rule)
+    _require_bounded(text, rule.statement.expression)
     return Condition(text, rule, tuple(symbols))
+
+
+def _tokens(text: str) -> list[Any]:
+    """Return rule-engine's tokens of ``text``, up to the first one it cannot read (compiling reports that)."""
+    lexer = rule_engine.Rule.parser._lexer.clone()  # noqa: SLF001 - rule-engine's own lexer, so tokens match its parser
+    lexer.input(text)
+    tokens = []
+    try:
+        for token in iter(lexer.token, None):
+            tokens.append(token)
+    except errors.RuleSyntaxError:
+        pass
+    return tokens
+
+
+def _refuse_unbounded_tokens(text: str) -> None:
+    """Refuse regular expressions, builtins, bit operators and other literals, before anything is evaluated."""
+    tokens = _tokens(text)
+    for index, token in enumerate(tokens):
+        kind, offset = token.type, int(token.lexpos)
+        if kind in _REGEX_TOKENS:
+            raise ConditionError(
+                f"regular expressions ('{_REGEX_TOKENS[kind]}') are not allowed in conditions: some take hours on a "
+                'short text. Compare with == (phq9_band == "severe"), use in with a list of values '
+                '(phq9_band in ["moderately_severe", "severe"]), or ask for a fact that says what you need',
+                offset,
+            )
+        if kind in _BIT_TOKENS:
+            raise ConditionError(f"the bit operator '{_BIT_TOKENS[kind]}' is not allowed in conditions", offset)
+        if kind in _LITERAL_TOKENS:
+            raise ConditionError(
+                f"{_LITERAL_TOKENS[kind]} are not allowed in conditions: no fact has that type "
+                '(a list of values is an array: ["yes", "possible"])',
+                offset,
+            )
+        if kind == "SYMBOL" and str(token.value).startswith("$"):
+            raise ConditionError(
+                f"'{token.value}' (a rule-engine builtin) is not allowed in conditions: a condition reads only the "
+                "facts, so that the same answers always get the same outcome (see `flask rules facts`)",
+                offset,
+            )
+        after_dot = index > 0 and tokens[index - 1].type in ("ATTR", "ATTR_SAFE")
+        if kind == "SYMBOL" and after_dot and token.value not in ATTRIBUTES:
+            raise ConditionError(_attribute_message(str(token.value)), offset)
+
+
+def _attribute_message(name: str) -> str:
+    """Describe an attribute conditions may not use."""
+    allowed = ", ".join(f".{attribute}" for attribute in sorted(ATTRIBUTES))
+    return f"the attribute '.{name}' is not allowed in conditions (allowed: {allowed})"
+
+
+def _require_bounded(text: str, node: Any) -> None:
+    """Refuse any expression node not checked to be bounded (the tokens were checked first: this is the backstop)."""
+    if type(node) not in _BOUNDED_NODES:
+        name = type(node).__name__.removesuffix("Expression").lower()
+        raise ConditionError(f"this kind of expression ({name}) is not allowed in conditions", 0)
+    if isinstance(node, ast.SymbolExpression) and node.scope is not None:
+        raise ConditionError(f"'${node.name}' (a rule-engine builtin) is not allowed in conditions", 0)
+    if isinstance(node, ast.GetAttributeExpression) and node.name not in ATTRIBUTES:
+        found = _outside_strings(text, re.compile(rf"\.{re.escape(node.name)}\b"))
+        raise ConditionError(_attribute_message(node.name), found.start() + 1 if found else 0)
+    for operand in _operands(node):
+        _require_bounded(text, operand)
+
+
+def _operands(node: Any) -> list[Any]:
+    """Return the expressions a node evaluates: its operands, or the members of an array or set literal."""
+    if isinstance(node, ast.ArrayExpression | ast.SetExpression):
+        return list(node.value)
+    operands = []
+    for name in (*_OPERANDS, *_MORE_OPERANDS):
+        operand = getattr(node, name, None)
+        if isinstance(operand, ast.ExpressionBase):
+            operands.append(operand)
+    return operands
 
 
 def _unknown_fact(text: str, name: str) -> ConditionError:

@@ -32,9 +32,9 @@ from sqlalchemy.exc import IntegrityError
 from ..models import RulesLoadFailure
 from ..models import RulesWorker
 from . import store
+from .budget import Exceeded
+from .budget import evaluate_bounded
 from .cases import failures
-from .cases import probe
-from .cases import run_cases
 from .loader import Sources
 from .loader import load_ruleset
 from .loader import read_sources
@@ -78,7 +78,8 @@ def checked_ruleset(sources: Sources, *, prefix: str = "rules/") -> RuleSet:
     if cached is None:
         cached = _load_and_test(sources)
         with _cache_lock:
-            _cache[version] = cached
+            if not isinstance(cached, _Interrupted):  # tried again next time
+                _cache[version] = cached
             while len(_cache) > _CACHE_SIZE:
                 _cache.popitem(last=False)
     if isinstance(cached, list):
@@ -86,17 +87,28 @@ def checked_ruleset(sources: Sources, *, prefix: str = "rules/") -> RuleSet:
     return cached
 
 
+class _Interrupted(list[str]):
+    """The problems of a check that was cut short (its time in all, or its process lost): not kept."""
+
+
 def _load_and_test(sources: Sources) -> RuleSet | list[str]:
-    """Return the loaded rule set, or the list of problems keeping it from activation."""
+    """Return the loaded rule set, or the list of problems keeping it from activation.
+
+    The test cases and the probe run in a bounded child process (``budget``), never in this one.
+    """
     try:
         ruleset = load_ruleset(sources)
     except RuleSetInvalid as invalid:
         return [str(error) for error in invalid.errors]
-    failed = failures(run_cases(ruleset))
-    raised = probe(ruleset)
-    if failed or raised:
+    try:
+        untrusted = evaluate_bounded(ruleset.sources)
+    except Exceeded as exceeded:
+        problems = [str(exceeded.rule_error())]
+        return problems if exceeded.lasting else _Interrupted(problems)
+    failed = failures(list(untrusted.cases))
+    if failed or untrusted.raised:
         return [f"{r.where}: test '{r.case.spec.name}' failed: {'; '.join(r.problems)}" for r in failed] + [
-            str(error) for error in raised
+            str(error) for error in untrusted.raised
         ]
     return ruleset
 

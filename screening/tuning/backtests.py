@@ -1,8 +1,11 @@
 """Dry runs (backtests) of a rule set against stored submissions: stored, queued, run in chunks, reported.
 
 A run copies the candidate's files and names the stored version it is compared with. The task
-evaluates the submissions in chunks of consecutive ids, across worker processes, and commits the
+evaluates the submissions in chunks of consecutive ids, in worker processes, and commits the
 progress after every chunk, so a page can show how far it is and a user can leave and come back.
+The rule text is untrusted: it is evaluated only in those workers, bounded children of
+``ruleset.budget`` (time per submission, memory, and ``RULES_DRY_RUN_SECONDS`` for the whole run);
+a run that goes over fails with a message naming the rule, and the task's thread only waits.
 The result holds counts, transitions and the changed submissions' references, rules and facts:
 never answers or notes (``ruleset.backtest``). Staff and admins start dry runs (DRY_RUN_ROLES); the
 fact values of individual patients are shown to clinical roles only (FACT_ROLES,
@@ -11,10 +14,11 @@ fact values of individual patients are shown to clinical roles only (FACT_ROLES,
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import multiprocessing
 import multiprocessing.util
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import replace
 from datetime import UTC
@@ -22,6 +26,7 @@ from datetime import date
 from datetime import datetime
 from datetime import time
 from datetime import timedelta
+from time import monotonic
 from typing import Callable
 
 import sqlalchemy as sa
@@ -36,9 +41,11 @@ from ..db import new_session
 from ..models import BacktestRun
 from ..models import RuleSetVersion
 from ..models import Submission
+from ..ruleset import budget
 from ..ruleset.backtest import Backtest
 from ..ruleset.backtest import Change
 from ..ruleset.backtest import Comparison
+from ..ruleset.backtest import StoredRow
 from ..ruleset.loader import Sources
 from ..ruleset.loader import load_ruleset
 from ..ruleset.loader import version_of
@@ -71,6 +78,10 @@ MAX_ERROR_LINES = 50
 MAX_ERROR_LENGTH = 4000
 Progress = Callable[[int, int], None]
 Bounds = tuple[int, int]
+#: What a worker is given: the ids of a chunk, or its rows when the worker cannot open the database.
+Work = Bounds | list[StoredRow]
+
+budget.preload(__name__)  # the workers' module, imported once in the server they start from
 
 
 # --- Starting a run ---------------------------------------------------------------------------------
@@ -167,9 +178,9 @@ def enqueue_backtest(app: Flask, run_id: int) -> None:
 
 @dataclass(frozen=True)
 class _Job:
-    """What every worker needs to evaluate chunks of one run."""
+    """What every worker needs to evaluate chunks of one run (no database when it is given the rows)."""
 
-    database_url: str
+    database_url: str | None
     candidate_sources: Sources
     against_sources: Sources
     submitted_from: datetime | None
@@ -186,6 +197,8 @@ def run_backtest(app: Flask, run_id: int, *, progress: Progress | None = None) -
     A run that is done, failed or running elsewhere is returned as it is; an unknown id raises
     TuningNotFound. ``progress(processed, total)`` is called after every chunk, once committed.
     """
+    started = monotonic()
+    limits = budget.Budget.from_config(app.config)
     with new_session(app) as session:
         run = get_run(session, run_id)
         if not _claim(session, run, _now()):
@@ -212,10 +225,13 @@ def run_backtest(app: Flask, run_id: int, *, progress: Progress | None = None) -
                     progress(run.processed, run.total)
 
             processes = backtest_processes(app) if run.total >= _parallel_from(app) else 1
-            _evaluate(app, job, candidate, against, chunks, processes, record)
+            _evaluate(app, job, chunks, processes, record, limits=limits, started=started)
             _finish(session, run, comparison)
         except _Rulesets as problem:
             _fail(session, run, str(problem))
+        except budget.Exceeded as exceeded:
+            session.rollback()
+            _fail(session, run, f"The dry run was stopped: {exceeded}")
         except Exception as error:  # noqa: BLE001 - the page shows a short message; the log has the rest
             log.exception("dry run %s failed", run_id)
             session.rollback()
@@ -279,26 +295,37 @@ def _chunks(session: orm.Session, run: BacktestRun, size: int) -> list[Bounds]:
 def _evaluate(
     app: Flask,
     job: _Job,
-    candidate: RuleSet,
-    against: RuleSet,
     chunks: list[Bounds],
     processes: int,
     record: Callable[[Comparison], None],
+    *,
+    limits: budget.Budget,
+    started: float,
 ) -> None:
-    """Evaluate every chunk, in this process or across worker processes, recording each in id order."""
-    processes = min(processes, len(chunks))
-    if processes <= 1 or _in_memory(job.database_url):
-        runner = _ChunkRunner(engine_for(app), Backtest(candidate, against), job.submitted_from, job.submitted_to)
-        for chunk in chunks:
-            record(runner.run(chunk))
+    """Evaluate every chunk in bounded worker processes (never in this one), recording each in id order.
+
+    Raise budget.Exceeded, naming the rule, when a submission or the whole run (which began at the
+    ``started`` reading of ``time.monotonic``) goes over the budget.
+    Workers read their chunks from the database; one in memory (tests) is read here and the rows sent.
+    """
+    if not chunks:
         return
-    # "spawn": the caller may be a threaded task consumer, and a forked copy of its threads is unsafe.
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(processes, initializer=_start_worker, initargs=(job,)) as pool:
-        for part in pool.imap(_run_chunk, chunks):
+    items: Iterable[Work] = chunks
+    if job.database_url is None or _in_memory(job.database_url):
+        reader = _ChunkRunner(engine_for(app), None, job.submitted_from, job.submitted_to)
+        items = (reader.rows(chunk) for chunk in chunks)
+        job = dataclasses.replace(job, database_url=None)
+    with budget.BoundedPool(
+        min(processes, len(chunks)),
+        seconds=limits.dry_run_seconds,
+        started=started,
+        doing="the dry run",
+        budget=limits,
+        initializer=_start_worker,
+        initargs=(job,),
+    ) as pool:
+        for part in pool.map(_run_chunk, items):
             record(part)
-        pool.close()
-        pool.join()
 
 
 def backtest_processes(app: Flask) -> int:
@@ -323,12 +350,15 @@ def _in_memory(url: str) -> bool:
 
 
 class _ChunkRunner:
-    """Reads the stored submissions of one chunk (plain columns, no ORM objects) and compares them."""
+    """Reads the stored submissions of one chunk (plain columns, no ORM objects) and compares them.
+
+    Each submission is one timed evaluation of the worker's budget.
+    """
 
     def __init__(
         self,
-        engine: sa.Engine,
-        backtest: Backtest,
+        engine: sa.Engine | None,
+        backtest: Backtest | None,
         submitted_from: datetime | None,
         submitted_to: datetime | None,
     ) -> None:
@@ -336,15 +366,29 @@ class _ChunkRunner:
         self.backtest = backtest
         self.range = _in_range(submitted_from, submitted_to)
 
-    def run(self, bounds: Bounds) -> Comparison:
-        """Return the comparison of the submissions with ids from ``bounds[0]`` to ``bounds[1]``."""
-        query = (
+    def _query(self, bounds: Bounds) -> sa.Select[tuple[str, datetime, dict[str, object], dict[str, object]]]:
+        """Return the query of the submissions with ids from ``bounds[0]`` to ``bounds[1]``."""
+        return (
             sa.select(Submission.reference, Submission.submitted_at, Submission.answers, Submission.scores)
             .where(Submission.id.between(bounds[0], bounds[1]), *self.range)
             .order_by(Submission.id)
         )
+
+    def rows(self, bounds: Bounds) -> list[StoredRow]:
+        """Return the rows of one chunk, to send to a worker."""
+        assert self.engine is not None
         with self.engine.connect() as connection:
-            return self.backtest.compare(connection.execute(query))  # type: ignore[arg-type]
+            return [tuple(row) for row in connection.execute(self._query(bounds))]  # type: ignore[misc]
+
+    def run(self, work: Work) -> Comparison:
+        """Return the comparison of one chunk: its rows, or the ids to read them by."""
+        assert self.backtest is not None
+        if isinstance(work, list):
+            return self.backtest.compare(budget.watch().each(work))
+        assert self.engine is not None
+        with self.engine.connect() as connection:
+            rows = connection.execute(self._query(work))
+            return self.backtest.compare(budget.watch().each(rows))  # type: ignore[arg-type]
 
 
 _worker: _ChunkRunner | None = None
@@ -352,26 +396,29 @@ _worker_error: str | None = None
 
 
 def _start_worker(job: _Job) -> None:
-    """Set up one worker process: its own engine, and both rule sets loaded once from their sources.
+    """Set up one worker process: its own engine, and both rule sets loaded once from their sources, watched.
 
-    Never raises: a pool replaces a worker whose start failed, again and again, so the failure is
-    kept and reported by the first chunk instead.
+    Never raises: a worker whose start failed would break the whole pool without a reason, so the
+    failure is kept and reported by the first chunk instead.
     """
     global _worker, _worker_error
     try:
-        engine = make_engine(job.database_url)
-        multiprocessing.util.Finalize(None, engine.dispose, exitpriority=10)
-        backtest = Backtest(load_ruleset(job.candidate_sources), load_ruleset(job.against_sources))
-        _worker = _ChunkRunner(engine, backtest, job.submitted_from, job.submitted_to)
+        engine = None
+        if job.database_url is not None:
+            engine = make_engine(job.database_url)
+            multiprocessing.util.Finalize(None, engine.dispose, exitpriority=10)
+        candidate = budget.watched(load_ruleset(job.candidate_sources))
+        against = budget.watched(load_ruleset(job.against_sources))
+        _worker = _ChunkRunner(engine, Backtest(candidate, against), job.submitted_from, job.submitted_to)
     except Exception as error:  # noqa: BLE001 - reported through _run_chunk
         _worker_error = type(error).__name__
 
 
-def _run_chunk(bounds: Bounds) -> Comparison:
+def _run_chunk(work: Work) -> Comparison:
     """Compare one chunk in a worker process."""
     if _worker is None:
         raise RuntimeError(f"the dry run worker could not start ({_worker_error or 'not started'})")
-    return _worker.run(bounds)
+    return _worker.run(work)
 
 
 def _finish(session: orm.Session, run: BacktestRun, comparison: Comparison) -> None:

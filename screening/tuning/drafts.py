@@ -28,9 +28,8 @@ from ..models import RuleSetActivation
 from ..models import RuleSetVersion
 from ..models import User
 from ..ruleset import store
+from ..ruleset import budget
 from ..ruleset.cases import CaseResult
-from ..ruleset.cases import probe
-from ..ruleset.cases import run_cases
 from ..ruleset.loader import Sources
 from ..ruleset.loader import limit_problems
 from ..ruleset.loader import load_ruleset
@@ -127,14 +126,23 @@ def normalize_text(text: str) -> str:
     return text.rstrip("\n") + "\n" if text.strip() else ""
 
 
-def check_sources(sources: Sources, active_sources: Sources | None) -> Check:
-    """Load, test and compare a rule set with the active one; never raises for bad rules."""
+def check_sources(sources: Sources, active_sources: Sources | None, *, limits: budget.Budget | None = None) -> Check:
+    """Load, test and compare a rule set with the active one; never raises for bad rules.
+
+    The test cases (the files' and the engine's safety cases) and the probe with generated answers run in a
+    child process within ``limits`` (the process's configured budget by default): a rule that goes over it is a
+    load error at its line, so the draft cannot be published.
+    """
     try:
         ruleset = load_ruleset(sources)
     except RuleSetInvalid as invalid:
         return Check(errors=invalid.errors, results=[], safety=[], problems=[str(e) for e in invalid.errors])
-    results = run_cases(ruleset)
-    raised = probe(ruleset)
+    try:
+        untrusted = budget.evaluate_bounded(ruleset.sources, budget=limits)
+    except budget.Exceeded as exceeded:
+        error = exceeded.rule_error()
+        return Check(errors=[error], results=[], safety=[], problems=[str(error)])
+    results, raised = list(untrusted.cases), list(untrusted.raised)
     safety = safety_changes(_loaded(active_sources), ruleset) if active_sources is not None else []
     problems = [
         f"{r.where}: test '{r.case.spec.name}' failed: {'; '.join(r.problems)}" for r in results if not r.passed
