@@ -520,8 +520,8 @@ def test_two_worker_processes_give_the_same_result_as_one(
 
 
 def store_aged(app: Flask, age: int) -> None:
-    """Store one more submission: the baseline answers of a person of ``age``."""
-    answers = {**document("plain"), "age": age}
+    """Store one more submission: the baseline answers of a person of ``age``, with symptoms for 7 months."""
+    answers = {**document("plain"), "age": age, "pain_duration_months": 7}
     with new_session(app) as session:
         session.add(
             Submission(
@@ -538,9 +538,10 @@ def store_aged(app: Flask, age: int) -> None:
 
 
 def slow_candidate(tmp_path: Path, *, depth: int = 2) -> tuple[Sources, tuple[int, int]]:
-    """Return rules whose condition is slow for age 62 only: their test cases pass, a stored submission does not."""
+    """Return rules whose condition is slow only at age 62 with symptoms for 7 months: neither their test cases nor
+    the check's generated answers have that, a stored submission does."""
     rules = copy_rules(tmp_path)
-    where = add_flag(rules / "flags.yaml", slow_condition("age == 62", depth=depth))
+    where = add_flag(rules / "flags.yaml", slow_condition("age == 62 and pain_duration_months == 7", depth=depth))
     return read_sources(rules), where
 
 
