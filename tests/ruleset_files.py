@@ -49,7 +49,8 @@ SLOW_RULE = "flag-slow"
 def slow_condition(guard: str = "age == 62", *, depth: int = 2) -> str:
     """Return a legal condition that is slow once ``guard`` holds (no shipped test case has age 62).
 
-    ``depth`` comprehensions over 300 ones are nested: 2 take about a second, 3 take minutes.
+    ``depth`` comprehensions over 300 ones are nested: 2 take about a second, 3 would take minutes and are refused
+    when compiled, as too costly.
     """
     inner = "a0"
     for level in range(depth):
@@ -58,7 +59,8 @@ def slow_condition(guard: str = "age == 62", *, depth: int = 2) -> str:
 
 
 def big_condition(guard: str = "age == 62") -> str:
-    """Return a legal condition that builds 90,000 new strings of 1,000 characters (90 MB) once ``guard`` holds."""
+    """Return a condition that would build 90,000 new strings of 1,000 characters (90 MB) once ``guard`` holds; it is
+    refused when compiled, as too costly."""
     return f'{guard} and [[[phq9_band + "{"x" * 1000}" for a in x] for b in x] for x in [{ONES}]].length > 0'
 
 

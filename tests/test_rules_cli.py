@@ -31,7 +31,7 @@ def test_check_passes_on_the_shipped_rules(runner: FlaskCliRunner) -> None:
 
 def test_check_and_test_stop_a_slow_condition_and_name_it(runner: FlaskCliRunner, tmp_path: Path) -> None:
     rules = copy_rules(tmp_path)
-    line, column = add_flag(rules / "flags.yaml", slow_condition(depth=3), tested_with_age=62)  # minutes here
+    line, column = add_flag(rules / "flags.yaml", slow_condition(), tested_with_age=62)
     for command in ("check", "test"):
         result = runner.invoke(args=["rules", command, str(rules)])
         assert result.exit_code == 1, result.output

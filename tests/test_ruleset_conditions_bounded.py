@@ -7,12 +7,15 @@ before they are compiled, at the operator, with a message saying what to write i
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
+from screening.ruleset.compiler import COST_MAX
 from screening.ruleset.compiler import ConditionError
 from screening.ruleset.compiler import compile_condition
+from screening.ruleset.compiler import worst_case_cost
 from screening.ruleset.loader import load_ruleset
 from screening.ruleset.loader import read_sources
 from screening.ruleset.model import RuleSetInvalid
@@ -21,6 +24,7 @@ from .ruleset_files import RULES
 from .ruleset_files import copy_rules
 from .ruleset_files import edit
 from .ruleset_files import position
+from .ruleset_files import slow_condition
 
 CATASTROPHIC = r'phq9_band =~ "^(\\w|\\w\\w|\\w+)*x$"'
 
@@ -116,3 +120,18 @@ def test_bounded_conditions_compile(text: str) -> None:
 
 def test_the_shipped_rules_use_nothing_refused() -> None:
     load_ruleset(read_sources(RULES))
+
+
+def test_every_shipped_condition_is_far_below_the_cost_limit() -> None:
+    costs = [
+        worst_case_cost(rule.condition.rule.statement.expression) for rule in load_ruleset(read_sources(RULES)).rules
+    ]
+    assert max(costs) * 100 < COST_MAX
+
+
+def test_a_condition_that_could_take_hours_for_some_patient_is_refused_before_it_is_evaluated() -> None:
+    started = time.monotonic()
+    with pytest.raises(ConditionError, match=r"could take up to [\d,]+ steps for one submission"):
+        compile_condition(slow_condition("age == 62 and pain_duration_months == 7", depth=3))
+    assert time.monotonic() - started < 5  # it would take minutes to evaluate once
+    compile_condition(slow_condition("age == 62", depth=2))  # about a second: within the limit, left to the budget
