@@ -357,14 +357,7 @@ def test_the_author_a_co_author_and_staff_cannot_approve(session: orm.Session, p
     assert drafts.may_approve(draft, as_user(session, people.physician), two_person=True) is None
     staff_draft = submitted(session, people)
     with pytest.raises(TuningForbidden):
-        drafts.approve(
-            session,
-            staff_draft,
-            user=as_user(session, people.author),
-            now=NOW,
-            two_person=True,
-            reviewed=drafts.draft_version(staff_draft),
-        )
+        approve_as(session, staff_draft, people.author)
 
 
 def test_a_reviewer_who_sent_a_draft_back_may_approve_it_later(session: orm.Session, people: People) -> None:
@@ -566,14 +559,7 @@ def test_submitting_a_draft_equal_to_the_active_version_is_refused(session: orm.
 def test_a_draft_started_before_another_publication_cannot_undo_it(session: orm.Session, people: People) -> None:
     stale = new_draft(session, people.author)
     published = submitted(session, people)
-    drafts.approve(
-        session,
-        published,
-        user=as_user(session, people.physician),
-        now=NOW,
-        two_person=True,
-        reviewed=drafts.draft_version(published),
-    )
+    approve_as(session, published, people.physician)
     text = stale.sources["flags.yaml"]
     drafts.save_file(
         session,
@@ -780,14 +766,7 @@ def test_two_switches_from_the_same_active_version_cannot_both_be_stored(
     app: Flask, session: orm.Session, people: People
 ) -> None:
     published = submitted(session, people)
-    drafts.approve(
-        session,
-        published,
-        user=as_user(session, people.physician),
-        now=NOW,
-        two_person=True,
-        reviewed=drafts.draft_version(published),
-    )
+    approve_as(session, published, people.physician)
     session.commit()
     [newest, first] = store.activations(session)
     assert newest[0].replaces_id == first[0].id and first[0].replaces_id is None
