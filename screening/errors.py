@@ -18,6 +18,34 @@ class ScreeningError(Exception):
         self.message = message
 
 
+class Forbidden(ScreeningError):
+    """The user may not take this step: their role, or a rule such as the two-person rule."""
+
+    http_status = 403
+    title = "You cannot take this step"
+
+
+class NotFound(ScreeningError):
+    """Nothing matches what the request names."""
+
+    http_status = 404
+    title = "We could not find this"
+
+
+class Conflict(ScreeningError):
+    """What the request acts on changed meanwhile, or is not in a state that allows the step."""
+
+    http_status = 409
+    title = "This has changed"
+
+
+class Invalid(ScreeningError):
+    """The input is not acceptable."""
+
+    http_status = 422
+    title = "Please check what you entered"
+
+
 class AnswersError(ScreeningError):
     """An answers document breaks the canonical shape; ``field`` names where."""
 

@@ -1,43 +1,36 @@
-"""What can go wrong while tuning rules; each maps to an HTTP status in one place."""
+"""What can go wrong while tuning rules: the shared kinds of ``screening.errors``, with its titles."""
 
 from __future__ import annotations
 
+from ..errors import Conflict
+from ..errors import Forbidden
+from ..errors import Invalid
+from ..errors import NotFound
 from ..errors import ScreeningError
 
 
 class TuningError(ScreeningError):
     """A rule-tuning request that cannot be carried out as asked."""
 
-    http_status = 400
     title = "This change to the rules could not be made"
 
 
-class TuningNotFound(TuningError):
+class TuningNotFound(NotFound, TuningError):
     """No draft, file, version or dry run matches."""
 
-    http_status = 404
-    title = "We could not find this"
 
-
-class TuningForbidden(TuningError):
+class TuningForbidden(Forbidden, TuningError):
     """The user may not take this step (wrong role, or the two-person rule)."""
 
-    http_status = 403
-    title = "You cannot take this step"
 
-
-class TuningConflict(TuningError):
+class TuningConflict(Conflict, TuningError):
     """The draft changed meanwhile, or is not in a state that allows the step."""
 
-    http_status = 409
     title = "This draft has changed"
 
 
-class TuningInvalid(TuningError):
+class TuningInvalid(Invalid, TuningError):
     """The input is not acceptable: a bad file name, a title too long, a draft that fails its checks."""
-
-    http_status = 422
-    title = "Please check what you entered"
 
 
 class ReviewOutdated(TuningConflict):
