@@ -1,0 +1,1 @@
+"""The patient's private status page: what it shows (``service``) and the page itself (``views``)."""
