@@ -40,7 +40,7 @@ from screening.admin import service as accounts
 from screening.db import new_session
 from screening.intake import service as intake
 from screening.models import User
-from screening.review.status import issue_status_token
+from screening.status.service import issue_status_token
 from screening.rules import require_ruleset
 from screening.ruleset import store
 from screening.tuning import backtests

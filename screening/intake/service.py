@@ -21,7 +21,7 @@ from ..errors import DraftNotFound
 from ..instruments.scoring import score_answers
 from ..models import Draft
 from ..models import Submission
-from ..review.status import issue_status_token
+from ..status.service import issue_status_token
 from ..ruleset.model import RuleSet
 from . import steps
 

@@ -27,7 +27,7 @@ from ..decisions import latest_decision
 from ..decisions import patient_notes
 from ..errors import ScreeningError
 from ..models import Draft
-from ..review.status import hash_status_token
+from ..status.service import hash_status_token
 from ..rules import active_ruleset
 from ..answers import MAX_MEDICATION_TRIALS
 from ..instruments import INSTRUMENTS

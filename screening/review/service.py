@@ -34,9 +34,9 @@ from .queue import QueuePage
 from .queue import QueueRow
 from .queue import outcome_counts
 from .queue import queue_page
-from .status import PatientStatus
-from .status import issue_status_token
-from .status import patient_status
+from ..status.service import PatientStatus
+from ..status.service import issue_status_token
+from ..status.service import patient_status
 
 __all__ = [
     "DECISIONS",

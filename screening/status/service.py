@@ -17,7 +17,7 @@ from sqlalchemy import orm
 
 from ..models import ReviewAction
 from ..models import Submission
-from .errors import ReviewNotFound
+from ..review.errors import ReviewNotFound
 
 #: What the patient is told, by the submission's review status.
 STATES = ("received", "under_review", "contact")

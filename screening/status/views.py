@@ -9,12 +9,12 @@ from __future__ import annotations
 from flask import Blueprint
 from flask import render_template
 
-from .db import get_session
-from .review.status import patient_status
+from ..db import get_session
+from .service import patient_status
 
 bp = Blueprint("status", __name__)
 
-#: What the patient reads for each state of ``screening.review.status.STATES``.
+#: What the patient reads for each state of ``screening.status.service.STATES``.
 STATE_TEXTS = {
     "received": (
         "Received",
