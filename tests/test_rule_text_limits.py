@@ -35,6 +35,7 @@ from screening.ruleset.sourcemap import DEPTH_MAX
 from screening.ruleset.sourcemap import VALUES_MAX
 from screening.ruleset.sourcemap import YamlProblem
 from screening.ruleset.sourcemap import parse
+from screening.tuning import checks
 from screening.tuning import drafts
 from screening.tuning.errors import TuningInvalid
 
@@ -224,7 +225,7 @@ def test_saving_an_alias_bomb_is_quick_and_says_why_and_never_makes_a_valid_draf
     assert "aliases expand this file to more than 20,000 values; write the values out or use fewer aliases" in page
     stored = stored_draft(app, draft_id)
     assert stored.sources["candidates.yaml"] == bomb  # kept, so no work is lost, and marked as not loading
-    assert not drafts.check_sources(dict(stored.sources), None).loads
+    assert not checks.check_sources(dict(stored.sources), None).loads
     refused = auth.post(f"/rules/drafts/{draft_id}/submit")
     assert "cannot be published yet" in text_of(follow(auth, refused))
 
@@ -248,9 +249,9 @@ def test_no_database_lock_is_held_while_saved_text_is_checked(
     draft_id = start(auth)
     text, started = open_file(auth, draft_id, "flags.yaml")
     checking, go_on = threading.Event(), threading.Event()
-    real_check = drafts.check_sources
+    real_check = checks.check_sources
 
-    def slow_check(*args: Any) -> drafts.Check:
+    def slow_check(*args: Any) -> checks.Check:
         checking.set()
         assert go_on.wait(QUICK)
         return real_check(*args)
@@ -330,7 +331,7 @@ def _candidates() -> str:
 def test_check_sources_and_load_ruleset_never_raise_on_any_text(text: str) -> None:
     sources = {**read_sources(RULES), "candidates.yaml": text}
 
-    check = drafts.check_sources(sources, read_sources(RULES))
+    check = checks.check_sources(sources, read_sources(RULES))
 
     assert check.loads or check.errors
     try:
@@ -344,7 +345,7 @@ def test_check_sources_and_load_ruleset_never_raise_on_any_text(text: str) -> No
 def test_check_sources_never_raises_on_any_condition(expression: str) -> None:
     text = _candidates().replace("when: trd and phq9 >= 10", "when: " + _quoted(expression))
 
-    check = drafts.check_sources({**read_sources(RULES), "candidates.yaml": text}, None)
+    check = checks.check_sources({**read_sources(RULES), "candidates.yaml": text}, None)
 
     assert check.loads or check.errors
 

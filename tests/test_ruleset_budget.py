@@ -18,7 +18,7 @@ from screening.ruleset.loader import load_ruleset
 from screening.ruleset.loader import read_sources
 from screening.ruleset.registry import RulesUnavailable
 from screening.ruleset.registry import checked_ruleset
-from screening.tuning import drafts
+from screening.tuning import checks
 
 from .ruleset_files import RULES
 from .ruleset_files import SLOW_RULE
@@ -68,14 +68,14 @@ def test_a_check_never_evaluates_a_condition_in_this_process(tmp_path: Path, mon
         raise AssertionError("a condition was evaluated in the parent process")
 
     monkeypatch.setattr(Condition, "matches", refuse)
-    check = drafts.check_sources(sources, None)
+    check = checks.check_sources(sources, None)
     assert check.publishable and check.results and all(result.passed for result in check.results)
 
 
 def test_a_slow_condition_is_an_error_at_its_line(tmp_path: Path) -> None:
     sources, (line, column) = slow_rules(tmp_path, slow_condition())
     started = time.monotonic()
-    check = drafts.check_sources(sources, None)
+    check = checks.check_sources(sources, None)
     assert time.monotonic() - started < 10  # the condition alone takes seconds; the budget is 100 ms
     assert [str(error) for error in check.errors] == [f"flags.yaml:{line}:{column}: {SLOW_MESSAGE}"]
     assert not check.publishable and check.problems == [f"flags.yaml:{line}:{column}: {SLOW_MESSAGE}"]
@@ -106,7 +106,7 @@ def test_a_condition_that_could_take_hours_or_much_memory_is_refused_when_compil
     for condition in (slow_condition(depth=3), big_condition()):
         sources, (line, _) = slow_rules(tmp_path / str(len(condition)), condition)
         started = time.monotonic()
-        check = drafts.check_sources(sources, None)
+        check = checks.check_sources(sources, None)
         assert time.monotonic() - started < 10
         [error] = check.errors
         assert (error.file, error.line, error.rule) == ("flags.yaml", line, SLOW_RULE)
@@ -118,7 +118,7 @@ def test_a_check_over_its_total_time_is_stopped_naming_the_rule(tmp_path: Path) 
         tmp_path, slow_condition("age >= 0")
     )  # slow for every case: time runs out in it
     limits = budget.Budget(evaluation_ms=600_000, check_seconds=3)
-    check = drafts.check_sources(sources, None, limits=limits)
+    check = checks.check_sources(sources, None, limits=limits)
     assert [str(error) for error in check.errors] == [
         f"flags.yaml:{line}:{column}: {SLOW_RULE}: checking the rules took more than 3 s in all and was stopped "
         "while evaluating this condition; simplify it"

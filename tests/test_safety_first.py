@@ -35,7 +35,7 @@ from screening.ruleset.model import RuleSet
 from screening.ruleset.model import RuleSetInvalid
 from screening.ruleset.safety import ENGINE_CASES_FILE
 from screening.ruleset.safety import SAFETY_PATIENT_NOTE
-from screening.tuning.drafts import check_sources
+from screening.tuning.checks import check_sources
 
 from .ruleset_files import RULES
 

@@ -26,6 +26,7 @@ from screening.models import User
 from screening.ruleset import store
 from screening.ruleset.loader import read_sources
 from screening.ruleset.loader import version_of
+from screening.tuning import checks
 from screening.tuning import drafts
 from screening.tuning.errors import TuningConflict
 from screening.tuning.errors import TuningForbidden
@@ -262,7 +263,7 @@ def test_check_reports_load_errors_at_their_file_line_and_column(session: orm.Se
     draft = new_draft(session, people.author)
     change(session, draft, people.author, "candidates.yaml", "when: trd and phq9 >= 10", "when: trd and phq9x >= 10")
     change(session, draft, people.author, "flags.yaml", "when: age >= 65", 'when: age >= "65"')
-    check = drafts.check_draft(session, draft)
+    check = checks.check_draft(session, draft)
     assert not check.loads and not check.publishable
     line, column = position(draft.sources["candidates.yaml"], "phq9x")
     age_line, age_column = position(draft.sources["flags.yaml"], '"65"')
@@ -320,7 +321,7 @@ def test_submit_is_refused_when_the_safety_outcome_moves_in_the_queue(session: o
         user=author,
         now=NOW,
     )
-    check = drafts.check_draft(session, draft)
+    check = checks.check_draft(session, draft)
     assert not check.loads  # the engine's safety lock refuses it at the safety outcome
     assert any("'safety' must have the highest rank and queue priority 1" in p for p in check.problems)
     with pytest.raises(TuningInvalid, match="queue priority 1"):

@@ -32,6 +32,7 @@ from screening.rules import require_ruleset
 from screening.ruleset import budget
 from screening.ruleset import store
 from screening.ruleset.loader import read_sources
+from screening.tuning import checks
 from screening.tuning import drafts
 
 from .accounts import Auth
@@ -197,7 +198,7 @@ def failures_with(app: Flask, name: str, change: tuple[str, str]) -> int:
     """Return how many test cases fail when ``change`` is made to file ``name`` of the active version."""
     sources = active_version(app)[2]
     changed = {**sources, name: sources[name].replace(*change)}
-    return len(drafts.check_sources(changed, sources).failed)
+    return len(checks.check_sources(changed, sources).failed)
 
 
 def user_id(user: User | None) -> int:
@@ -281,7 +282,7 @@ def test_home_shows_the_active_version_workers_history_and_drafts(app: Flask, au
 
     page = text_of(auth.client.get("/rules/"))
     assert version in page and "First start from the files" in page and "the system" in page
-    passed = len(drafts.check_sources(sources, None).results)
+    passed = len(checks.check_sources(sources, None).results)
     assert f"Tests: {passed} passed , 0 failed" in page
     assert f'href="/rules/versions/{version_id}/tests"' in auth.client.get("/rules/").get_data(as_text=True)
     assert "web-2:4242:1" in page and "Still on older version" in page
@@ -533,7 +534,7 @@ def test_a_stored_version_shows_its_files_with_line_numbers_and_its_tests(app: F
     assert '<tr id="line-7"><th scope="row">7</th>' in page
     assert html.escape(sources["candidates.yaml"].splitlines()[6].strip(), quote=False) in page
     tests = text_of(auth.client.get(f"/rules/versions/{version_id}/tests"))
-    assert f"{len(drafts.check_sources(sources, None).results)} passed , 0 failed" in tests
+    assert f"{len(checks.check_sources(sources, None).results)} passed , 0 failed" in tests
 
 
 # --- Submitting, approving, publishing, rolling back --------------------------------------------------------

@@ -29,6 +29,7 @@ from ..ruleset.loader import Sources
 from ..ruleset.loader import version_of
 from ..ruleset.model import RuleError
 from . import backtests
+from . import checks
 from . import drafts
 from .diff import diff_file
 from .diff import diff_sources
@@ -59,7 +60,7 @@ NEW_FILE_TEXT = "rules: []\n"
 NEW_FILE = "new"
 _SIDE = re.compile(r"^([vd])([0-9]{1,9})$")
 _CHECKS_KEPT = 16
-_checks: OrderedDict[tuple[str, str | None], drafts.Check] = OrderedDict()
+_checks: OrderedDict[tuple[str, str | None], checks.Check] = OrderedDict()
 _checks_lock = threading.Lock()
 
 
@@ -112,13 +113,13 @@ def actor_name(actor: str | None, emails: Mapping[int, str]) -> str:
 # --- Checks ----------------------------------------------------------------------------------------
 
 
-def checked(sources: Sources, active_sources: Sources | None) -> drafts.Check:
+def checked(sources: Sources, active_sources: Sources | None) -> checks.Check:
     """Return the check of a rule set for display, kept per pair of versions (the service re-checks on every step)."""
     key = (version_of(sources), version_of(active_sources) if active_sources is not None else None)
     with _checks_lock:
         found = _checks.get(key)
     if found is None:
-        found = drafts.check_sources(dict(sources), dict(active_sources) if active_sources is not None else None)
+        found = checks.check_sources(dict(sources), dict(active_sources) if active_sources is not None else None)
         with _checks_lock:
             _checks[key] = found
             while len(_checks) > _CHECKS_KEPT:
@@ -132,7 +133,7 @@ def active_sources(session: orm.Session) -> Sources | None:
     return dict(current.version.sources) if current is not None else None
 
 
-def check_summary(check: drafts.Check) -> str:
+def check_summary(check: checks.Check) -> str:
     """Return one sentence about a check: what keeps it from publication, or that it is clean."""
     if not check.loads:
         return f"The rules do not load: {plural(len(check.errors), 'error')}."
@@ -245,7 +246,7 @@ class FileRow:
 FILE_STATES = {"changed": "Changed", "added": "Added", "removed": "Removed", "unchanged": "Unchanged"}
 
 
-def draft_files(sources: Mapping[str, str], base: Mapping[str, str], check: drafts.Check) -> list[FileRow]:
+def draft_files(sources: Mapping[str, str], base: Mapping[str, str], check: checks.Check) -> list[FileRow]:
     """Return every file of a draft and of its base version, marked changed, added, removed or unchanged."""
     rows = []
     for name in sorted({*sources, *base}):
@@ -272,7 +273,7 @@ def drafts_people(session: orm.Session, rows: Iterable[RuleDraft]) -> dict[int, 
     return user_emails(session, [id_ for draft in rows for id_ in (draft.created_by_id, draft.updated_by_id)])
 
 
-def other_file_errors(check: drafts.Check, name: str) -> dict[str, int]:
+def other_file_errors(check: checks.Check, name: str) -> dict[str, int]:
     """Return how many load errors each other file has."""
     counts: dict[str, int] = {}
     for error in check.errors:

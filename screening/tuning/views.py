@@ -34,6 +34,7 @@ from ..models import User
 from ..rules import active_ruleset
 from ..rules import registry
 from . import backtests
+from . import checks
 from . import drafts
 from . import pages
 from .errors import ReviewOutdated
@@ -225,7 +226,7 @@ def _editor_again(
     return render_template("tuning/editor.html", **context), status
 
 
-def _saved_message(check: drafts.Check) -> str:
+def _saved_message(check: checks.Check) -> str:
     """Return what a save reports: the problems left, or that the draft is clean."""
     if check.problems:
         return f"Saved; {pages.plural(len(check.problems), 'problem')}."
