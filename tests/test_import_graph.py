@@ -126,6 +126,6 @@ def test_the_graph_sees_relative_and_absolute_imports() -> None:
 def test_no_module_joins_an_import_cycle() -> None:
     in_cycles = set().union(*cycles(import_graph()))
     assert in_cycles <= KNOWN_CYCLES, f"new modules in an import cycle: {sorted(in_cycles - KNOWN_CYCLES)}"
-    assert KNOWN_CYCLES <= in_cycles, (
+    assert in_cycles >= KNOWN_CYCLES, (
         f"no longer in a cycle, take them off KNOWN_CYCLES: {sorted(KNOWN_CYCLES - in_cycles)}"
     )
