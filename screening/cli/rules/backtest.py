@@ -13,18 +13,18 @@ import click
 from flask import current_app
 from sqlalchemy import orm
 
-from .db import new_session
-from .dbcheck import needs_database
-from .models import BacktestRun
-from .models import RuleSetVersion
-from .ruleset import store
-from .ruleset.backtest import Change
-from .ruleset.backtest import RuleRef
-from .ruleset.loader import Sources
-from .ruleset.registry import RulesUnavailable
-from .ruleset.registry import checked_ruleset
-from .tuning import backtests
-from .tuning.backtests import Report
+from ...db import new_session
+from ...dbcheck import needs_database
+from ...models import BacktestRun
+from ...models import RuleSetVersion
+from ...ruleset import store
+from ...ruleset.backtest import Change
+from ...ruleset.backtest import RuleRef
+from ...ruleset.loader import Sources
+from ...ruleset.registry import RulesUnavailable
+from ...ruleset.registry import checked_ruleset
+from ...tuning import backtests
+from ...tuning.backtests import Report
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -37,7 +37,7 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 @needs_database
 def backtest_command(against_text: str | None, first: str | None, last: str | None, path: str | None) -> None:
     """Dry run: evaluate the rule files at PATH against stored submissions and compare with a stored version."""
-    from .rules_cli import sources_at  # here, not above: rules_cli registers this command when it is imported
+    from .checking import sources_at  # here, not above: rules_cli registers this command when it is imported
 
     submitted_from, submitted_to = _date_range(first, last)
     sources, prefix = sources_at(path)

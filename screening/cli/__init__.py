@@ -12,21 +12,21 @@ from flask import current_app
 from flask.cli import run_command
 from flask.cli import with_appcontext
 
-from . import audit
-from . import db
-from . import dbcheck
-from . import migrate
-from .alerts import alerts_group
-from .rules_cli import rules_group
-from .rules_cli import screen_command
-from .seed_cli import seed_command
-from .tuning.cli import approve_command
-from .tuning.cli import drafts_command
-from .tuning.cli import export_command
-from .tuning.cli import publish_command
-from .tuning.cli import rollback_command
-from .tuning.cli import versions_command
-from .users_cli import users_group
+from .. import audit
+from .. import db
+from .. import dbcheck
+from .. import migrate
+from ..alerts import alerts_group
+from .rules.checking import rules_group
+from .rules.checking import screen_command
+from .seed import seed_command
+from .rules.publishing import approve_command
+from .rules.publishing import drafts_command
+from .rules.publishing import export_command
+from .rules.publishing import publish_command
+from .rules.publishing import rollback_command
+from .rules.publishing import versions_command
+from .users import users_group
 
 
 def init_app(app: Flask) -> None:
@@ -75,7 +75,7 @@ def init_db_command() -> None:
 @dbcheck.needs_database
 def purge_drafts_command() -> None:
     """Delete saved intake forms that have expired."""
-    from .intake.service import purge_expired_drafts
+    from ..intake.service import purge_expired_drafts
 
     now = datetime.now(UTC)
     with db.new_session(current_app) as session:

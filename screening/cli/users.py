@@ -10,11 +10,11 @@ from typing import TypeVar
 import click
 from flask import current_app
 
-from . import db
-from .admin import service
-from .auth import ROLES
-from .dbcheck import needs_database
-from .errors import ScreeningError
+from .. import db
+from ..admin import service
+from ..auth import ROLES
+from ..dbcheck import needs_database
+from ..errors import ScreeningError
 
 ACTOR = "cli"
 T = TypeVar("T")

@@ -19,32 +19,32 @@ from sqlalchemy import orm
 from flask import current_app
 from flask.cli import with_appcontext
 
-from . import db
-from .dbcheck import needs_database
-from .decisions import reevaluate
-from .errors import AnswersError
-from .models import Decision
-from .models import Submission
-from .rules import registry
-from .rules import require_ruleset
-from .ruleset import budget
-from .ruleset.cases import CaseResult
-from .ruleset.cases import failures
-from .ruleset.engine import screen_document
-from .ruleset.facts import FACTS
-from .ruleset.loader import Sources
-from .ruleset.loader import limit_problems
-from .ruleset.loader import load_ruleset
-from .ruleset.loader import read_sources
-from .ruleset.model import RuleSet
-from .ruleset.model import RuleSetInvalid
-from .ruleset.registry import FILES_INVALID
-from .ruleset.registry import FILES_MISSING
-from .ruleset.registry import FILES_UNPUBLISHED
-from .ruleset.registry import Registry
-from .ruleset.registry import RulesUnavailable
-from .ruleset.registry import checked_ruleset
-from .ruleset.spec import OUTCOMES_FILE
+from ... import db
+from ...dbcheck import needs_database
+from ...decisions import reevaluate
+from ...errors import AnswersError
+from ...models import Decision
+from ...models import Submission
+from ...rules import registry
+from ...rules import require_ruleset
+from ...ruleset import budget
+from ...ruleset.cases import CaseResult
+from ...ruleset.cases import failures
+from ...ruleset.engine import screen_document
+from ...ruleset.facts import FACTS
+from ...ruleset.loader import Sources
+from ...ruleset.loader import limit_problems
+from ...ruleset.loader import load_ruleset
+from ...ruleset.loader import read_sources
+from ...ruleset.model import RuleSet
+from ...ruleset.model import RuleSetInvalid
+from ...ruleset.registry import FILES_INVALID
+from ...ruleset.registry import FILES_MISSING
+from ...ruleset.registry import FILES_UNPUBLISHED
+from ...ruleset.registry import Registry
+from ...ruleset.registry import RulesUnavailable
+from ...ruleset.registry import checked_ruleset
+from ...ruleset.spec import OUTCOMES_FILE
 
 
 def echo_json(data: object) -> None:
@@ -327,6 +327,6 @@ def _read_json(content: bytes) -> Any:
         ) from None
 
 
-from .backtest_cli import backtest_command  # noqa: E402 - registered last: the command reads sources_at from here
+from .backtest import backtest_command  # noqa: E402 - registered last: the command reads sources_at from here
 
 rules_group.add_command(backtest_command)
