@@ -1,44 +1,62 @@
-"""Command-line commands: init-db, purge-drafts, the rules group and screen."""
+"""The command-line commands, one module per group, all registered here by ``init_app``.
+
+``db``: init-db, purge-drafts; ``users``; ``rules`` (a package: checking, publishing, backtest); ``screen``;
+``seed``; ``alerts``. No command module imports another; what they share is in ``common`` (and, for the
+``rules`` commands, reading the rule files in ``rules.files``).
+"""
 
 from __future__ import annotations
 
-from datetime import UTC
-from datetime import datetime
-
 import click
-from alembic.util import CommandError
 from flask import Flask
-from flask import current_app
 from flask.cli import run_command
-from flask.cli import with_appcontext
 
-from .. import audit
-from .. import db
 from .. import dbcheck
-from .. import migrate
-from ..alerts import alerts_group
-from .rules.checking import rules_group
-from .rules.checking import screen_command
-from .seed import seed_command
+from .alerts import alerts_group
+from .db import init_db_command
+from .db import purge_drafts_command
+from .rules import rules_group
+from .rules.backtest import backtest_command
+from .rules.checking import activate_command
+from .rules.checking import check_command
+from .rules.checking import explain_command
+from .rules.checking import facts_command
+from .rules.checking import reevaluate_command
+from .rules.checking import test_command
 from .rules.publishing import approve_command
 from .rules.publishing import drafts_command
 from .rules.publishing import export_command
 from .rules.publishing import publish_command
 from .rules.publishing import rollback_command
 from .rules.publishing import versions_command
+from .screen import screen_command
+from .seed import seed_command
 from .users import users_group
+
+#: The commands of ``flask rules``, from the modules of ``screening.cli.rules``.
+RULES_COMMANDS = (
+    check_command,
+    test_command,
+    facts_command,
+    activate_command,
+    reevaluate_command,
+    explain_command,
+    publish_command,
+    drafts_command,
+    approve_command,
+    rollback_command,
+    export_command,
+    versions_command,
+    backtest_command,
+)
 
 
 def init_app(app: Flask) -> None:
     """Register the commands."""
     app.cli.add_command(init_db_command)
     app.cli.add_command(purge_drafts_command)
-    rules_group.add_command(publish_command)
-    rules_group.add_command(drafts_command)
-    rules_group.add_command(approve_command)
-    rules_group.add_command(rollback_command)
-    rules_group.add_command(export_command)
-    rules_group.add_command(versions_command)
+    for command in RULES_COMMANDS:
+        rules_group.add_command(command)
     app.cli.add_command(rules_group)
     app.cli.add_command(screen_command)
     app.cli.add_command(users_group)
@@ -55,39 +73,3 @@ def _refuse_to_run_without_a_database(app: Flask) -> None:
     problem = dbcheck.serving_problem(app)
     if problem is not None:
         raise click.ClickException(problem.message)
-
-
-@click.command("init-db")
-@with_appcontext
-def init_db_command() -> None:
-    """Create the database or migrate it to the latest schema."""
-    engine = db.engine_for(current_app)
-    with dbcheck.database_errors(engine.url):
-        try:
-            migrate.upgrade(current_app.config["DATABASE_URL"])
-        except CommandError as error:  # most likely a revision this code does not know: say which
-            raise click.ClickException(str(dbcheck.diagnose(engine) or error)) from None
-        revision = migrate.current_revision(engine)
-    click.echo(f"Database is at the latest schema (revision {revision}).")
-
-
-@click.command("purge-drafts")
-@dbcheck.needs_database
-def purge_drafts_command() -> None:
-    """Delete saved intake forms that have expired."""
-    from ..intake.service import purge_expired_drafts
-
-    now = datetime.now(UTC)
-    with db.new_session(current_app) as session:
-        count = purge_expired_drafts(session, now=now)
-        audit.record(
-            session,
-            actor="cli",
-            action="drafts.purged",
-            subject_type="draft",
-            subject_id=None,
-            at=now,
-            details={"count": count},
-        )
-        session.commit()
-    click.echo(f"Deleted {count} expired draft(s).")
