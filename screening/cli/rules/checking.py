@@ -10,14 +10,15 @@ from datetime import UTC
 from datetime import datetime
 
 import click
-import sqlalchemy as sa
 from sqlalchemy import orm
 from flask import current_app
 from flask.cli import with_appcontext
 
 from ... import db
 from ...dbcheck import needs_database
+from ...decisions import decision_history
 from ...decisions import reevaluate
+from ...decisions import submission_by_reference
 from ...models import Decision
 from ...models import Submission
 from ...rules import registry
@@ -173,8 +174,7 @@ def reevaluate_command(reference: str) -> None:
 
 def _find_submission(session: orm.Session, reference: str) -> Submission:
     """Return the submission with a reference code, ignoring case and the dash."""
-    code = reference.strip().upper().replace("-", "")
-    submission = session.scalar(sa.select(Submission).where(sa.func.replace(Submission.reference, "-", "") == code))
+    submission = submission_by_reference(session, reference)
     if submission is None:
         raise click.ClickException(f"no submission with reference {reference}")
     return submission
@@ -187,9 +187,7 @@ def explain_command(reference: str) -> None:
     """Show how a submission's outcome was decided: every rule, fact and note."""
     with db.new_session(current_app) as session:
         submission = _find_submission(session, reference)
-        decisions = session.scalars(
-            sa.select(Decision).where(Decision.submission_id == submission.id).order_by(Decision.id)
-        ).all()
+        decisions = decision_history(session, submission)
     click.echo(f"Submission {submission.reference}, submitted {submission.submitted_at:%Y-%m-%d %H:%M} UTC")
     for decision in decisions:
         _explain_decision(decision)
