@@ -23,10 +23,8 @@ from email.utils import format_datetime
 from email.utils import make_msgid
 from typing import Any
 
-import click
 import sqlalchemy as sa
 from flask import Flask
-from flask import current_app
 from huey import Huey
 from huey import crontab
 from sqlalchemy import orm
@@ -34,7 +32,6 @@ from sqlalchemy import orm
 from . import audit
 from .config import public_url
 from .db import new_session
-from .dbcheck import needs_database
 from .models import Alert
 from .models import Submission
 from .tasks import ALERT_CONSUMER
@@ -180,13 +177,6 @@ def _ago(elapsed: timedelta) -> str:
     return f"{seconds} s" if seconds < 120 else f"{seconds // 60} min"
 
 
-def _warn_unless_consumer_runs(app: Flask, now: datetime) -> None:
-    """Print a warning to stderr while no alert consumer runs."""
-    problem = consumer_problem(app, now)
-    if problem is not None:
-        click.secho(f"Warning: {problem}", err=True, fg="red", bold=True)
-
-
 def deliver(app: Flask, alert_id: int) -> None:
     """Send the alert e-mail and record the outcome; re-raise a sending error so it is retried."""
     with new_session(app) as session:
@@ -316,41 +306,9 @@ def retry_candidates(session: orm.Session, *, now: datetime) -> list[Alert]:
     return list(session.scalars(sa.select(Alert).where(sa.or_(Alert.status == "failed", stale)).order_by(Alert.id)))
 
 
-@click.group("alerts")
-def alerts_group() -> None:
-    """List urgent alerts and re-send the ones that failed."""
-
-
-@alerts_group.command("list")
-@click.option("--status", type=click.Choice(["pending", "sent", "failed"]), help="Only alerts in this state.")
-@click.option("--limit", default=50, show_default=True, help="Newest alerts to show.")
-@needs_database
-def list_command(status: str | None, limit: int) -> None:
-    """Show the alert queue's state, then the newest alerts: id, state, attempts, reference, times, last error."""
-    click.echo(queue_status(current_app, _now()))
-    _warn_unless_consumer_runs(current_app, _now())
+def latest_alerts(session: orm.Session, *, status: str | None, limit: int) -> list[tuple[Alert, str]]:
+    """Return the newest ``limit`` alerts (only those in ``status``, if given), each with its submission's reference."""
     query = sa.select(Alert, Submission.reference).join(Submission, Submission.id == Alert.submission_id)
     if status:
         query = query.where(Alert.status == status)
-    with new_session(current_app) as session:
-        rows = session.execute(query.order_by(Alert.id.desc()).limit(limit)).all()
-    for alert, reference in rows:
-        sent = alert.sent_at.isoformat(timespec="seconds") if alert.sent_at else "-"
-        click.echo(
-            f"{alert.id}\t{alert.status}\tattempts={alert.attempts}\t{reference}\t"
-            f"created={alert.created_at.isoformat(timespec='seconds')}\tsent={sent}\t{alert.last_error or ''}"
-        )
-    if not rows:
-        click.echo("No alerts.")
-
-
-@alerts_group.command("retry")
-@needs_database
-def retry_command() -> None:
-    """Queue again every failed alert (and pending ones that were never queued)."""
-    with new_session(current_app) as session:
-        ids = [alert.id for alert in retry_candidates(session, now=_now())]
-    for alert_id in ids:
-        enqueue_alert(current_app, alert_id)
-    click.echo(f"Queued {len(ids)} alert(s) again.")
-    _warn_unless_consumer_runs(current_app, _now())
+    return [(alert, reference) for alert, reference in session.execute(query.order_by(Alert.id.desc()).limit(limit))]

@@ -139,6 +139,18 @@ def latest_decision(session: orm.Session, submission: Submission) -> Decision | 
     return session.scalars(query).first()
 
 
+def decision_history(session: orm.Session, submission: Submission) -> list[Decision]:
+    """Return every decision of a submission, oldest first."""
+    query = sa.select(Decision).where(Decision.submission_id == submission.id).order_by(Decision.id)
+    return list(session.scalars(query))
+
+
+def submission_by_reference(session: orm.Session, reference: str) -> Submission | None:
+    """Return the submission with a reference code, ignoring case and the dash; None if there is none."""
+    code = reference.strip().upper().replace("-", "")
+    return session.scalar(sa.select(Submission).where(sa.func.replace(Submission.reference, "-", "") == code))
+
+
 def patient_notes(decision: Decision) -> list[str]:
     """Return the texts of the notes addressed to the patient."""
     return [note["text"] for note in decision.notes if note["audience"] == "patient"]

@@ -13,18 +13,20 @@ import click
 from flask import current_app
 from sqlalchemy import orm
 
-from .db import new_session
-from .dbcheck import needs_database
-from .models import BacktestRun
-from .models import RuleSetVersion
-from .ruleset import store
-from .ruleset.backtest import Change
-from .ruleset.backtest import RuleRef
-from .ruleset.loader import Sources
-from .ruleset.registry import RulesUnavailable
-from .ruleset.registry import checked_ruleset
-from .tuning import backtests
-from .tuning.backtests import Report
+from ...db import new_session
+from ...dbcheck import needs_database
+from ...models import BacktestRun
+from ...models import RuleSetVersion
+from ...ruleset import store
+from ...ruleset.backtest import Change
+from ...ruleset.backtest import RuleRef
+from ...ruleset.loader import Sources
+from ...ruleset.registry import RulesUnavailable
+from ...ruleset.registry import checked_ruleset
+from ...tuning import backtests
+from ...tuning.backtests import Report
+from ..common import ACTOR
+from .files import sources_at
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -37,8 +39,6 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 @needs_database
 def backtest_command(against_text: str | None, first: str | None, last: str | None, path: str | None) -> None:
     """Dry run: evaluate the rule files at PATH against stored submissions and compare with a stored version."""
-    from .rules_cli import sources_at  # here, not above: rules_cli registers this command when it is imported
-
     submitted_from, submitted_to = _date_range(first, last)
     sources, prefix = sources_at(path)
     _require_valid(sources, prefix)
@@ -48,7 +48,7 @@ def backtest_command(against_text: str | None, first: str | None, last: str | No
             session,
             candidate_sources=sources,
             against=against,
-            actor="cli",
+            actor=ACTOR,
             now=datetime.now(UTC),
             submitted_from=submitted_from,
             submitted_to=submitted_to,

@@ -1,124 +1,51 @@
-"""``flask rules check|test|facts|explain|activate`` and ``flask screen``."""
+"""``flask rules check|test|facts|activate|reevaluate|explain``: the rule files, the active set and decisions."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import sys
 from collections.abc import Callable
 from datetime import UTC
 from datetime import datetime
-from pathlib import Path
-from typing import Any
-from typing import BinaryIO
 
 import click
-import sqlalchemy as sa
 from sqlalchemy import orm
 from flask import current_app
 from flask.cli import with_appcontext
 
-from . import db
-from .dbcheck import needs_database
-from .decisions import reevaluate
-from .errors import AnswersError
-from .models import Decision
-from .models import Submission
-from .rules import registry
-from .rules import require_ruleset
-from .ruleset import budget
-from .ruleset.cases import CaseResult
-from .ruleset.cases import failures
-from .ruleset.engine import screen_document
-from .ruleset.facts import FACTS
-from .ruleset.loader import Sources
-from .ruleset.loader import limit_problems
-from .ruleset.loader import load_ruleset
-from .ruleset.loader import read_sources
-from .ruleset.model import RuleSet
-from .ruleset.model import RuleSetInvalid
-from .ruleset.registry import FILES_INVALID
-from .ruleset.registry import FILES_MISSING
-from .ruleset.registry import FILES_UNPUBLISHED
-from .ruleset.registry import Registry
-from .ruleset.registry import RulesUnavailable
-from .ruleset.registry import checked_ruleset
-from .ruleset.spec import OUTCOMES_FILE
-
-
-def echo_json(data: object) -> None:
-    """Print data as indented JSON."""
-    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
-    sys.stdout.write("\n")
-
-
-@click.group("rules")
-def rules_group() -> None:
-    """Check, test and explain the rule files."""
-
-
-def sources_at(path: str | None) -> tuple[Sources, str]:
-    """Return the sources to check and the prefix their files are shown under.
-
-    PATH is a rules directory, or one file checked together with the rest of its directory.
-    """
-    sources, prefix, _ = _read_target(path)
-    return sources, prefix
-
-
-def _read_target(path: str | None) -> tuple[Sources, str, Callable[[str], str]]:
-    """Return the sources at PATH, the prefix of their directory, and how a file is named in messages.
-
-    A file given on its own is named as given, also when it stands in for a file of the app's rules directory.
-    """
-    target = Path(path or current_app.config["RULES_DIR"])
-    if not target.exists():
-        raise click.ClickException(f"{target}: no such file or directory")
-    directory = target if target.is_dir() else _directory_of(target)
-    prefix = _shown(directory)
-    given = None if target.is_dir() else _source_name(target, directory)
-    try:
-        sources = read_sources(directory)
-        if given is not None:
-            sources[given] = target.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise click.ClickException(f"{target}: rule files must be UTF-8 text ({error.reason})") from None
-    shown = _namer(target, given, prefix)
-    too_large = limit_problems(sources)  # the limits a rule set saved in the browser has
-    if too_large:
-        raise click.ClickException("; ".join(str(dataclasses.replace(p, file=shown(p.file))) for p in too_large))
-    return sources, prefix, shown
-
-
-def _namer(target: Path, given: str | None, prefix: str) -> Callable[[str], str]:
-    """Return how a file is named in messages: the file given as given, the others under the directory's prefix."""
-    return lambda file: str(target) if file == given else prefix + file
-
-
-def _source_name(file: Path, directory: Path) -> str:
-    """Return the name a single file is checked under: its path inside ``directory``, or else its own name."""
-    if file.resolve().is_relative_to(directory.resolve()):
-        return file.resolve().relative_to(directory.resolve()).as_posix()
-    return file.name
-
-
-def _directory_of(file: Path) -> Path:
-    """Return the rules directory a single file is checked with: its own, or else the app's."""
-    return file.parent if (file.parent / OUTCOMES_FILE).exists() else Path(current_app.config["RULES_DIR"])
-
-
-def _shown(directory: Path) -> str:
-    """Return how a directory is written before file names: relative when it is below here, else as is."""
-    text = str(directory)
-    if directory.is_absolute() and directory.resolve().is_relative_to(Path.cwd().resolve()):
-        text = os.path.relpath(directory)
-    return "" if text == "." else text.rstrip("/") + "/"
+from ... import db
+from ...dbcheck import needs_database
+from ...decisions import decision_history
+from ...decisions import reevaluate
+from ...decisions import submission_by_reference
+from ...models import Decision
+from ...models import Submission
+from ...rules import registry
+from ...rules import require_ruleset
+from ...ruleset import budget
+from ...ruleset.cases import CaseResult
+from ...ruleset.cases import failures
+from ...ruleset.facts import FACTS
+from ...ruleset.loader import load_ruleset
+from ...ruleset.loader import read_sources
+from ...ruleset.model import RuleSet
+from ...ruleset.model import RuleSetInvalid
+from ...ruleset.registry import FILES_INVALID
+from ...ruleset.registry import FILES_MISSING
+from ...ruleset.registry import FILES_UNPUBLISHED
+from ...ruleset.registry import Registry
+from ...ruleset.registry import RulesUnavailable
+from ...ruleset.registry import checked_ruleset
+from ..common import ACTOR
+from ..common import FLASK
+from .files import read_target
+from .files import shown_directory
 
 
 def _load_or_exit(path: str | None) -> tuple[RuleSet, Callable[[str], str]]:
     """Load the rule files at PATH, or print every error and exit 1; return how files are named in messages."""
-    sources, _, shown = _read_target(path)
+    sources, _, shown = read_target(path)
     try:
         return load_ruleset(sources), shown
     except RuleSetInvalid as invalid:
@@ -142,7 +69,7 @@ def _where(result: CaseResult, shown: Callable[[str], str]) -> str:
     return f"{shown(result.case.file)}:{result.case.line}"
 
 
-@rules_group.command("check")
+@click.command("check")
 @click.argument("path", required=False)
 @with_appcontext
 def check_command(path: str | None) -> None:
@@ -156,7 +83,7 @@ def check_command(path: str | None) -> None:
     click.echo(f"OK: {len(ruleset.rules)} rules, {len(ruleset.cases)} test cases, version {ruleset.version}")
 
 
-@rules_group.command("test")
+@click.command("test")
 @click.argument("path", required=False)
 @with_appcontext
 def test_command(path: str | None) -> None:
@@ -174,7 +101,7 @@ def test_command(path: str | None) -> None:
         sys.exit(1)
 
 
-@rules_group.command("facts")
+@click.command("facts")
 @with_appcontext
 def facts_command() -> None:
     """List the facts rule conditions may use: name, type and meaning."""
@@ -183,7 +110,7 @@ def facts_command() -> None:
         click.echo(f"{fact.name:<{width}}  {fact.type_name:<12}  {fact.meaning}")
 
 
-@rules_group.command("activate")
+@click.command("activate")
 @needs_database
 def activate_command() -> None:
     """Make sure a rule set is active (the files on the very first start) and say how the files on disk stand.
@@ -203,8 +130,8 @@ def activate_command() -> None:
 def _report_files(rules: Registry) -> None:
     """Say whether the files on disk are the active version, an unpublished change, invalid or missing."""
     directory = rules.directory
-    shown = _shown(directory) or "./"
-    publish = "flask --app screening rules publish --by EMAIL"
+    shown = shown_directory(directory) or "./"
+    publish = f"{FLASK} rules publish --by EMAIL"
     if rules.files_state == FILES_UNPUBLISHED:
         click.echo(
             f"The files in {shown} differ from the active version: they are a valid, unpublished change "
@@ -213,7 +140,7 @@ def _report_files(rules: Registry) -> None:
     elif rules.files_state == FILES_INVALID:
         sources = read_sources(directory)
         try:
-            checked_ruleset(sources, prefix=_shown(directory))
+            checked_ruleset(sources, prefix=shown_directory(directory))
             errors: list[str] = []
         except RulesUnavailable as unavailable:
             errors = unavailable.errors
@@ -226,11 +153,11 @@ def _report_files(rules: Registry) -> None:
     elif rules.files_state == FILES_MISSING:
         click.echo(
             f"There are no rule files in {shown}; write out the active version with: "
-            f"flask --app screening rules export {rules.version} {directory}"
+            f"{FLASK} rules export {rules.version} {directory}"
         )
 
 
-@rules_group.command("reevaluate")
+@click.command("reevaluate")
 @click.argument("reference")
 @needs_database
 def reevaluate_command(reference: str) -> None:
@@ -238,7 +165,7 @@ def reevaluate_command(reference: str) -> None:
     ruleset = require_ruleset(current_app)
     with db.new_session(current_app) as session:
         submission = _find_submission(session, reference)
-        decision = reevaluate(session, submission, ruleset, now=datetime.now(UTC), actor="cli")
+        decision = reevaluate(session, submission, ruleset, now=datetime.now(UTC), actor=ACTOR)
         session.commit()
         click.echo(
             f"Submission {submission.reference}: {decision.outcome} (decision {decision.id}, {decision.ruleset_version})"
@@ -247,23 +174,20 @@ def reevaluate_command(reference: str) -> None:
 
 def _find_submission(session: orm.Session, reference: str) -> Submission:
     """Return the submission with a reference code, ignoring case and the dash."""
-    code = reference.strip().upper().replace("-", "")
-    submission = session.scalar(sa.select(Submission).where(sa.func.replace(Submission.reference, "-", "") == code))
+    submission = submission_by_reference(session, reference)
     if submission is None:
         raise click.ClickException(f"no submission with reference {reference}")
     return submission
 
 
-@rules_group.command("explain")
+@click.command("explain")
 @click.argument("reference")
 @needs_database
 def explain_command(reference: str) -> None:
     """Show how a submission's outcome was decided: every rule, fact and note."""
     with db.new_session(current_app) as session:
         submission = _find_submission(session, reference)
-        decisions = session.scalars(
-            sa.select(Decision).where(Decision.submission_id == submission.id).order_by(Decision.id)
-        ).all()
+        decisions = decision_history(session, submission)
     click.echo(f"Submission {submission.reference}, submitted {submission.submitted_at:%Y-%m-%d %H:%M} UTC")
     for decision in decisions:
         _explain_decision(decision)
@@ -288,45 +212,3 @@ def _explain_decision(decision: Decision) -> None:
     for trial in decision.trials:
         verdict = "counts toward TRD" if trial["counts"] else "does not count: " + "; ".join(trial["reasons"])
         click.echo(f"  trial {trial['drug']}: {verdict}")
-
-
-@click.command("screen")
-@click.argument("file", type=click.File("rb"))
-@needs_database
-def screen_command(file: BinaryIO) -> None:
-    """Screen an answers document (or a JSON list of them) with the active rule set; store nothing."""
-    data = _read_json(file.read())
-    try:
-        ruleset = require_ruleset(current_app)
-    except RulesUnavailable as unavailable:
-        raise click.ClickException(f"no valid rule set: {unavailable.errors[0]}") from None
-    documents = data if isinstance(data, list) else [data]
-    results = []
-    for index, document in enumerate(documents):
-        try:
-            results.append(screen_document(document, ruleset).as_result())
-        except AnswersError as error:
-            where = f"[{index}]." if isinstance(data, list) else ""
-            raise click.ClickException(f"{where}{error.field}: {error.reason}") from None
-    echo_json(results if isinstance(data, list) else results[0])
-
-
-def _read_json(content: bytes) -> Any:
-    """Return the JSON in ``content`` (UTF-8, with or without a byte order mark), or exit 1 saying why it is not."""
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise click.ClickException(
-            f"document: not UTF-8 text (byte 0x{content[error.start]:02x} at offset {error.start}); save it as UTF-8"
-        ) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise click.ClickException(
-            f"document: not valid JSON ({error.msg} at line {error.lineno} column {error.colno})"
-        ) from None
-
-
-from .backtest_cli import backtest_command  # noqa: E402 - registered last: the command reads sources_at from here
-
-rules_group.add_command(backtest_command)

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC
 from datetime import datetime
-from typing import TypeVar
 
 import click
 from flask import current_app
 
-from . import db
-from .admin import service
-from .auth import ROLES
-from .dbcheck import needs_database
-from .errors import ScreeningError
-
-ACTOR = "cli"
-T = TypeVar("T")
+from .. import db
+from ..admin import service
+from ..auth import ROLES
+from ..dbcheck import needs_database
+from .common import ACTOR
+from .common import fail_on
 
 
 @click.group("users")
@@ -32,9 +28,9 @@ def users_group() -> None:
 def create_command(email: str, role: str) -> None:
     """Add a user; the password is asked for twice and never shown."""
     with db.new_session(current_app) as session:
-        _fail_on(lambda: service.check_new_email(session, email))
+        fail_on(lambda: service.check_new_email(session, email))
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-        user = _fail_on(
+        user = fail_on(
             lambda: service.create_user(
                 session, email=email, role=role, password=password, actor=ACTOR, at=datetime.now(UTC)
             )
@@ -66,7 +62,7 @@ def list_command() -> None:
 def disable_command(email: str) -> None:
     """Disable a user; their sessions end at once."""
     with db.new_session(current_app) as session:
-        user = _fail_on(lambda: service.find_user(session, email))
+        user = fail_on(lambda: service.find_user(session, email))
         changed = service.disable_user(session, user, actor=ACTOR, at=datetime.now(UTC))
         session.commit()
         click.echo(
@@ -81,15 +77,7 @@ def disable_command(email: str) -> None:
 def set_role_command(email: str, role: str) -> None:
     """Give a user another role; their sessions end."""
     with db.new_session(current_app) as session:
-        user = _fail_on(lambda: service.find_user(session, email))
+        user = fail_on(lambda: service.find_user(session, email))
         changed = service.set_role(session, user, role, actor=ACTOR, at=datetime.now(UTC))
         session.commit()
         click.echo(f"{user.email} is now {role}." if changed else f"{user.email} already has the role {role}.")
-
-
-def _fail_on(action: Callable[[], T]) -> T:
-    """Run ``action``; turn a ScreeningError into a one-line error and a non-zero exit."""
-    try:
-        return action()
-    except ScreeningError as error:
-        raise click.ClickException(error.message) from None

@@ -22,40 +22,38 @@ from flask import current_app
 from sqlalchemy import orm
 from sqlalchemy.exc import IntegrityError
 
-from ..admin import service
-from ..db import new_session
-from ..dbcheck import needs_database
-from ..errors import ScreeningError
-from ..models import RuleDraft
-from ..models import RuleSetActivation
-from ..models import RuleSetVersion
-from ..models import User
-from ..rules_cli import sources_at
-from ..ruleset import store
-from ..ruleset.loader import Sources
-from ..ruleset.loader import version_of
-from . import drafts
-from .errors import ReviewOutdated
-from .pages import STATUS_LABELS
-from .pages import actor_id
-from .pages import actor_name
-from .pages import plural
-from .pages import short
-from .pages import utc
-from .pages import user_emails
+from ...admin import service
+from ...db import new_session
+from ...dbcheck import needs_database
+from ...errors import ScreeningError
+from ...models import RuleDraft
+from ...models import RuleSetActivation
+from ...models import RuleSetVersion
+from ...models import User
+from ...ruleset import store
+from ...ruleset.loader import Sources
+from ...ruleset.loader import version_of
+from ...tuning import drafts
+from ...tuning.errors import ReviewOutdated
+from ...tuning.pages import STATUS_LABELS
+from ...tuning.pages import actor_id
+from ...tuning.pages import actor_name
+from ...tuning.pages import plural
+from ...tuning.pages import short
+from ...tuning.pages import utc
+from ...tuning.pages import user_emails
+from ..common import FLASK
+from ..common import fail_on
+from .files import sources_at
 
 T = TypeVar("T")
 _AT_THE_SAME_MOMENT = "Somebody changed the rules at the same moment; nothing was changed. Look again and retry."
-#: How the commands are run, as printed in hints.
-FLASK = "flask --app screening"
 
 
 def _fail_on(action: Callable[[], T]) -> T:
     """Run ``action``; turn a refusal of the service into a one-line error and exit 1."""
     try:
-        return action()
-    except ScreeningError as error:
-        raise click.ClickException(error.message) from None
+        return fail_on(action)
     except store.VersionNotFound as error:
         raise click.ClickException(str(error)) from None
     except IntegrityError:

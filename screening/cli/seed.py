@@ -10,11 +10,11 @@ from datetime import datetime
 import click
 from flask import current_app
 
-from . import db
-from .dbcheck import needs_database
-from .review.seed import seed_submissions
-from .rules import require_ruleset
-from .ruleset.registry import RulesUnavailable
+from .. import db
+from ..dbcheck import needs_database
+from ..review.seed import seed_submissions
+from ..rules import require_ruleset
+from ..ruleset.registry import RulesUnavailable
 
 #: More than any demo or benchmark needs; keeps a typo (an extra zero or two) from filling the disk.
 MAX_COUNT = 1_000_000
