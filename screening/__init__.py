@@ -9,6 +9,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import alerts
 from . import auth
 from . import cli
 from . import config
@@ -16,6 +17,7 @@ from . import db
 from . import errorpages
 from . import rules
 from . import security
+from .tuning import backtests
 
 csrf = CSRFProtect()
 
@@ -53,6 +55,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     errorpages.init_app(app)
     cli.init_app(app)
+    alerts.init_app(app)
+    backtests.init_app(app)
     _register_blueprints(app)
     # Browsers that do not read the page's link ask for /favicon.ico: serve the icon there too, as a static file.
     app.add_url_rule("/favicon.ico", "static", defaults={"filename": FAVICON})

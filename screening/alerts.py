@@ -34,10 +34,13 @@ from .config import public_url
 from .db import new_session
 from .models import Alert
 from .models import Submission
-from .tasks import ALERT_CONSUMER
-from .tasks import WORK_CONSUMER
-from .tasks import alert_huey_for
-from .tasks import is_immediate
+from .queues import ALERT_CONSUMER
+from .queues import ALERT_QUEUE_NAME
+from .queues import QUEUE_NAME
+from .queues import WORK_CONSUMER
+from .queues import add_tasks
+from .queues import alert_huey_for
+from .queues import is_immediate
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +85,12 @@ def enqueue_alert(app: Flask, alert_id: int) -> None:
     """Hand the alert to the alert queue (in immediate mode: send it now)."""
     alert_huey_for(app)
     app.extensions[SEND_TASK](alert_id)
+
+
+def init_app(app: Flask) -> None:
+    """Register the alert task on the alert queue, and the watch on the alert consumer on the work queue."""
+    add_tasks(app, ALERT_QUEUE_NAME, register_tasks)
+    add_tasks(app, QUEUE_NAME, register_watch)
 
 
 def register_tasks(huey: Huey, app: Flask) -> None:

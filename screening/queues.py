@@ -1,4 +1,4 @@
-"""The task queues: two huey instances per app, and the ones the consumers run.
+"""The task queues: two huey instances per app; ``screening.tasks`` is what the consumers run.
 
 Urgent alerts have a queue and a consumer of their own, so they never wait behind a dry run of the
 rules or any other long task: ``huey_consumer screening.tasks.alerts`` sends the alert e-mails and
@@ -10,11 +10,9 @@ config and environment as the web workers. Tasks receive only ids and open their
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from flask import Flask
 from huey import Huey
@@ -24,6 +22,8 @@ from huey import SqliteHuey
 from .config import ConfigError
 
 EXTENSION_KEY = "screening.huey"
+REGISTRARS_KEY = "screening.huey.registrars"
+Registrar = Callable[[Huey, Flask], None]
 ALERT_EXTENSION_KEY = "screening.huey.alerts"
 #: The queue of dry runs and other work (``huey_consumer screening.tasks.huey``).
 QUEUE_NAME = "screening"
@@ -36,28 +36,36 @@ REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 SQLITE_PREFIX = "sqlite:///"
 
 _lock = threading.Lock()
-_consumer_app: Flask | None = None
+
+
+def add_tasks(app: Flask, queue: str, register: Registrar) -> None:
+    """Have ``register(huey, app)`` called when the app's queue named ``queue`` is made: a feature's ``init_app``.
+
+    The features register their tasks this way, so this module imports none of them.
+    """
+    app.extensions.setdefault(REGISTRARS_KEY, {}).setdefault(queue, []).append(register)
 
 
 def huey_for(app: Flask) -> Huey:
     """Return the app's queue of dry runs and other work, creating it and registering its tasks on first use."""
-    return _queue_for(app, EXTENSION_KEY, QUEUE_NAME, _register_work_tasks)
+    return _queue_for(app, EXTENSION_KEY, QUEUE_NAME)
 
 
 def alert_huey_for(app: Flask) -> Huey:
     """Return the app's queue of urgent alerts, creating it and registering its tasks on first use."""
-    return _queue_for(app, ALERT_EXTENSION_KEY, ALERT_QUEUE_NAME, _register_alert_tasks)
+    return _queue_for(app, ALERT_EXTENSION_KEY, ALERT_QUEUE_NAME)
 
 
-def _queue_for(app: Flask, key: str, name: str, register: Callable[[Huey, Flask], None]) -> Huey:
-    """Return the app's queue ``name`` kept under ``key``, creating it and calling ``register`` on first use."""
+def _queue_for(app: Flask, key: str, name: str) -> Huey:
+    """Return the app's queue ``name`` kept under ``key``, creating it and registering its tasks on first use."""
     # Tasks keep the app they are registered with: never the current_app proxy, which dies with the request.
     app = getattr(app, "_get_current_object", lambda: app)()
     with _lock:
         huey: Huey | None = app.extensions.get(key)
         if huey is None:
             huey = create_huey(app.config["HUEY_URL"], immediate=is_immediate(app), name=name)
-            register(huey, app)
+            for register in app.extensions.get(REGISTRARS_KEY, {}).get(name, ()):
+                register(huey, app)
             app.extensions[key] = huey
     return huey
 
@@ -81,39 +89,3 @@ def create_huey(url: str, *, immediate: bool, name: str = QUEUE_NAME) -> Huey:
             Path(filename).parent.mkdir(parents=True, exist_ok=True)
         return SqliteHuey(name, filename=filename, immediate=immediate)
     raise ConfigError(f"HUEY_URL must start with {SQLITE_PREFIX!r} or 'redis://', not {url!r}")
-
-
-def _register_work_tasks(huey: Huey, app: Flask) -> None:
-    """Register the dry runs (and the watch on the alert consumer) on ``huey``; imported here: they enqueue through us."""
-    from . import alerts
-    from .tuning import backtests
-
-    backtests.register_tasks(huey, app)
-    alerts.register_watch(huey, app)
-
-
-def _register_alert_tasks(huey: Huey, app: Flask) -> None:
-    """Register the alert tasks, and only those, on ``huey``."""
-    from . import alerts
-
-    alerts.register_tasks(huey, app)
-
-
-def consumer_app() -> Flask:
-    """Return the app the consumer's tasks run against, creating it once."""
-    global _consumer_app
-    if _consumer_app is None:
-        from . import create_app
-
-        os.environ.setdefault("SCREENING_ENVIRONMENT", "production")
-        _consumer_app = create_app()
-    return _consumer_app
-
-
-def __getattr__(name: str) -> Any:
-    """Build ``huey`` and ``alerts`` (what the two consumers run) only when they are asked for."""
-    if name == "huey":
-        return huey_for(consumer_app())
-    if name == "alerts":
-        return alert_huey_for(consumer_app())
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -28,6 +28,7 @@ from aiosmtpd.controller import Controller
 from flask import Flask
 from huey.utils import load_class
 
+import screening.queues
 import screening.tasks
 from screening import alerts
 from screening.db import engine_for
@@ -40,8 +41,8 @@ from screening.rules import require_ruleset
 from screening.ruleset import store
 from screening.ruleset.loader import read_sources
 from screening.ruleset.registry import checked_ruleset
-from screening.tasks import alert_huey_for
-from screening.tasks import huey_for
+from screening.queues import alert_huey_for
+from screening.queues import huey_for
 from screening.tuning import backtests
 
 from .conftest import PRODUCTION_SECRET
@@ -344,12 +345,12 @@ def test_a_pending_alert_that_was_never_queued_is_retried_once_stale(alert_app: 
 
 
 def test_huey_storage_is_chosen_by_setting(tmp_path: Path) -> None:
-    queue = screening.tasks.create_huey(f"sqlite:///{tmp_path / 'q' / 'huey.sqlite3'}", immediate=False)
+    queue = screening.queues.create_huey(f"sqlite:///{tmp_path / 'q' / 'huey.sqlite3'}", immediate=False)
     assert type(queue).__name__ == "SqliteHuey"
     assert (tmp_path / "q").is_dir()
-    assert type(screening.tasks.create_huey("redis://127.0.0.1:6379/0", immediate=True)).__name__ == "RedisHuey"
+    assert type(screening.queues.create_huey("redis://127.0.0.1:6379/0", immediate=True)).__name__ == "RedisHuey"
     with pytest.raises(screening.config.ConfigError):
-        screening.tasks.create_huey("amqp://elsewhere", immediate=False)
+        screening.queues.create_huey("amqp://elsewhere", immediate=False)
 
 
 def test_each_app_has_its_own_queue(alert_app: AppFactory, smtp: SMTPServer) -> None:
@@ -365,7 +366,7 @@ def test_alerts_have_a_queue_of_their_own_in_the_same_storage(tmp_path: Path) ->
     url = f"sqlite:///{tmp_path / 'huey.sqlite3'}"
     app = make_app("sqlite://", HUEY_URL=url, HUEY_IMMEDIATE=False)
     work, urgent = huey_for(app), alert_huey_for(app)
-    assert (work.name, urgent.name) == (screening.tasks.QUEUE_NAME, screening.tasks.ALERT_QUEUE_NAME)
+    assert (work.name, urgent.name) == (screening.queues.QUEUE_NAME, screening.queues.ALERT_QUEUE_NAME)
     assert work.storage.filename == urgent.storage.filename  # one file, keyed by queue name
     assert alerts.SEND_TASK in urgent._registry._registry
     assert alerts.SEND_TASK not in work._registry._registry
@@ -396,7 +397,7 @@ def test_the_consumer_module_builds_both_queues_from_the_settings(consumer_env: 
     assert not urgent.immediate and not work.immediate
     assert alerts.SEND_TASK in urgent._registry._registry
     assert alerts.SEND_TASK not in work._registry._registry
-    assert load_class(screening.tasks.ALERT_CONSUMER) is urgent and load_class(screening.tasks.WORK_CONSUMER) is work
+    assert load_class(screening.queues.ALERT_CONSUMER) is urgent and load_class(screening.queues.WORK_CONSUMER) is work
     consumer = screening.tasks.consumer_app()
     assert consumer.config["DATABASE_URL"] == consumer_env["SCREENING_DATABASE_URL"]
     engine_for(consumer).dispose()
@@ -415,7 +416,7 @@ def test_a_real_consumer_process_sends_the_alert(
     web = alert_app(smtp, HUEY_IMMEDIATE=False, ENVIRONMENT="development", HUEY_URL=consumer_env["SCREENING_HUEY_URL"])
     submission = submit_safety_case(web)
     assert rows(web, Alert)[0].status == "pending"  # queued in SQLite, waiting for the consumer
-    consumer = start_consumer((screening.tasks.ALERT_CONSUMER,), env, tmp_path / "consumer.log")
+    consumer = start_consumer((screening.queues.ALERT_CONSUMER,), env, tmp_path / "consumer.log")
     try:
         wait_until("the alert e-mail arrives", lambda: bool(smtp.messages), [consumer], 30)
     finally:
@@ -495,7 +496,7 @@ def test_alert_commands_do_not_warn_when_tasks_run_at_once(alert_app: AppFactory
 # --- Alerts never wait behind a dry run ---------------------------------------------------------------
 
 #: The consumers README "Production" step 4 starts, as ``huey_consumer`` arguments.
-CONSUMERS = ((screening.tasks.ALERT_CONSUMER, "--workers", "2"), (screening.tasks.WORK_CONSUMER, "--workers", "2"))
+CONSUMERS = ((screening.queues.ALERT_CONSUMER, "--workers", "2"), (screening.queues.WORK_CONSUMER, "--workers", "2"))
 #: One slow dry run per thread of the dry-run consumer, so both threads are busy.
 SLOW_DRY_RUNS = 2
 #: Enough stored submissions that each slow dry run lasts minutes, far longer than the test.

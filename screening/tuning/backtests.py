@@ -52,7 +52,9 @@ from ..ruleset.loader import version_of
 from ..ruleset.model import RuleSet
 from ..ruleset.registry import RulesUnavailable
 from ..ruleset.registry import checked_ruleset
-from ..tasks import huey_for
+from ..queues import QUEUE_NAME
+from ..queues import add_tasks
+from ..queues import huey_for
 from .errors import TuningInvalid
 from .errors import TuningNotFound
 
@@ -154,6 +156,11 @@ def _in_range(submitted_from: datetime | None, submitted_to: datetime | None) ->
 
 
 # --- The task ---------------------------------------------------------------------------------------
+
+
+def init_app(app: Flask) -> None:
+    """Register the dry-run task on the work queue."""
+    add_tasks(app, QUEUE_NAME, register_tasks)
 
 
 def register_tasks(huey: Huey, app: Flask) -> None:

@@ -24,8 +24,8 @@ from playwright.sync_api import expect
 from sqlalchemy import orm
 
 from screening.admin import service
-from screening.tasks import ALERT_CONSUMER
-from screening.tasks import WORK_CONSUMER
+from screening.queues import ALERT_CONSUMER
+from screening.queues import WORK_CONSUMER
 from tests.accounts import DEFAULT_PASSWORD
 from tests.browser.conftest import browser_type_launch_args  # noqa: F401 - the system Chromium
 from tests.browser.conftest import html_checker  # noqa: F401 - the Nu HTML checker over every page loaded

@@ -33,6 +33,7 @@ from ...models import User
 from ...ruleset import store
 from ...ruleset.loader import Sources
 from ...ruleset.loader import version_of
+from ...tuning import checks
 from ...tuning import drafts
 from ...tuning.errors import ReviewOutdated
 from ...tuning.pages import STATUS_LABELS
@@ -179,7 +180,7 @@ def _require_publishable(sources: Sources, active_sources: Sources, prefix: str)
             drafts.check_file_name(name)
         except ScreeningError as error:
             problems.append(f"{name}: {error.message}")
-    problems.extend(drafts.check_sources(sources, active_sources).problems)
+    problems.extend(checks.check_sources(sources, active_sources).problems)
     if problems:
         for problem in problems:
             click.echo(prefix + problem, err=True)
