@@ -25,11 +25,11 @@ from screening import create_app
 from screening import migrate
 from screening.db import new_session
 from screening.review.seed import seed_submissions
-from screening.rules import require_ruleset
-from screening.ruleset import store
-from screening.ruleset.loader import Sources
-from screening.ruleset.loader import read_sources
-from screening.tuning import backtests
+from screening.active_rules import require_ruleset
+from screening.engine import store
+from screening.engine.loader import Sources
+from screening.engine.loader import read_sources
+from screening.tuning import dry_runs
 
 RULES = Path(__file__).resolve().parent.parent / "rules"
 FIBROMYALGIA = "fibromyalgia.yaml"
@@ -66,20 +66,20 @@ def seed(app: Flask, count: int) -> float:
     return time.perf_counter() - started
 
 
-def time_backtest(app: Flask, sources: Sources) -> tuple[float, backtests.Report]:
+def time_backtest(app: Flask, sources: Sources) -> tuple[float, dry_runs.Report]:
     """Store a dry run of ``sources`` against the active version, run it, and return the seconds and report."""
     with new_session(app) as session:
         current = store.active(session)
         assert current is not None
-        run = backtests.start_backtest(
+        run = dry_runs.start_backtest(
             session, candidate_sources=sources, against=current.version, actor="cli", now=datetime.now(UTC)
         )
         session.commit()
         run_id = run.id
     started = time.perf_counter()
-    finished = backtests.run_backtest(app, run_id)
+    finished = dry_runs.run_backtest(app, run_id)
     seconds = time.perf_counter() - started
-    found = backtests.report(finished)
+    found = dry_runs.report(finished)
     if found is None:
         raise SystemExit(f"the dry run failed: {finished.error}")
     return seconds, found
@@ -96,7 +96,7 @@ def main() -> None:
         app = make_app(Path(folder), options.processes)
         print(f"seeding {options.count} submissions ...", flush=True)
         print(f"seeded in {seed(app, options.count):.1f} s", flush=True)
-        print(f"worker processes: {backtests.backtest_processes(app)}", flush=True)
+        print(f"worker processes: {dry_runs.backtest_processes(app)}", flush=True)
         sources = candidate_sources()
         times = []
         found = None

@@ -34,7 +34,7 @@ from screening.db import new_session
 from screening.models import Submission
 from screening.models import User
 from screening.review.seed import seed_submissions
-from screening.rules import require_ruleset
+from screening.active_rules import require_ruleset
 
 PASSWORD = "bench-Sextant-42-ferry"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

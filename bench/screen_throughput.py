@@ -17,11 +17,11 @@ from typing import Callable
 from screening.answers import parse_answers
 from screening.fake import answers_documents
 from screening.instruments.scoring import score_answers
-from screening.ruleset.engine import screen_document
-from screening.ruleset.facts import derive_facts
-from screening.ruleset.model import RuleSet
-from screening.ruleset.registry import checked_ruleset
-from screening.ruleset.loader import read_sources
+from screening.engine.evaluation import screen_document
+from screening.engine.facts import derive_facts
+from screening.engine.model import RuleSet
+from screening.active_rules.registry import checked_ruleset
+from screening.engine.loader import read_sources
 
 RULES = Path(__file__).resolve().parent.parent / "rules"
 CONTRAINDICATED_PREGNANCY = ("yes", "possible")

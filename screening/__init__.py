@@ -15,9 +15,9 @@ from . import cli
 from . import config
 from . import db
 from . import errorpages
-from . import rules
+from . import active_rules
 from . import security
-from .tuning import backtests
+from .tuning import dry_runs
 
 csrf = CSRFProtect()
 
@@ -50,13 +50,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _configure(app, test_config)
     _trust_proxies(app)
     csrf.init_app(app)
-    rules.init_app(app)
+    active_rules.init_app(app)
     security.init_app(app)
     auth.init_app(app)
     errorpages.init_app(app)
     cli.init_app(app)
     alerts.init_app(app)
-    backtests.init_app(app)
+    dry_runs.init_app(app)
     _register_blueprints(app)
     # Browsers that do not read the page's link ask for /favicon.ico: serve the icon there too, as a static file.
     app.add_url_rule("/favicon.ico", "static", defaults={"filename": FAVICON})

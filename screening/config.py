@@ -61,7 +61,7 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # How often each process checks which rule set version is active (and the files on disk), in seconds.
         "RULES_CHECK_SECONDS": 2.0,
         # Rule text being checked, tested or dry-run is evaluated in a child process within these limits
-        # (screening.ruleset.budget): per evaluation (one rule set on one answers document, CPU time), in all for
+        # (screening.engine.budget): per evaluation (one rule set on one answers document, CPU time), in all for
         # one check and for one dry run (wall-clock time), and the memory the child may add to its size at start.
         "RULES_EVALUATION_MS": 200,
         "RULES_CHECK_LIMIT_SECONDS": 20.0,

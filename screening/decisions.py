@@ -17,17 +17,17 @@ from sqlalchemy import orm
 from . import audit
 from .models import Decision
 from .models import Submission
-from .ruleset.engine import ENGINE_VERSION
-from .ruleset.engine import Evaluation
-from .ruleset.engine import RuleFailed
-from .ruleset.engine import safety_evaluation
-from .ruleset.engine import screen_answers
-from .ruleset.model import RuleSet
-from .ruleset.safety import ERROR_PRIORITY_AT_MOST
-from .ruleset.safety import SAFETY_MESSAGE
-from .ruleset.safety import SAFETY_OUTCOME
-from .ruleset.safety import at_risk
-from .ruleset.safety import item9_of
+from .engine.evaluation import ENGINE_VERSION
+from .engine.evaluation import Evaluation
+from .engine.evaluation import RuleFailed
+from .engine.evaluation import safety_evaluation
+from .engine.evaluation import screen_answers
+from .engine.model import RuleSet
+from .engine.safety import ERROR_PRIORITY_AT_MOST
+from .engine.safety import SAFETY_MESSAGE
+from .engine.safety import SAFETY_OUTCOME
+from .engine.safety import at_risk
+from .engine.safety import item9_of
 
 log = logging.getLogger(__name__)
 

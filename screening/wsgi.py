@@ -7,7 +7,7 @@ from gunicorn.arbiter import Arbiter
 
 from screening import create_app
 from screening.dbcheck import serving_problem
-from screening.rules import require_ruleset_unless_unreachable
+from screening.active_rules import require_ruleset_unless_unreachable
 
 os.environ.setdefault("SCREENING_ENVIRONMENT", "production")
 app = create_app()

@@ -35,8 +35,8 @@ def position(path: Path, needle: str, occurrence: int = 1) -> tuple[int, int]:
 
 def rules_version() -> str:
     """Return the version of the shipped rule files."""
-    from screening.ruleset.loader import read_sources
-    from screening.ruleset.loader import version_of
+    from screening.engine.loader import read_sources
+    from screening.engine.loader import version_of
 
     return version_of(read_sources(RULES))
 

@@ -37,13 +37,13 @@ from screening.models import Alert
 from screening.models import AuditEvent
 from screening.instruments.scoring import score_answers
 from screening.models import Submission
-from screening.rules import require_ruleset
-from screening.ruleset import store
-from screening.ruleset.loader import read_sources
-from screening.ruleset.registry import checked_ruleset
+from screening.active_rules import require_ruleset
+from screening.engine import store
+from screening.engine.loader import read_sources
+from screening.active_rules.registry import checked_ruleset
 from screening.queues import alert_huey_for
 from screening.queues import huey_for
-from screening.tuning import backtests
+from screening.tuning import dry_runs
 
 from .conftest import PRODUCTION_SECRET
 from .conftest import make_app
@@ -370,7 +370,7 @@ def test_alerts_have_a_queue_of_their_own_in_the_same_storage(tmp_path: Path) ->
     assert work.storage.filename == urgent.storage.filename  # one file, keyed by queue name
     assert alerts.SEND_TASK in urgent._registry._registry
     assert alerts.SEND_TASK not in work._registry._registry
-    assert backtests.RUN_TASK not in urgent._registry._registry
+    assert dry_runs.RUN_TASK not in urgent._registry._registry
     alerts.enqueue_alert(app, 1)
     assert (urgent.pending_count(), work.pending_count()) == (1, 0)
 
@@ -553,20 +553,20 @@ def start_dry_runs(app: Flask, sources: dict[str, str], count: int) -> list[int]
         against = store.active(session)
         assert against is not None
         for _ in range(count):
-            run = backtests.start_backtest(
+            run = dry_runs.start_backtest(
                 session, candidate_sources=sources, against=against.version, actor="user:1", now=datetime.now(UTC)
             )
             session.commit()
             ids.append(run.id)
     for run_id in ids:
-        backtests.enqueue_backtest(app, run_id)
+        dry_runs.enqueue_backtest(app, run_id)
     return ids
 
 
 def run_statuses(app: Flask, run_ids: list[int]) -> list[str]:
     """Return the stored status of each dry run."""
     with new_session(app) as session:
-        return [backtests.get_run(session, run_id).status for run_id in run_ids]
+        return [dry_runs.get_run(session, run_id).status for run_id in run_ids]
 
 
 @dataclass

@@ -24,19 +24,19 @@ from screening.models import AuditEvent
 from screening.models import BacktestRun
 from screening.models import RuleSetVersion
 from screening.models import Submission
-from screening.rules import require_ruleset
-from screening.ruleset import backtest
-from screening.ruleset import store
-from screening.ruleset.backtest import Backtest
-from screening.ruleset.backtest import Comparison
-from screening.ruleset.backtest import compare
-from screening.ruleset.engine import screen_answers
-from screening.ruleset.loader import Sources
-from screening.ruleset.loader import load_ruleset
-from screening.ruleset.loader import read_sources
-from screening.ruleset.model import RuleSet
-from screening.ruleset.registry import checked_ruleset
-from screening.tuning import backtests
+from screening.active_rules import require_ruleset
+from screening.engine import backtest
+from screening.engine import store
+from screening.engine.dry_run import Backtest
+from screening.engine.dry_run import Comparison
+from screening.engine.dry_run import compare
+from screening.engine.evaluation import screen_answers
+from screening.engine.loader import Sources
+from screening.engine.loader import load_ruleset
+from screening.engine.loader import read_sources
+from screening.engine.model import RuleSet
+from screening.active_rules.registry import checked_ruleset
+from screening.tuning import dry_runs
 from screening.tuning.errors import TuningInvalid
 from screening.tuning.errors import TuningNotFound
 
@@ -323,9 +323,9 @@ def test_the_list_of_changes_is_capped_but_counted(tmp_path: Path, monkeypatch: 
     merged = runner.compare(rows[:5]).merge(runner.compare(rows[5:]))
     assert merged.changed_total == 4 and merged.truncated
     assert [change.reference for change in merged.changes] == references_of("fibromyalgia_alone")[:3]
-    report = backtests.Report.of(merged)
+    report = dry_runs.Report.of(merged)
     assert report.truncation_note == "Showing the first 3 of 4 changed submissions."
-    assert backtests.Report.of(compare(candidate, candidate, rows)).truncation_note is None
+    assert dry_runs.Report.of(compare(candidate, candidate, rows)).truncation_note is None
 
 
 def test_changes_hold_references_rules_and_facts_never_answers_or_notes(tmp_path: Path) -> None:
@@ -377,7 +377,7 @@ def start(
 ) -> int:
     """Store a queued dry run against the active version and return its id."""
     with new_session(app) as session:
-        run = backtests.start_backtest(
+        run = dry_runs.start_backtest(
             session,
             candidate_sources=sources,
             against=against or active_version(session),
@@ -394,18 +394,18 @@ def start(
 def fetch(app: Flask, run_id: int) -> BacktestRun:
     """Return a run as stored."""
     with new_session(app) as session:
-        return backtests.get_run(session, run_id)
+        return dry_runs.get_run(session, run_id)
 
 
 def test_a_queued_run_counts_outcomes_and_transitions(stored: Flask, tmp_path: Path) -> None:
     sources = read_sources(fibromyalgia_moved(tmp_path))
     run_id = start(stored, sources)
     assert fetch(stored, run_id).total == 15
-    backtests.enqueue_backtest(stored, run_id)  # tasks run at once in tests
+    dry_runs.enqueue_backtest(stored, run_id)  # tasks run at once in tests
     run = fetch(stored, run_id)
     assert (run.status, run.error, run.total, run.processed) == ("done", None, 15, 15)
     assert run.candidate_sources == sources and run.candidate_version == checked_ruleset(sources).version
-    report = backtests.report(run)
+    report = dry_runs.report(run)
     assert report is not None
     assert [(row.outcome, row.before, row.after, row.difference) for row in report.outcomes] == [
         ("safety", 2, 2, 0),
@@ -430,11 +430,11 @@ def test_a_queued_run_counts_outcomes_and_transitions(stored: Flask, tmp_path: P
 
 
 def test_a_date_range_limits_the_submissions(stored: Flask, tmp_path: Path) -> None:
-    first, last = backtests.day_range(START.date() + timedelta(days=3), START.date() + timedelta(days=10))
+    first, last = dry_runs.day_range(START.date() + timedelta(days=3), START.date() + timedelta(days=10))
     run_id = start(stored, read_sources(fibromyalgia_moved(tmp_path)), submitted_from=first, submitted_to=last)
     assert fetch(stored, run_id).total == 8
-    run = backtests.run_backtest(stored, run_id)
-    report = backtests.report(run)
+    run = dry_runs.run_backtest(stored, run_id)
+    report = dry_runs.report(run)
     assert report is not None and report.total == 8
     in_range = FIXTURE[3:11]
     expected = Counter(KINDS[kind][1] for kind in in_range)
@@ -447,7 +447,7 @@ def test_a_date_range_limits_the_submissions(stored: Flask, tmp_path: Path) -> N
 
 def test_a_date_range_must_not_end_before_it_starts(stored: Flask) -> None:
     with new_session(stored) as session, pytest.raises(TuningInvalid):
-        backtests.start_backtest(
+        dry_runs.start_backtest(
             session,
             candidate_sources=read_sources(RULES),
             against=active_version(session),
@@ -468,11 +468,11 @@ def test_progress_is_committed_after_every_chunk(stored: Flask, tmp_path: Path) 
         seen.append((processed, total, row.status, row.processed))
         assert row.progress_at is not None and row.started_at is not None and row.finished_at is None
 
-    run = backtests.run_backtest(stored, run_id, progress=progress)
+    run = dry_runs.run_backtest(stored, run_id, progress=progress)
     assert seen == [(4, 15, "running", 4), (8, 15, "running", 8), (12, 15, "running", 12), (15, 15, "running", 15)]
     assert run.status == "done" and run.finished_at is not None and run.progress_at is not None
-    assert backtests.percent_done(run) == 100
-    report = backtests.report(run)
+    assert dry_runs.percent_done(run) == 100
+    report = dry_runs.report(run)
     assert report is not None and [c.reference for c in report.changes] == references_of("fibromyalgia_alone")
 
 
@@ -490,8 +490,8 @@ def test_stored_answers_that_cannot_be_evaluated_get_the_error_outcome(stored: F
             )
         )
         session.commit()
-    run = backtests.run_backtest(stored, start(stored, read_sources(RULES)))
-    report = backtests.report(run)
+    run = dry_runs.run_backtest(stored, start(stored, read_sources(RULES)))
+    report = dry_runs.report(run)
     assert report is not None and run.status == "done"
     assert {row.outcome: row.after for row in report.outcomes if row.after}["manual_review"] == 1
     assert (report.errors_before, report.errors_after, report.changed_total) == (1, 1, 0)
@@ -502,7 +502,7 @@ def test_two_worker_processes_give_the_same_result_as_one(
     stored: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sources = read_sources(glaucoma_held(tmp_path))
-    one = backtests.run_backtest(stored, start(stored, sources))
+    one = dry_runs.run_backtest(stored, start(stored, sources))
     contexts: list[str | None] = []
     get_context = multiprocessing.get_context
 
@@ -512,7 +512,7 @@ def test_two_worker_processes_give_the_same_result_as_one(
 
     monkeypatch.setattr(multiprocessing, "get_context", spy)
     stored.config.update(BACKTEST_PROCESSES=2, BACKTEST_CHUNK_SIZE=4, BACKTEST_PARALLEL_FROM=0)
-    two = backtests.run_backtest(stored, start(stored, sources))
+    two = dry_runs.run_backtest(stored, start(stored, sources))
     assert set(contexts) == {"forkserver"}  # never "fork": the caller may be a threaded task consumer
     assert (one.status, two.status) == ("done", "done")
     assert two.result == one.result
@@ -553,7 +553,7 @@ def test_a_condition_over_the_budget_fails_the_run_naming_the_rule(
     sources, (line, column) = slow_candidate(tmp_path)
     stored.config.update(RULES_EVALUATION_MS=100, BACKTEST_PROCESSES=processes, BACKTEST_PARALLEL_FROM=0)
     stored.config.update(BACKTEST_CHUNK_SIZE=4)
-    run = backtests.run_backtest(stored, start(stored, sources))
+    run = dry_runs.run_backtest(stored, start(stored, sources))
     assert (run.status, run.result) == ("failed", None) and run.finished_at is not None
     assert run.error == (
         f"The dry run was stopped: flags.yaml:{line}:{column}: {SLOW_RULE}: "
@@ -566,7 +566,7 @@ def test_a_run_over_its_total_time_is_stopped_naming_the_rule(stored: Flask, tmp
         store_aged(stored, age)
     sources, (line, column) = slow_candidate(tmp_path)
     stored.config.update(RULES_EVALUATION_MS=600_000, RULES_DRY_RUN_SECONDS=1)
-    run = backtests.run_backtest(stored, start(stored, sources))
+    run = dry_runs.run_backtest(stored, start(stored, sources))
     assert run.status == "failed" and run.error == (
         f"The dry run was stopped: flags.yaml:{line}:{column}: {SLOW_RULE}: "
         "the dry run took more than 1 s in all and was stopped while evaluating this condition; simplify it"
@@ -577,28 +577,28 @@ def test_rows_of_a_database_the_workers_cannot_open_are_read_here_and_sent(
     stored: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sources = read_sources(glaucoma_held(tmp_path))
-    opened = backtests.run_backtest(stored, start(stored, sources))
-    monkeypatch.setattr(backtests, "_in_memory", lambda url: True)  # as for an in-memory SQLite database
-    sent = backtests.run_backtest(stored, start(stored, sources))
+    opened = dry_runs.run_backtest(stored, start(stored, sources))
+    monkeypatch.setattr(dry_runs, "_in_memory", lambda url: True)  # as for an in-memory SQLite database
+    sent = dry_runs.run_backtest(stored, start(stored, sources))
     assert (opened.status, sent.status) == ("done", "done") and sent.result == opened.result
 
 
 def test_a_candidate_that_does_not_load_fails_with_the_loader_messages(stored: Flask, tmp_path: Path) -> None:
     rules = copy_rules(tmp_path)
     edit(rules / "candidates.yaml", "when: trd and phq9 >= 10", "when: trd and phq9x >= 10")
-    run = backtests.run_backtest(stored, start(stored, read_sources(rules)))
+    run = dry_runs.run_backtest(stored, start(stored, read_sources(rules)))
     assert (run.status, run.result, run.processed) == ("failed", None, 0)
     assert run.error is not None and run.finished_at is not None
     assert run.error.startswith("The candidate rule set does not load:")
     assert "candidates.yaml:" in run.error and "candidate-trd: unknown fact 'phq9x'" in run.error
     assert "Traceback" not in run.error
-    assert backtests.report(run) is None
+    assert dry_runs.report(run) is None
 
 
 def test_a_candidate_whose_own_tests_fail_does_not_run(stored: Flask, tmp_path: Path) -> None:
     rules = copy_rules(tmp_path)
     edit(rules / "fibromyalgia.yaml", "    outcome: counseling\n", "    outcome: not_candidate\n")
-    run = backtests.run_backtest(stored, start(stored, read_sources(rules)))
+    run = dry_runs.run_backtest(stored, start(stored, read_sources(rules)))
     assert run.status == "failed" and run.error is not None
     assert (
         "fibromyalgia.yaml:" in run.error
@@ -608,8 +608,8 @@ def test_a_candidate_whose_own_tests_fail_does_not_run(stored: Flask, tmp_path: 
 
 def test_a_finished_run_is_not_run_again(stored: Flask) -> None:
     run_id = start(stored, read_sources(RULES))
-    first = backtests.run_backtest(stored, run_id)
-    again = backtests.run_backtest(stored, run_id)
+    first = dry_runs.run_backtest(stored, run_id)
+    again = dry_runs.run_backtest(stored, run_id)
     assert (first.status, again.status, again.finished_at) == ("done", "done", first.finished_at)
 
 
@@ -617,12 +617,12 @@ def test_runs_are_listed_newest_first_and_stall_without_progress(stored: Flask) 
     first = start(stored, read_sources(RULES))
     second = start(stored, read_sources(RULES))
     with new_session(stored) as session:
-        assert [run.id for run in backtests.recent_runs(session)] == [second, first]
-        assert [run.id for run in backtests.recent_runs(session, limit=1)] == [second]
+        assert [run.id for run in dry_runs.recent_runs(session)] == [second, first]
+        assert [run.id for run in dry_runs.recent_runs(session, limit=1)] == [second]
         with pytest.raises(TuningNotFound):
-            backtests.get_run(session, second + 100)
+            dry_runs.get_run(session, second + 100)
     queued = fetch(stored, first)
-    assert not backtests.is_stalled(queued, NOW + timedelta(minutes=4))
-    assert backtests.is_stalled(queued, NOW + timedelta(minutes=5))
-    done = backtests.run_backtest(stored, first)
-    assert not backtests.is_stalled(done, done.finished_at + timedelta(hours=1))  # type: ignore[operator]
+    assert not dry_runs.is_stalled(queued, NOW + timedelta(minutes=4))
+    assert dry_runs.is_stalled(queued, NOW + timedelta(minutes=5))
+    done = dry_runs.run_backtest(stored, first)
+    assert not dry_runs.is_stalled(done, done.finished_at + timedelta(hours=1))  # type: ignore[operator]

@@ -12,9 +12,9 @@ from flask.testing import FlaskCliRunner
 
 from screening.db import new_session
 from screening.models import BacktestRun
-from screening.rules import require_ruleset
-from screening.ruleset import store
-from screening.ruleset.loader import read_sources
+from screening.active_rules import require_ruleset
+from screening.engine import store
+from screening.engine.loader import read_sources
 
 from .ruleset_files import copy_rules
 from .ruleset_files import edit

@@ -30,8 +30,8 @@ from werkzeug.wrappers import Response
 from screening import migrate
 from screening.db import engine_for
 from screening.db import get_session
-from screening.rules import require_ruleset_unless_unreachable
-from screening.ruleset.registry import RulesUnavailable
+from screening.active_rules import require_ruleset_unless_unreachable
+from screening.active_rules.registry import RulesUnavailable
 
 from .conftest import PRODUCTION_SECRET
 from .conftest import make_app

@@ -10,7 +10,7 @@ from screening.db import new_session
 from screening.decisions import reevaluate
 from screening.models import Decision
 from screening.models import Submission
-from screening.rules import require_ruleset
+from screening.active_rules import require_ruleset
 
 from .patient import DEFAULT_ANSWERS
 from .patient import Patient

@@ -17,8 +17,8 @@ from screening.db import new_session
 from screening.models import BacktestRun
 from screening.models import RuleDraft
 from screening.models import User
-from screening.rules import require_ruleset
-from screening.ruleset import store
+from screening.active_rules import require_ruleset
+from screening.engine import store
 from screening.tuning import drafts
 
 from .accounts import Auth

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from screening.ruleset.loader import read_sources
-from screening.ruleset.loader import version_of
+from screening.engine.loader import read_sources
+from screening.engine.loader import version_of
 
 from .test_serving import _free_port
 from .conftest import PRODUCTION_SECRET

@@ -11,9 +11,9 @@ from sqlalchemy import orm
 
 from screening import migrate
 from screening.db import make_engine
-from screening.ruleset import store
-from screening.ruleset.loader import read_sources
-from screening.ruleset.loader import version_of
+from screening.engine import store
+from screening.engine.loader import read_sources
+from screening.engine.loader import version_of
 
 from .ruleset_files import RULES
 

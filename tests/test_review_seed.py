@@ -16,7 +16,7 @@ from screening.models import Decision
 from screening.models import Submission
 from screening.review import service
 from screening.review.seed import seed_submissions
-from screening.rules import require_ruleset
+from screening.active_rules import require_ruleset
 
 from .test_review_service import NOW
 from .test_review_service import add_submission

@@ -27,7 +27,7 @@ from screening.review.errors import ReviewConflict
 from screening.review.errors import ReviewForbidden
 from screening.review.errors import ReviewInvalid
 from screening.review.errors import ReviewNotFound
-from screening.rules import require_ruleset
+from screening.active_rules import require_ruleset
 
 from .patient import Patient
 

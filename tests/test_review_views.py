@@ -33,8 +33,8 @@ from screening.models import Submission
 from screening.models import User
 from screening.review import service
 from screening.review.queue import DEFAULT_LIMIT
-from screening.rules import require_ruleset
-from screening.ruleset.model import RuleSet
+from screening.active_rules import require_ruleset
+from screening.engine.model import RuleSet
 
 from .accounts import Auth
 from .accounts import Users
@@ -479,7 +479,7 @@ def test_free_text_is_escaped_on_the_physician_pages(
 def test_a_safety_decision_whose_rules_raised_says_safety_was_decided_regardless(
     client: FlaskClient, db: orm.Session, doctor: User
 ) -> None:
-    from screening.ruleset.loader import load_ruleset
+    from screening.engine.loader import load_ruleset
 
     sources = dict(require_ruleset(client.application).sources)
     sources["raises.yaml"] = (

@@ -22,19 +22,19 @@ from screening.db import engine_for
 from screening.db import new_session
 from screening.models import BacktestRun
 from screening.models import RuleDraft
-from screening.rules import require_ruleset
-from screening.ruleset import sourcemap
-from screening.ruleset import store
-from screening.ruleset.loader import FILE_MAX
-from screening.ruleset.loader import FILES_MAX
-from screening.ruleset.loader import SOURCES_MAX
-from screening.ruleset.loader import load_ruleset
-from screening.ruleset.loader import read_sources
-from screening.ruleset.model import RuleSetInvalid
-from screening.ruleset.sourcemap import DEPTH_MAX
-from screening.ruleset.sourcemap import VALUES_MAX
-from screening.ruleset.sourcemap import YamlProblem
-from screening.ruleset.sourcemap import parse
+from screening.active_rules import require_ruleset
+from screening.engine import sourcemap
+from screening.engine import store
+from screening.engine.loader import FILE_MAX
+from screening.engine.loader import FILES_MAX
+from screening.engine.loader import SOURCES_MAX
+from screening.engine.loader import load_ruleset
+from screening.engine.loader import read_sources
+from screening.engine.model import RuleSetInvalid
+from screening.engine.sourcemap import DEPTH_MAX
+from screening.engine.sourcemap import VALUES_MAX
+from screening.engine.sourcemap import YamlProblem
+from screening.engine.sourcemap import parse
 from screening.tuning import checks
 from screening.tuning import drafts
 from screening.tuning.errors import TuningInvalid
@@ -191,7 +191,7 @@ def test_a_rule_set_beyond_its_limits_is_refused_before_any_file_is_parsed(
     change: Any, message: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sources = change(read_sources(RULES))
-    monkeypatch.setattr("screening.ruleset.loader.parse", lambda text: pytest.fail("parsed"))
+    monkeypatch.setattr("screening.engine.loader.parse", lambda text: pytest.fail("parsed"))
 
     with pytest.raises(RuleSetInvalid) as invalid:
         load_ruleset(sources)

@@ -11,13 +11,13 @@ from typing import Iterator
 
 import pytest
 
-from screening.ruleset import budget
-from screening.ruleset.cases import run_cases
-from screening.ruleset.compiler import Condition
-from screening.ruleset.loader import load_ruleset
-from screening.ruleset.loader import read_sources
-from screening.ruleset.registry import RulesUnavailable
-from screening.ruleset.registry import checked_ruleset
+from screening.engine import budget
+from screening.engine.cases import run_cases
+from screening.engine.compiler import Condition
+from screening.engine.loader import load_ruleset
+from screening.engine.loader import read_sources
+from screening.active_rules.registry import RulesUnavailable
+from screening.active_rules.registry import checked_ruleset
 from screening.tuning import checks
 
 from .ruleset_files import RULES

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from screening.ruleset.compiler import COST_MAX
-from screening.ruleset.compiler import ConditionError
-from screening.ruleset.compiler import compile_condition
-from screening.ruleset.compiler import worst_case_cost
-from screening.ruleset.loader import load_ruleset
-from screening.ruleset.loader import read_sources
-from screening.ruleset.model import RuleSetInvalid
+from screening.engine.compiler import COST_MAX
+from screening.engine.compiler import ConditionError
+from screening.engine.compiler import compile_condition
+from screening.engine.compiler import worst_case_cost
+from screening.engine.loader import load_ruleset
+from screening.engine.loader import read_sources
+from screening.engine.model import RuleSetInvalid
 
 from .ruleset_files import RULES
 from .ruleset_files import copy_rules

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from screening.ruleset.loader import load_ruleset
-from screening.ruleset.loader import read_sources
-from screening.ruleset.loader import version_of
-from screening.ruleset.model import RuleSetInvalid
+from screening.engine.loader import load_ruleset
+from screening.engine.loader import read_sources
+from screening.engine.loader import version_of
+from screening.engine.model import RuleSetInvalid
 
 from .ruleset_files import copy_rules
 from .ruleset_files import edit

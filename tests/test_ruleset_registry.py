@@ -20,12 +20,12 @@ from screening.models import RuleSetVersion
 from screening.models import RulesLoadFailure
 from screening.models import RulesWorker
 from screening.models import User
-from screening.ruleset import store
-from screening.ruleset.loader import Sources
-from screening.ruleset.loader import read_sources
-from screening.ruleset.loader import version_of
-from screening.ruleset.registry import Registry
-from screening.ruleset.registry import RulesUnavailable
+from screening.engine import store
+from screening.engine.loader import Sources
+from screening.engine.loader import read_sources
+from screening.engine.loader import version_of
+from screening.active_rules.registry import Registry
+from screening.active_rules.registry import RulesUnavailable
 from screening.tuning import drafts
 
 from .accounts import Users
@@ -272,7 +272,7 @@ WORKER = textwrap.dedent(
     """
     import sys
     from screening import create_app
-    from screening.rules import active_ruleset
+    from screening.active_rules import active_ruleset
     app = create_app({"SECRET_KEY": "k", "DATABASE_URL": sys.argv[1], "RULES_DIR": sys.argv[2], "RULES_CHECK_SECONDS": 0})
     for line in sys.stdin:
         with app.app_context():

@@ -14,7 +14,7 @@ from screening.db import new_session
 from screening.models import AuditEvent
 from screening.models import Decision
 from screening.models import Submission
-from screening.rules import require_ruleset
+from screening.active_rules import require_ruleset
 
 from .conftest import make_app
 

@@ -21,9 +21,9 @@ from screening.models import AuditEvent
 from screening.models import RuleDraft
 from screening.models import RuleSetActivation
 from screening.models import User
-from screening.ruleset import store
-from screening.ruleset.loader import read_sources
-from screening.ruleset.loader import version_of
+from screening.engine import store
+from screening.engine.loader import read_sources
+from screening.engine.loader import version_of
 from screening.tuning import drafts
 
 from .accounts import Users

@@ -27,11 +27,11 @@ from screening.db import new_session
 from screening.models import RuleDraft
 from screening.models import RulesWorker
 from screening.models import User
-from screening.rules import registry
-from screening.rules import require_ruleset
-from screening.ruleset import budget
-from screening.ruleset import store
-from screening.ruleset.loader import read_sources
+from screening.active_rules import registry
+from screening.active_rules import require_ruleset
+from screening.engine import budget
+from screening.engine import store
+from screening.engine.loader import read_sources
 from screening.tuning import checks
 from screening.tuning import drafts
 

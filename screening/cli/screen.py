@@ -11,9 +11,9 @@ from flask import current_app
 
 from ..dbcheck import needs_database
 from ..errors import AnswersError
-from ..rules import require_ruleset
-from ..ruleset.engine import screen_document
-from ..ruleset.registry import RulesUnavailable
+from ..active_rules import require_ruleset
+from ..engine.evaluation import screen_document
+from ..active_rules.registry import RulesUnavailable
 from .common import echo_json
 
 

@@ -13,8 +13,8 @@ from flask import current_app
 from .. import db
 from ..dbcheck import needs_database
 from ..review.seed import seed_submissions
-from ..rules import require_ruleset
-from ..ruleset.registry import RulesUnavailable
+from ..active_rules import require_ruleset
+from ..active_rules.registry import RulesUnavailable
 
 #: More than any demo or benchmark needs; keeps a typo (an extra zero or two) from filling the disk.
 MAX_COUNT = 1_000_000

@@ -22,7 +22,7 @@ from ..instruments.scoring import score_answers
 from ..models import Draft
 from ..models import Submission
 from ..status.service import issue_status_token
-from ..ruleset.model import RuleSet
+from ..engine.model import RuleSet
 from . import steps
 
 #: Crockford's base32 without I, L, O and U: easy to read aloud and to type.

@@ -28,7 +28,7 @@ from ..decisions import patient_notes
 from ..errors import ScreeningError
 from ..models import Draft
 from ..status.service import hash_status_token
-from ..rules import active_ruleset
+from ..active_rules import active_ruleset
 from ..answers import MAX_MEDICATION_TRIALS
 from ..instruments import INSTRUMENTS
 from ..instruments import PAIN_AREAS

@@ -26,7 +26,7 @@ from ..intake.steps import FORM_VERSION
 from ..models import Alert
 from ..models import Decision
 from ..models import Submission
-from ..ruleset.model import RuleSet
+from ..engine.model import RuleSet
 
 CHUNK_SIZE = 1000
 #: Submissions are spread evenly over this many days before ``now``.

@@ -35,8 +35,8 @@ from ..instruments import PHQ9
 from ..instruments import Band
 from ..intake import display
 from ..models import User
-from ..rules import active_ruleset
-from ..ruleset.model import RuleSet
+from ..active_rules import active_ruleset
+from ..engine.model import RuleSet
 from . import service
 from .errors import ReviewError
 from .errors import ReviewInvalid

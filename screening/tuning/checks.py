@@ -11,16 +11,16 @@ from dataclasses import field
 from sqlalchemy import orm
 
 from ..models import RuleDraft
-from ..ruleset import budget
-from ..ruleset import store
-from ..ruleset.cases import CaseResult
-from ..ruleset.loader import Sources
-from ..ruleset.loader import load_ruleset
-from ..ruleset.model import RuleError
-from ..ruleset.model import RuleSet
-from ..ruleset.model import RuleSetInvalid
-from ..ruleset.safety import SAFETY_OUTCOME
-from ..ruleset.safety import SAFETY_RULE_ID
+from ..engine import budget
+from ..active_rules import store
+from ..engine.cases import CaseResult
+from ..engine.loader import Sources
+from ..engine.loader import load_ruleset
+from ..engine.model import RuleError
+from ..engine.model import RuleSet
+from ..engine.model import RuleSetInvalid
+from ..engine.safety import SAFETY_OUTCOME
+from ..engine.safety import SAFETY_RULE_ID
 
 
 @dataclass(frozen=True)

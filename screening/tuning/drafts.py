@@ -26,10 +26,10 @@ from ..models import RuleDraft
 from ..models import RuleSetActivation
 from ..models import RuleSetVersion
 from ..models import User
-from ..ruleset import store
-from ..ruleset.loader import Sources
-from ..ruleset.loader import limit_problems
-from ..ruleset.loader import version_of
+from ..active_rules import store
+from ..engine.loader import Sources
+from ..engine.loader import limit_problems
+from ..engine.loader import version_of
 from .checks import Check
 from .checks import check_draft
 from .checks import check_sources

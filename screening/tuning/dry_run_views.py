@@ -31,8 +31,8 @@ from ..auth import require_roles
 from ..db import get_session
 from ..models import BacktestRun
 from ..models import RuleSetVersion
-from ..rules import active_ruleset
-from . import backtests
+from ..active_rules import active_ruleset
+from . import dry_runs
 from . import drafts
 from .errors import TuningConflict
 from .errors import TuningError
@@ -49,7 +49,7 @@ MAX_PAGE = 10_000
 
 
 @bp.post(f"/drafts/<{ID}:draft_id>/dry-runs")
-@require_roles(*backtests.DRY_RUN_ROLES)
+@require_roles(*dry_runs.DRY_RUN_ROLES)
 def start_dry_run(draft_id: int) -> Response | tuple[str, int]:
     """Store a dry run of the draft and hand it to the task queue; show its page."""
     session = get_session()
@@ -66,7 +66,7 @@ def start_dry_run(draft_id: int) -> Response | tuple[str, int]:
         flash(error.message, "error")
         return redirect(url_for("tuning.draft", draft_id=draft.id) + "#dry-run-heading")
     session.commit()
-    backtests.enqueue_backtest(current_app, run.id)
+    dry_runs.enqueue_backtest(current_app, run.id)
     return redirect(url_for("tuning.dry_run", run_id=run.id))
 
 
@@ -81,8 +81,8 @@ def _start(session: orm.Session, draft_id: int, sources: dict[str, str], form: D
     against = session.get(RuleSetVersion, form.against.data) if form.against.data else None
     if against is None:
         raise TuningInvalid("Choose a stored version to compare with.")
-    first, last = backtests.day_range(form.submitted_from.data, form.submitted_to.data)
-    return backtests.start_backtest(
+    first, last = dry_runs.day_range(form.submitted_from.data, form.submitted_to.data)
+    return dry_runs.start_backtest(
         session,
         candidate_sources=sources,
         against=against,
@@ -98,20 +98,20 @@ def _running(session: orm.Session, now: datetime) -> BacktestRun | None:
     """Return a queued or running dry run that is still moving, if any."""
     going = session.scalars(
         sa.select(BacktestRun)
-        .where(BacktestRun.status.in_((backtests.QUEUED, backtests.RUNNING)))
+        .where(BacktestRun.status.in_((dry_runs.QUEUED, dry_runs.RUNNING)))
         .order_by(BacktestRun.id.desc())
     ).all()
-    return next((run for run in going if not backtests.is_stalled(run, now)), None)
+    return next((run for run in going if not dry_runs.is_stalled(run, now)), None)
 
 
 @bp.get(f"/dry-runs/<{ID}:run_id>")
 def dry_run(run_id: int) -> str:
     """Show a dry run: its progress while it runs, then the comparison."""
     session = get_session()
-    run = backtests.get_run(session, run_id)
+    run = dry_runs.get_run(session, run_id)
     page = _page_number()
-    facts_shown = current_user.has_role(*backtests.FACT_ROLES)
-    result = backtests.report(run, with_facts=facts_shown)
+    facts_shown = current_user.has_role(*dry_runs.FACT_ROLES)
+    result = dry_runs.report(run, with_facts=facts_shown)
     changes = result.changes[(page - 1) * CHANGES_PER_PAGE : page * CHANGES_PER_PAGE] if result else ()
     pages = max(1, -(-len(result.changes) // CHANGES_PER_PAGE)) if result else 1
     if result is not None and page > pages:
@@ -126,8 +126,8 @@ def dry_run(run_id: int) -> str:
         first_change=(page - 1) * CHANGES_PER_PAGE + 1,
         against=session.get(RuleSetVersion, run.against_version_id),
         draft=drafts.get_draft(session, run.draft_id) if run.draft_id else None,
-        stalled=backtests.is_stalled(run, datetime.now(UTC)),
-        percent=backtests.percent_done(run),
+        stalled=dry_runs.is_stalled(run, datetime.now(UTC)),
+        percent=dry_runs.percent_done(run),
         titles=_outcome_titles(),
         facts_shown=facts_shown,
     )
@@ -150,25 +150,25 @@ def _outcome_titles() -> dict[str, str]:
 @bp.get(f"/dry-runs/<{ID}:run_id>/progress")
 def dry_run_progress(run_id: int) -> Response:
     """Return a run's progress as JSON, for the page to poll."""
-    run = backtests.get_run(get_session(), run_id)
+    run = dry_runs.get_run(get_session(), run_id)
     return jsonify(
         status=run.status,
         processed=run.processed,
         total=run.total,
-        percent=backtests.percent_done(run),
-        stalled=backtests.is_stalled(run, datetime.now(UTC)),
+        percent=dry_runs.percent_done(run),
+        stalled=dry_runs.is_stalled(run, datetime.now(UTC)),
     )
 
 
 @bp.post(f"/dry-runs/<{ID}:run_id>/resume")
-@require_roles(*backtests.DRY_RUN_ROLES)
+@require_roles(*dry_runs.DRY_RUN_ROLES)
 def resume_dry_run(run_id: int) -> Response:
     """Hand an interrupted run to the task queue again; it starts over from its stored files."""
     session = get_session()
-    run = backtests.get_run(session, run_id)
-    if not backtests.is_stalled(run, datetime.now(UTC)):
+    run = dry_runs.get_run(session, run_id)
+    if not dry_runs.is_stalled(run, datetime.now(UTC)):
         flash("This dry run is not interrupted, so it was left as it is.", "warning")
     else:
-        backtests.enqueue_backtest(current_app, run.id)
+        dry_runs.enqueue_backtest(current_app, run.id)
         flash(f"Dry run {run.id} was started again.")
     return redirect(url_for("tuning.dry_run", run_id=run.id))

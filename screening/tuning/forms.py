@@ -21,7 +21,7 @@ from wtforms.validators import Optional
 from wtforms.validators import Regexp
 
 from ..models import RuleSetVersion
-from ..ruleset import store
+from ..active_rules import store
 from . import drafts
 from .pages import NEW_FILE
 

@@ -23,12 +23,12 @@ from ..models import RulesWorker
 from ..models import RuleSetActivation
 from ..models import RuleSetVersion
 from ..models import User
-from ..ruleset import store
-from ..ruleset.cases import CaseResult
-from ..ruleset.loader import Sources
-from ..ruleset.loader import version_of
-from ..ruleset.model import RuleError
-from . import backtests
+from ..active_rules import store
+from ..engine.cases import CaseResult
+from ..engine.loader import Sources
+from ..engine.loader import version_of
+from ..engine.model import RuleError
+from . import dry_runs
 from . import checks
 from . import drafts
 from .diff import diff_file
@@ -425,7 +425,7 @@ def home_context(session: orm.Session, now: datetime, *, all_drafts: bool = Fals
         "drafts": listed,
         "all_drafts": all_drafts,
         "people": drafts_people(session, listed),
-        "dry_runs": backtests.recent_runs(session, 10),
+        "dry_runs": dry_runs.recent_runs(session, 10),
     }
 
 

@@ -17,7 +17,7 @@ from screening.models import Alert
 from screening.models import Submission
 from screening.models import User
 from screening.review import service
-from screening.rules import require_ruleset
+from screening.active_rules import require_ruleset
 from tests.accounts import Users
 from tests.patient import DEFAULT_ANSWERS
 from tests.test_review_views import COUNSELING

@@ -17,14 +17,14 @@ from ...db import new_session
 from ...dbcheck import needs_database
 from ...models import BacktestRun
 from ...models import RuleSetVersion
-from ...ruleset import store
-from ...ruleset.backtest import Change
-from ...ruleset.backtest import RuleRef
-from ...ruleset.loader import Sources
-from ...ruleset.registry import RulesUnavailable
-from ...ruleset.registry import checked_ruleset
-from ...tuning import backtests
-from ...tuning.backtests import Report
+from ...active_rules import store
+from ...engine.dry_run import Change
+from ...engine.dry_run import RuleRef
+from ...engine.loader import Sources
+from ...active_rules.registry import RulesUnavailable
+from ...active_rules.registry import checked_ruleset
+from ...tuning import dry_runs
+from ...tuning.dry_runs import Report
 from ..common import ACTOR
 from .files import sources_at
 
@@ -44,7 +44,7 @@ def backtest_command(against_text: str | None, first: str | None, last: str | No
     _require_valid(sources, prefix)
     with new_session(current_app) as session:
         against = _against(session, against_text)
-        run = backtests.start_backtest(
+        run = dry_runs.start_backtest(
             session,
             candidate_sources=sources,
             against=against,
@@ -57,7 +57,7 @@ def backtest_command(against_text: str | None, first: str | None, last: str | No
         run_id, total = run.id, run.total
         against_label = against.version + (" (active)" if against_text is None else "")
     run = _run_with_progress_bar(run_id, total)
-    found = backtests.report(run)
+    found = dry_runs.report(run)
     if found is None:
         click.echo(run.error or "The dry run did not finish.", err=True)
         raise click.ClickException(f"dry run {run_id} failed")
@@ -72,7 +72,7 @@ def _date_range(first: str | None, last: str | None) -> tuple[datetime | None, d
     start, end = _day("--from", first), _day("--to", last)
     if start is not None and end is not None and start > end:
         raise click.ClickException(f"--from {first} is after --to {last}")
-    return backtests.day_range(start, end)
+    return dry_runs.day_range(start, end)
 
 
 def _day(option: str, text: str | None) -> date | None:
@@ -134,7 +134,7 @@ def _run_with_progress_bar(run_id: int, total: int) -> BacktestRun:
             bar.update(processed - done)
             done = processed
 
-        return backtests.run_backtest(current_app, run_id, progress=advance)
+        return dry_runs.run_backtest(current_app, run_id, progress=advance)
 
 
 def report_lines(report: Report) -> list[str]:

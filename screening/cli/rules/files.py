@@ -10,10 +10,10 @@ from pathlib import Path
 import click
 from flask import current_app
 
-from ...ruleset.loader import Sources
-from ...ruleset.loader import limit_problems
-from ...ruleset.loader import read_sources
-from ...ruleset.spec import OUTCOMES_FILE
+from ...engine.loader import Sources
+from ...engine.loader import limit_problems
+from ...engine.loader import read_sources
+from ...engine.spec import OUTCOMES_FILE
 
 
 def sources_at(path: str | None) -> tuple[Sources, str]:

@@ -30,9 +30,9 @@ from ...models import RuleDraft
 from ...models import RuleSetActivation
 from ...models import RuleSetVersion
 from ...models import User
-from ...ruleset import store
-from ...ruleset.loader import Sources
-from ...ruleset.loader import version_of
+from ...active_rules import store
+from ...engine.loader import Sources
+from ...engine.loader import version_of
 from ...tuning import checks
 from ...tuning import drafts
 from ...tuning.errors import ReviewOutdated

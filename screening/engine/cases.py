@@ -13,11 +13,11 @@ from typing import Any
 from ..errors import AnswersError
 from ..fake import answers_documents
 from ..instruments.scoring import score_answers
-from .engine import Evaluation
-from .engine import RuleFailed
-from .engine import evaluate
-from .engine import screen_answers
-from .engine import screen_document
+from .evaluation import Evaluation
+from .evaluation import RuleFailed
+from .evaluation import evaluate
+from .evaluation import screen_answers
+from .evaluation import screen_document
 from .facts import FACT_TYPES
 from .facts import derive_facts
 from .model import Case

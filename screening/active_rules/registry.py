@@ -32,15 +32,15 @@ from sqlalchemy.exc import IntegrityError
 from ..models import RulesLoadFailure
 from ..models import RulesWorker
 from . import store
-from .budget import Exceeded
-from .budget import evaluate_bounded
-from .cases import failures
-from .loader import Sources
-from .loader import load_ruleset
-from .loader import read_sources
-from .loader import version_of
-from .model import RuleSet
-from .model import RuleSetInvalid
+from ..engine.budget import Exceeded
+from ..engine.budget import evaluate_bounded
+from ..engine.cases import failures
+from ..engine.loader import Sources
+from ..engine.loader import load_ruleset
+from ..engine.loader import read_sources
+from ..engine.loader import version_of
+from ..engine.model import RuleSet
+from ..engine.model import RuleSetInvalid
 
 log = logging.getLogger(__name__)
 Fingerprint = tuple[tuple[str, int, int], ...]

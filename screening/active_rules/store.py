@@ -19,8 +19,8 @@ from sqlalchemy import orm
 from .. import audit
 from ..models import RuleSetActivation
 from ..models import RuleSetVersion
-from .loader import Sources
-from .loader import version_of
+from ..engine.loader import Sources
+from ..engine.loader import version_of
 
 #: Activation kinds.
 BOOTSTRAP = "bootstrap"

@@ -41,17 +41,17 @@ from ..db import new_session
 from ..models import BacktestRun
 from ..models import RuleSetVersion
 from ..models import Submission
-from ..ruleset import budget
-from ..ruleset.backtest import Backtest
-from ..ruleset.backtest import Change
-from ..ruleset.backtest import Comparison
-from ..ruleset.backtest import StoredRow
-from ..ruleset.loader import Sources
-from ..ruleset.loader import load_ruleset
-from ..ruleset.loader import version_of
-from ..ruleset.model import RuleSet
-from ..ruleset.registry import RulesUnavailable
-from ..ruleset.registry import checked_ruleset
+from ..engine import budget
+from ..engine.dry_run import Backtest
+from ..engine.dry_run import Change
+from ..engine.dry_run import Comparison
+from ..engine.dry_run import StoredRow
+from ..engine.loader import Sources
+from ..engine.loader import load_ruleset
+from ..engine.loader import version_of
+from ..engine.model import RuleSet
+from ..active_rules.registry import RulesUnavailable
+from ..active_rules.registry import checked_ruleset
 from ..queues import QUEUE_NAME
 from ..queues import add_tasks
 from ..queues import huey_for
@@ -64,7 +64,7 @@ QUEUED = "queued"
 RUNNING = "running"
 DONE = "done"
 FAILED = "failed"
-RUN_TASK = "screening.tuning.backtests.run"
+RUN_TASK = "screening.tuning.dry_runs.run"
 #: Submissions evaluated per chunk; progress is committed after each (BACKTEST_CHUNK_SIZE overrides).
 CHUNK_SIZE = 2000
 #: Worker processes start only for at least this many submissions (BACKTEST_PARALLEL_FROM overrides):

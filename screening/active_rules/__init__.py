@@ -11,12 +11,12 @@ from flask import Flask
 from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import db
-from .ruleset import budget
-from .ruleset.model import RuleSet
-from .ruleset.registry import Registry
+from .. import db
+from ..engine import budget
+from ..engine.model import RuleSet
+from .registry import Registry
 
-EXTENSION_KEY = "screening.rules"
+EXTENSION_KEY = "screening.active_rules"
 log = logging.getLogger(__name__)
 
 

@@ -387,7 +387,7 @@ def _call(function: Callable[[Any], Any], item: Any) -> _Outcome:
 
 # --- The parent's side -----------------------------------------------------------------------------------
 
-_preload = ["screening.ruleset.budget"]
+_preload = ["screening.engine.budget"]
 _context_lock = threading.Lock()
 
 
