@@ -4,7 +4,7 @@ A draft holds the full text of every rule file. Saving never loses text: a save 
 started from and is refused when somebody saved the same file since. An approval names the text
 it reviewed (``draft_version``, the hash that names the version it publishes as) and is refused
 when the draft holds other text now. Publishing stores the version, makes it the active one for
-every worker (``ruleset.store``) and audits who wrote it and who approved it. The locked safety
+every worker (``active_rules.store``) and audits who wrote it and who approved it. The locked safety
 rule cannot be changed by any draft.
 """
 

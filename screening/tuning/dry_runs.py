@@ -7,7 +7,7 @@ The rule text is untrusted: it is evaluated only in those workers, bounded child
 ``ruleset.budget`` (time per submission, memory, and ``RULES_DRY_RUN_SECONDS`` for the whole run);
 a run that goes over fails with a message naming the rule, and the task's thread only waits.
 The result holds counts, transitions and the changed submissions' references, rules and facts:
-never answers or notes (``ruleset.backtest``). Staff and admins start dry runs (DRY_RUN_ROLES); the
+never answers or notes (``engine.dry_run``). Staff and admins start dry runs (DRY_RUN_ROLES); the
 fact values of individual patients are shown to clinical roles only (FACT_ROLES,
 ``Report.without_facts`` for the others).
 """

@@ -1,6 +1,6 @@
 """What the rule-tuning pages show, ready for the templates: versions, workers, drafts, tests, editor lines.
 
-Read-only helpers over ``drafts`` and ``ruleset.store``; nothing here changes the database.
+Read-only helpers over ``drafts`` and ``active_rules.store``; nothing here changes the database.
 """
 
 from __future__ import annotations
