@@ -14,7 +14,7 @@ array inside another), so each condition's worst case is counted from its tree (
 comprehensions multiply the length of what they iterate by the cost of their body) and a condition
 over ``COST_MAX`` is refused: a patient's page evaluates the published rules in the web worker, so no
 published condition may take long for any answers, even ones no test or dry run has seen. The
-budget of ``ruleset.budget`` bounds what is evaluated while rule text is checked on top of that.
+budget of ``engine.budget`` bounds what is evaluated while rule text is checked on top of that.
 """
 
 from __future__ import annotations

@@ -157,7 +157,7 @@ def save_file(
 
     Refused if somebody saved that file since ``started_from`` (its digest); ``started_from`` None
     creates a new file, refused if the name is taken. Text beyond the limits of a rule set
-    (``ruleset.loader.limit_problems``) is refused, never stored. Text that does not load is saved, so
+    (``engine.loader.limit_problems``) is refused, never stored. Text that does not load is saved, so
     no work is lost, and the check names its errors. The text is untrusted, so it is checked before the
     write: no database lock is held while it is parsed and tested, and the write is one short update.
     """

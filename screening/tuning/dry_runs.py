@@ -4,7 +4,7 @@ A run copies the candidate's files and names the stored version it is compared w
 evaluates the submissions in chunks of consecutive ids, in worker processes, and commits the
 progress after every chunk, so a page can show how far it is and a user can leave and come back.
 The rule text is untrusted: it is evaluated only in those workers, bounded children of
-``ruleset.budget`` (time per submission, memory, and ``RULES_DRY_RUN_SECONDS`` for the whole run);
+``engine.budget`` (time per submission, memory, and ``RULES_DRY_RUN_SECONDS`` for the whole run);
 a run that goes over fails with a message naming the rule, and the task's thread only waits.
 The result holds counts, transitions and the changed submissions' references, rules and facts:
 never answers or notes (``engine.dry_run``). Staff and admins start dry runs (DRY_RUN_ROLES); the
