@@ -26,7 +26,7 @@ from screening import migrate
 from screening.db import new_session
 from screening.review.seed import seed_submissions
 from screening.active_rules import require_ruleset
-from screening.engine import store
+from screening.active_rules import store
 from screening.engine.loader import Sources
 from screening.engine.loader import read_sources
 from screening.tuning import dry_runs

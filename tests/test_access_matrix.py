@@ -42,7 +42,7 @@ from screening.intake import service as intake
 from screening.models import User
 from screening.status.service import issue_status_token
 from screening.active_rules import require_ruleset
-from screening.engine import store
+from screening.active_rules import store
 from screening.tuning import dry_runs
 from screening.tuning import drafts
 

@@ -38,7 +38,7 @@ from screening.models import AuditEvent
 from screening.instruments.scoring import score_answers
 from screening.models import Submission
 from screening.active_rules import require_ruleset
-from screening.engine import store
+from screening.active_rules import store
 from screening.engine.loader import read_sources
 from screening.active_rules.registry import checked_ruleset
 from screening.queues import alert_huey_for

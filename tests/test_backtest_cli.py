@@ -13,7 +13,7 @@ from flask.testing import FlaskCliRunner
 from screening.db import new_session
 from screening.models import BacktestRun
 from screening.active_rules import require_ruleset
-from screening.engine import store
+from screening.active_rules import store
 from screening.engine.loader import read_sources
 
 from .ruleset_files import copy_rules

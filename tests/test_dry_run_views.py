@@ -18,7 +18,7 @@ from screening.models import BacktestRun
 from screening.models import RuleDraft
 from screening.models import User
 from screening.active_rules import require_ruleset
-from screening.engine import store
+from screening.active_rules import store
 from screening.tuning import drafts
 
 from .accounts import Auth

@@ -11,7 +11,7 @@ from sqlalchemy import orm
 
 from screening import migrate
 from screening.db import make_engine
-from screening.engine import store
+from screening.active_rules import store
 from screening.engine.loader import read_sources
 from screening.engine.loader import version_of
 

@@ -24,7 +24,7 @@ from screening.models import BacktestRun
 from screening.models import RuleDraft
 from screening.active_rules import require_ruleset
 from screening.engine import sourcemap
-from screening.engine import store
+from screening.active_rules import store
 from screening.engine.loader import FILE_MAX
 from screening.engine.loader import FILES_MAX
 from screening.engine.loader import SOURCES_MAX

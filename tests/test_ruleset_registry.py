@@ -20,7 +20,7 @@ from screening.models import RuleSetVersion
 from screening.models import RulesLoadFailure
 from screening.models import RulesWorker
 from screening.models import User
-from screening.engine import store
+from screening.active_rules import store
 from screening.engine.loader import Sources
 from screening.engine.loader import read_sources
 from screening.engine.loader import version_of

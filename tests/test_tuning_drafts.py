@@ -23,7 +23,7 @@ from screening.models import AuditEvent
 from screening.models import RuleDraft
 from screening.models import RuleSetActivation
 from screening.models import User
-from screening.engine import store
+from screening.active_rules import store
 from screening.engine.loader import read_sources
 from screening.engine.loader import version_of
 from screening.tuning import checks

@@ -30,7 +30,7 @@ from screening.models import User
 from screening.active_rules import registry
 from screening.active_rules import require_ruleset
 from screening.engine import budget
-from screening.engine import store
+from screening.active_rules import store
 from screening.engine.loader import read_sources
 from screening.tuning import checks
 from screening.tuning import drafts
