@@ -403,16 +403,22 @@ def test_the_consumer_module_builds_both_queues_from_the_settings(consumer_env: 
     engine_for(consumer).dispose()
 
 
-def test_a_real_consumer_process_sends_the_alert(
-    app: Flask, smtp: SMTPServer, consumer_env: dict[str, str], alert_app: AppFactory, tmp_path: Path
-) -> None:
-    env = {
+def sending_env(consumer_env: dict[str, str], smtp: SMTPServer, **settings: str) -> dict[str, str]:
+    """Return the environment of a consumer process that sends alerts to ``smtp``, with more ``settings``."""
+    return {
         **os.environ,
         **consumer_env,
         "SCREENING_ALERT_RECIPIENTS": '["oncall@clinic.example"]',
         "SCREENING_SMTP_HOST": "127.0.0.1",
         "SCREENING_SMTP_PORT": str(smtp.port),
+        **settings,
     }
+
+
+def test_a_real_consumer_process_sends_the_alert(
+    app: Flask, smtp: SMTPServer, consumer_env: dict[str, str], alert_app: AppFactory, tmp_path: Path
+) -> None:
+    env = sending_env(consumer_env, smtp)
     web = alert_app(smtp, HUEY_IMMEDIATE=False, ENVIRONMENT="development", HUEY_URL=consumer_env["SCREENING_HUEY_URL"])
     submission = submit_safety_case(web)
     assert rows(web, Alert)[0].status == "pending"  # queued in SQLite, waiting for the consumer
@@ -617,16 +623,13 @@ def wait_until(what: str, ready: Callable[[], bool], consumers: list[Consumer], 
 def test_an_urgent_alert_is_sent_while_dry_runs_keep_every_other_worker_busy(
     app: Flask, smtp: SMTPServer, consumer_env: dict[str, str], alert_app: AppFactory, tmp_path: Path
 ) -> None:
-    env = {
-        **os.environ,
-        **consumer_env,
-        "SCREENING_ALERT_RECIPIENTS": '["oncall@clinic.example"]',
-        "SCREENING_SMTP_HOST": "127.0.0.1",
-        "SCREENING_SMTP_PORT": str(smtp.port),
+    env = sending_env(
+        consumer_env,
+        smtp,
         # Limits on evaluation time must not end the slow dry runs before the alert is sent.
-        "SCREENING_RULES_EVALUATION_MS": "60000",
-        "SCREENING_RULES_DRY_RUN_SECONDS": "3600",
-    }
+        SCREENING_RULES_EVALUATION_MS="60000",
+        SCREENING_RULES_DRY_RUN_SECONDS="3600",
+    )
     web = alert_app(smtp, HUEY_IMMEDIATE=False, ENVIRONMENT="development", HUEY_URL=consumer_env["SCREENING_HUEY_URL"])
     require_ruleset(web)
     store_plain_submissions(web, SLOW_SUBMISSIONS)
