@@ -29,6 +29,7 @@ from screening.active_rules import require_ruleset
 from screening.active_rules import store
 from screening.engine.loader import Sources
 from screening.engine.loader import read_sources
+from screening.tuning import dry_run_reports
 from screening.tuning import dry_runs
 
 RULES = Path(__file__).resolve().parent.parent / "rules"
@@ -66,7 +67,7 @@ def seed(app: Flask, count: int) -> float:
     return time.perf_counter() - started
 
 
-def time_backtest(app: Flask, sources: Sources) -> tuple[float, dry_runs.Report]:
+def time_backtest(app: Flask, sources: Sources) -> tuple[float, dry_run_reports.Report]:
     """Store a dry run of ``sources`` against the active version, run it, and return the seconds and report."""
     with new_session(app) as session:
         current = store.active(session)
@@ -79,7 +80,7 @@ def time_backtest(app: Flask, sources: Sources) -> tuple[float, dry_runs.Report]
     started = time.perf_counter()
     finished = dry_runs.run_backtest(app, run_id)
     seconds = time.perf_counter() - started
-    found = dry_runs.report(finished)
+    found = dry_run_reports.report(finished)
     if found is None:
         raise SystemExit(f"the dry run failed: {finished.error}")
     return seconds, found

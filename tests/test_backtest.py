@@ -36,6 +36,7 @@ from screening.engine.loader import load_ruleset
 from screening.engine.loader import read_sources
 from screening.engine.model import RuleSet
 from screening.active_rules.registry import checked_ruleset
+from screening.tuning import dry_run_reports
 from screening.tuning import dry_runs
 from screening.tuning.errors import TuningInvalid
 from screening.tuning.errors import TuningNotFound
@@ -323,9 +324,9 @@ def test_the_list_of_changes_is_capped_but_counted(tmp_path: Path, monkeypatch: 
     merged = runner.compare(rows[:5]).merge(runner.compare(rows[5:]))
     assert merged.changed_total == 4 and merged.truncated
     assert [change.reference for change in merged.changes] == references_of("fibromyalgia_alone")[:3]
-    report = dry_runs.Report.of(merged)
+    report = dry_run_reports.Report.of(merged)
     assert report.truncation_note == "Showing the first 3 of 4 changed submissions."
-    assert dry_runs.Report.of(compare(candidate, candidate, rows)).truncation_note is None
+    assert dry_run_reports.Report.of(compare(candidate, candidate, rows)).truncation_note is None
 
 
 def test_changes_hold_references_rules_and_facts_never_answers_or_notes(tmp_path: Path) -> None:
@@ -405,7 +406,7 @@ def test_a_queued_run_counts_outcomes_and_transitions(stored: Flask, tmp_path: P
     run = fetch(stored, run_id)
     assert (run.status, run.error, run.total, run.processed) == ("done", None, 15, 15)
     assert run.candidate_sources == sources and run.candidate_version == checked_ruleset(sources).version
-    report = dry_runs.report(run)
+    report = dry_run_reports.report(run)
     assert report is not None
     assert [(row.outcome, row.before, row.after, row.difference) for row in report.outcomes] == [
         ("safety", 2, 2, 0),
@@ -434,7 +435,7 @@ def test_a_date_range_limits_the_submissions(stored: Flask, tmp_path: Path) -> N
     run_id = start(stored, read_sources(fibromyalgia_moved(tmp_path)), submitted_from=first, submitted_to=last)
     assert fetch(stored, run_id).total == 8
     run = dry_runs.run_backtest(stored, run_id)
-    report = dry_runs.report(run)
+    report = dry_run_reports.report(run)
     assert report is not None and report.total == 8
     in_range = FIXTURE[3:11]
     expected = Counter(KINDS[kind][1] for kind in in_range)
@@ -471,8 +472,8 @@ def test_progress_is_committed_after_every_chunk(stored: Flask, tmp_path: Path) 
     run = dry_runs.run_backtest(stored, run_id, progress=progress)
     assert seen == [(4, 15, "running", 4), (8, 15, "running", 8), (12, 15, "running", 12), (15, 15, "running", 15)]
     assert run.status == "done" and run.finished_at is not None and run.progress_at is not None
-    assert dry_runs.percent_done(run) == 100
-    report = dry_runs.report(run)
+    assert dry_run_reports.percent_done(run) == 100
+    report = dry_run_reports.report(run)
     assert report is not None and [c.reference for c in report.changes] == references_of("fibromyalgia_alone")
 
 
@@ -491,7 +492,7 @@ def test_stored_answers_that_cannot_be_evaluated_get_the_error_outcome(stored: F
         )
         session.commit()
     run = dry_runs.run_backtest(stored, start(stored, read_sources(RULES)))
-    report = dry_runs.report(run)
+    report = dry_run_reports.report(run)
     assert report is not None and run.status == "done"
     assert {row.outcome: row.after for row in report.outcomes if row.after}["manual_review"] == 1
     assert (report.errors_before, report.errors_after, report.changed_total) == (1, 1, 0)
@@ -592,7 +593,7 @@ def test_a_candidate_that_does_not_load_fails_with_the_loader_messages(stored: F
     assert run.error.startswith("The candidate rule set does not load:")
     assert "candidates.yaml:" in run.error and "candidate-trd: unknown fact 'phq9x'" in run.error
     assert "Traceback" not in run.error
-    assert dry_runs.report(run) is None
+    assert dry_run_reports.report(run) is None
 
 
 def test_a_candidate_whose_own_tests_fail_does_not_run(stored: Flask, tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ from ..db import get_session
 from ..models import BacktestRun
 from ..models import RuleSetVersion
 from ..active_rules import active_ruleset
+from . import dry_run_reports
 from . import dry_runs
 from . import drafts
 from .errors import TuningConflict
@@ -111,7 +112,7 @@ def dry_run(run_id: int) -> str:
     run = dry_runs.get_run(session, run_id)
     page = _page_number()
     facts_shown = current_user.has_role(*dry_runs.FACT_ROLES)
-    result = dry_runs.report(run, with_facts=facts_shown)
+    result = dry_run_reports.report(run, with_facts=facts_shown)
     changes = result.changes[(page - 1) * CHANGES_PER_PAGE : page * CHANGES_PER_PAGE] if result else ()
     pages = max(1, -(-len(result.changes) // CHANGES_PER_PAGE)) if result else 1
     if result is not None and page > pages:
@@ -127,7 +128,7 @@ def dry_run(run_id: int) -> str:
         against=session.get(RuleSetVersion, run.against_version_id),
         draft=drafts.get_draft(session, run.draft_id) if run.draft_id else None,
         stalled=dry_runs.is_stalled(run, datetime.now(UTC)),
-        percent=dry_runs.percent_done(run),
+        percent=dry_run_reports.percent_done(run),
         titles=_outcome_titles(),
         facts_shown=facts_shown,
     )
@@ -155,7 +156,7 @@ def dry_run_progress(run_id: int) -> Response:
         status=run.status,
         processed=run.processed,
         total=run.total,
-        percent=dry_runs.percent_done(run),
+        percent=dry_run_reports.percent_done(run),
         stalled=dry_runs.is_stalled(run, datetime.now(UTC)),
     )
 

@@ -9,7 +9,7 @@ a run that goes over fails with a message naming the rule, and the task's thread
 The result holds counts, transitions and the changed submissions' references, rules and facts:
 never answers or notes (``engine.dry_run``). Staff and admins start dry runs (DRY_RUN_ROLES); the
 fact values of individual patients are shown to clinical roles only (FACT_ROLES,
-``Report.without_facts`` for the others).
+``dry_run_reports.report`` leaves them out for the others).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import multiprocessing.util
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from dataclasses import replace
 from datetime import UTC
 from datetime import date
 from datetime import datetime
@@ -43,7 +42,6 @@ from ..models import RuleSetVersion
 from ..models import Submission
 from ..engine import budget
 from ..engine.dry_run import Backtest
-from ..engine.dry_run import Change
 from ..engine.dry_run import Comparison
 from ..engine.dry_run import StoredRow
 from ..engine.loader import Sources
@@ -479,116 +477,3 @@ def is_stalled(run: BacktestRun, now: datetime) -> bool:
         return False
     moved = run.progress_at or run.started_at or run.created_at
     return now - moved >= STALLED_AFTER
-
-
-def percent_done(run: BacktestRun) -> int:
-    """Return how far a run is, 0 to 100."""
-    if run.status == DONE:
-        return 100
-    return min(100, run.processed * 100 // run.total) if run.total else 0
-
-
-@dataclass(frozen=True)
-class OutcomeRow:
-    """How many submissions get one outcome before and after."""
-
-    outcome: str
-    before: int
-    after: int
-
-    @property
-    def difference(self) -> int:
-        """Return after minus before."""
-        return self.after - self.before
-
-
-@dataclass(frozen=True)
-class TransitionRow:
-    """How many submissions go from one outcome to another (or keep theirs)."""
-
-    before: str
-    after: str
-    count: int
-
-    @property
-    def changed(self) -> bool:
-        """Return True when the outcome changes."""
-        return self.before != self.after
-
-
-@dataclass(frozen=True)
-class Report:
-    """A finished dry run as pages and the command line show it."""
-
-    candidate_version: str
-    against_version: str
-    total: int
-    outcomes: tuple[OutcomeRow, ...]
-    transitions: tuple[TransitionRow, ...]
-    changes: tuple[Change, ...]
-    changed_total: int
-    errors_before: int
-    errors_after: int
-
-    @property
-    def truncated(self) -> bool:
-        """Return True when more submissions changed than the list keeps."""
-        return self.changed_total > len(self.changes)
-
-    @property
-    def truncation_note(self) -> str | None:
-        """Return the sentence that says the list is cut short, or None when it is complete."""
-        if not self.truncated:
-            return None
-        return f"Showing the first {len(self.changes):,} of {self.changed_total:,} changed submissions."
-
-    def without_facts(self) -> Report:
-        """Return the report with no fact value of any patient: references, outcomes and rules stay."""
-        changes = tuple(replace(change, facts={}, facts_changed={}) for change in self.changes)
-        return replace(self, changes=changes)
-
-    @classmethod
-    def of(cls, comparison: Comparison) -> Report:
-        """Return the report of a comparison: outcomes by the candidate's rank, changed transitions first."""
-        rank = {outcome: position for position, outcome in enumerate(comparison.outcomes)}
-        outcomes = tuple(
-            OutcomeRow(outcome, comparison.before.get(outcome, 0), comparison.after.get(outcome, 0))
-            for outcome in (*comparison.outcomes, *_unlisted(comparison))
-        )
-        transitions = sorted(
-            (TransitionRow(before, after, count) for (before, after), count in comparison.transitions.items()),
-            key=lambda row: (
-                not row.changed,
-                -row.count if row.changed else 0,
-                rank.get(row.before, len(rank)),
-                rank.get(row.after, len(rank)),
-            ),
-        )
-        return cls(
-            candidate_version=comparison.candidate_version,
-            against_version=comparison.against_version,
-            total=comparison.total,
-            outcomes=outcomes,
-            transitions=tuple(transitions),
-            changes=comparison.changes,
-            changed_total=comparison.changed_total,
-            errors_before=comparison.errors_before,
-            errors_after=comparison.errors_after,
-        )
-
-
-def _unlisted(comparison: Comparison) -> list[str]:
-    """Return outcomes counted but missing from the comparison's list (never expected; shown rather than lost)."""
-    counted = [*comparison.before, *comparison.after]
-    return [outcome for outcome in dict.fromkeys(counted) if outcome not in comparison.outcomes]
-
-
-def report(run: BacktestRun, *, with_facts: bool = True) -> Report | None:
-    """Return the report of a finished run, or None while it is queued, running or failed.
-
-    ``with_facts`` False leaves out the fact values of individual patients (for roles not in FACT_ROLES).
-    """
-    if run.status != DONE or run.result is None:
-        return None
-    found = Report.of(Comparison.from_dict(run.result))
-    return found if with_facts else found.without_facts()

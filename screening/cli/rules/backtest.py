@@ -23,8 +23,9 @@ from ...engine.dry_run import RuleRef
 from ...engine.loader import Sources
 from ...active_rules.registry import RulesUnavailable
 from ...active_rules.registry import checked_ruleset
+from ...tuning import dry_run_reports
 from ...tuning import dry_runs
-from ...tuning.dry_runs import Report
+from ...tuning.dry_run_reports import Report
 from ..common import ACTOR
 from .files import sources_at
 
@@ -57,7 +58,7 @@ def backtest_command(against_text: str | None, first: str | None, last: str | No
         run_id, total = run.id, run.total
         against_label = against.version + (" (active)" if against_text is None else "")
     run = _run_with_progress_bar(run_id, total)
-    found = dry_runs.report(run)
+    found = dry_run_reports.report(run)
     if found is None:
         click.echo(run.error or "The dry run did not finish.", err=True)
         raise click.ClickException(f"dry run {run_id} failed")
