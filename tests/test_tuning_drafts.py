@@ -28,6 +28,8 @@ from screening.engine.loader import read_sources
 from screening.engine.loader import version_of
 from screening.tuning import checks
 from screening.tuning import drafts
+from screening.tuning.reviewed import record_refused_approval
+from screening.tuning.errors import ReviewOutdated
 from screening.tuning.errors import TuningConflict
 from screening.tuning.errors import TuningForbidden
 from screening.tuning.errors import TuningInvalid
@@ -458,13 +460,13 @@ def test_a_draft_changed_after_it_was_opened_is_not_approved(
     with pytest.raises(TuningConflict, match="This draft changed after you opened it: review it again") as refused:
         drafts.approve(session, draft, user=physician, now=NOW, two_person=True, reviewed=seen)
     assert seen[7:19] in refused.value.message and drafts.draft_version(draft)[7:19] in refused.value.message
-    assert isinstance(refused.value, drafts.ReviewOutdated)
+    assert isinstance(refused.value, ReviewOutdated)
     assert active_version(session) == before and draft.status == drafts.SUBMITTED
     assert events(session, "ruleset.approved") == []
-    logged = [r.getMessage() for r in caplog.records if r.name == "screening.tuning.drafts"]
+    logged = [r.getMessage() for r in caplog.records if r.name == "screening.tuning.reviewed"]
     assert any(f"draft {draft.id}" in line and seen in line for line in logged), logged
     assert not any("no data at all" in line for line in logged)
-    drafts.record_refused_approval(session, refused.value, user=physician, now=NOW)
+    record_refused_approval(session, refused.value, user=physician, now=NOW)
     [event] = events(session, "ruleset.approval_refused")
     assert (event.actor, event.subject_type, event.subject_id) == (f"user:{physician.id}", "rule_draft", draft.id)
     assert event.details == {"reviewed": seen, "version": drafts.draft_version(draft)}

@@ -37,6 +37,7 @@ from . import dry_runs
 from . import checks
 from . import drafts
 from . import pages
+from .reviewed import record_refused_approval
 from .errors import ReviewOutdated
 from .errors import TuningConflict
 from .errors import TuningError
@@ -389,7 +390,7 @@ def _audited_refusal(db: orm.Session, user: User, now: datetime, addr: str | Non
         yield
     except ReviewOutdated as refused:
         db.rollback()
-        drafts.record_refused_approval(db, refused, user=user, now=now, remote_addr=addr)
+        record_refused_approval(db, refused, user=user, now=now, remote_addr=addr)
         db.commit()
         raise
 

@@ -42,6 +42,7 @@ from ...tuning.pages import actor_name
 from ...tuning.pages import plural
 from ...tuning.pages import short
 from ...tuning.pages import utc
+from ...tuning.reviewed import record_refused_approval
 from ...tuning.pages import user_emails
 from ..common import FLASK
 from ..common import fail_on
@@ -270,7 +271,7 @@ def _approve(session: orm.Session, draft: RuleDraft, user: User, now: datetime, 
         return drafts.approve(session, draft, user=user, now=now, two_person=_two_person(), reviewed=reviewed)
     except ReviewOutdated as refused:
         session.rollback()
-        drafts.record_refused_approval(session, refused, user=user, now=now)
+        record_refused_approval(session, refused, user=user, now=now)
         _commit(session)
         raise click.ClickException(f"{refused.message} {_where_versions_are(refused.draft_id)}.") from None
 
