@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from datetime import UTC
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -235,7 +234,7 @@ def test_every_safety_patient_is_safety_whatever_the_rules(
     assert decision.notes[0]["text"] == SAFETY_PATIENT_NOTE
 
 
-def test_the_shipped_rules_pass_the_check_with_the_engine_cases(tmp_path: Path) -> None:
+def test_the_shipped_rules_pass_the_check_with_the_engine_cases() -> None:
     check = check_sources(SHIPPED, SHIPPED)
     assert check.publishable, check.problems
     assert sum(result.case.file == ENGINE_CASES_FILE for result in check.results) == len(cases.BUILT_IN_CASES)

@@ -42,6 +42,7 @@ from collections.abc import Mapping
 from concurrent.futures import Future
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import AbstractContextManager
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.context import BaseContext
@@ -51,10 +52,8 @@ from typing import Any
 from typing import TypeVar
 
 from .cases import CaseResult
-from .cases import all_cases
-from .cases import probe_documents
-from .cases import probe_document
-from .cases import run_case
+from .cases import probe
+from .cases import run_cases
 from .compiler import Condition
 from .loader import Sources
 from .loader import load_ruleset
@@ -526,27 +525,13 @@ def evaluate_untrusted(sources: Sources) -> Untrusted:
     Anything else a check must evaluate belongs here, with its result added to ``Untrusted``.
     """
     ruleset = watched(load_ruleset(sources))
-    return Untrusted(cases=tuple(_run_cases(ruleset)), raised=tuple(_probe(ruleset)))
+    return Untrusted(cases=tuple(run_cases(ruleset, around=_timed)), raised=tuple(probe(ruleset, around=_timed)))
 
 
-def _probe(ruleset: RuleSet) -> list[RuleError]:
-    """Probe every rule with the generated answers documents, each document one timed evaluation."""
-    problems: dict[str, RuleError] = {}
-    for number, (document, scores) in enumerate(probe_documents(), start=1):
-        _watch.rule(Where(OUTCOMES_FILE, 1, 1, f"generated answers document {number}"))
-        with _watch.evaluation():
-            probe_document(ruleset, document, scores, problems)
-    return sorted(problems.values())
-
-
-def _run_cases(ruleset: RuleSet) -> list[CaseResult]:
-    """Run every test case as one timed evaluation, recording the case until a condition takes over."""
-    results = []
-    for case in all_cases(ruleset):
-        _watch.rule(Where(case.file, case.line, 1, f"test '{case.spec.name}'"))
-        with _watch.evaluation():
-            results.append(run_case(ruleset, case))
-    return results
+def _timed(file: str, line: int, label: str) -> AbstractContextManager[object]:
+    """Record what is evaluated (until a condition takes over), and time it as one evaluation."""
+    _watch.rule(Where(file, line, 1, label))
+    return _watch.evaluation()
 
 
 #: Results of checks that went through, by version and budget: a condition reads only facts (no builtins), so

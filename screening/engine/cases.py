@@ -6,6 +6,9 @@ its line, so a rule that fails only for some patients is found before it is publ
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -27,6 +30,7 @@ from .safety import ENGINE_CASES
 from .safety import ENGINE_CASES_FILE
 from .safety import SAFETY_NOTES
 from .safety import SAFETY_RULE_ID
+from .spec import OUTCOMES_FILE
 
 #: The engine's safety cases, as cases of a file of their own.
 BUILT_IN_CASES = tuple(Case(spec, ENGINE_CASES_FILE, index, index + 1) for index, spec in enumerate(ENGINE_CASES))
@@ -59,9 +63,22 @@ def all_cases(ruleset: RuleSet) -> tuple[Case, ...]:
     return (*ruleset.cases, *BUILT_IN_CASES)
 
 
-def run_cases(ruleset: RuleSet) -> list[CaseResult]:
-    """Run every test case of the rule set and the engine's safety cases."""
-    return [run_case(ruleset, case) for case in all_cases(ruleset)]
+#: Called around each evaluation with where it is written (file, line) and what it is: ``budget`` times them.
+Around = Callable[[str, int, str], AbstractContextManager[object]]
+
+
+def _untimed(file: str, line: int, label: str) -> AbstractContextManager[object]:
+    """Evaluate as is."""
+    return nullcontext()
+
+
+def run_cases(ruleset: RuleSet, *, around: Around = _untimed) -> list[CaseResult]:
+    """Run every test case of the rule set and the engine's safety cases, each one evaluation."""
+    results = []
+    for case in all_cases(ruleset):
+        with around(case.file, case.line, f"test '{case.spec.name}'"):
+            results.append(run_case(ruleset, case))
+    return results
 
 
 def failures(results: list[CaseResult]) -> list[CaseResult]:
@@ -143,15 +160,16 @@ def probe_documents() -> tuple[tuple[dict[str, Any], dict[str, Any]], ...]:
     return tuple(documents)
 
 
-def probe(ruleset: RuleSet) -> list[RuleError]:
+def probe(ruleset: RuleSet, *, around: Around = _untimed) -> list[RuleError]:
     """Return a problem at the condition of each rule that raises for a generated answers document."""
     problems: dict[str, RuleError] = {}
-    for document, scores in probe_documents():
-        probe_document(ruleset, document, scores, problems)
+    for number, (document, scores) in enumerate(probe_documents(), start=1):
+        with around(OUTCOMES_FILE, 1, f"generated answers document {number}"):
+            _probe_document(ruleset, document, scores, problems)
     return sorted(problems.values())
 
 
-def probe_document(
+def _probe_document(
     ruleset: RuleSet, document: dict[str, Any], scores: dict[str, Any], problems: dict[str, RuleError]
 ) -> None:
     """Evaluate every rule not yet in ``problems`` on one generated document, adding the rules that raise."""
