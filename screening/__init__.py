@@ -86,9 +86,9 @@ def _trust_proxies(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     """Attach one blueprint per audience."""
     from .admin.views import bp as admin_bp
-    from .intake.views import bp as intake_bp
+    from .patient.intake.views import bp as intake_bp
     from .review.views import bp as review_bp
-    from .status.views import bp as status_bp
+    from .patient.status.views import bp as status_bp
     from .tuning.views import bp as tuning_bp
     from .tuning import dry_run_views  # noqa: F401 - adds the dry-run pages to tuning_bp
 

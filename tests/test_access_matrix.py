@@ -38,9 +38,9 @@ from screening import auth as auth_module
 from screening import create_app
 from screening.admin import service as accounts
 from screening.db import new_session
-from screening.intake import service as intake
+from screening.patient.intake import service as intake
 from screening.models import User
-from screening.status.service import issue_status_token
+from screening.patient.status.service import issue_status_token
 from screening.active_rules import require_ruleset
 from screening.active_rules import store
 from screening.tuning import dry_runs

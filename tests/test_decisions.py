@@ -102,7 +102,7 @@ def test_evaluation_failure_of_a_safety_submission_is_still_safety_with_the_erro
 def test_no_active_rule_set_is_still_safety_and_shows_crisis_resources(
     app: Flask, patient: Patient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("screening.intake.views.active_ruleset", lambda: None)
+    monkeypatch.setattr("screening.patient.intake.views.active_ruleset", lambda: None)
     html = submit(patient, mood=ITEM9_POSITIVE)
     [decision] = decisions(app)
     assert (decision.outcome, decision.priority) == ("safety", 1) and decision.ruleset_version is None

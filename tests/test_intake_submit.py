@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from flask import Flask
 
 from screening.db import new_session
-from screening.intake import service
-from screening.intake.steps import FORM_VERSION
+from screening.patient.intake import service
+from screening.patient.intake.steps import FORM_VERSION
 from screening.models import AuditEvent
 from screening.models import Draft
 from screening.models import Submission

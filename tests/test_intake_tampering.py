@@ -19,7 +19,7 @@ from werkzeug.serving import make_server
 
 from screening.db import engine_for
 from screening.db import new_session
-from screening.intake import service
+from screening.patient.intake import service
 from screening.models import Draft
 from screening.models import Submission
 from screening.security import RedactTokens

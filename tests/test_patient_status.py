@@ -21,7 +21,7 @@ from screening.db import new_session
 from screening.models import Submission
 from screening.models import User
 from screening.review import service
-from screening.status.service import hash_status_token
+from screening.patient.status.service import hash_status_token
 from screening.security import redact
 
 from .accounts import Users

@@ -26,7 +26,7 @@ from screening.decisions import decide
 from screening.instruments import GAD7
 from screening.instruments import PHQ9
 from screening.instruments import score_answers
-from screening.intake.steps import FORM_VERSION
+from screening.patient.intake.steps import FORM_VERSION
 from screening.models import Alert
 from screening.models import AuditEvent
 from screening.models import Submission

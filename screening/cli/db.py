@@ -35,7 +35,7 @@ def init_db_command() -> None:
 @dbcheck.needs_database
 def purge_drafts_command() -> None:
     """Delete saved intake forms that have expired."""
-    from ..intake.service import purge_expired_drafts
+    from ..patient.intake.service import purge_expired_drafts
 
     now = datetime.now(UTC)
     with db.new_session(current_app) as session:

@@ -20,9 +20,9 @@ from ..decisions import apply_to_submission
 from ..decisions import decide
 from ..fake import answers_documents
 from ..instruments.scoring import score_answers
-from ..intake.service import REFERENCE_ALPHABET
-from ..intake.service import REFERENCE_LENGTH
-from ..intake.steps import FORM_VERSION
+from ..patient.intake.service import REFERENCE_ALPHABET
+from ..patient.intake.service import REFERENCE_LENGTH
+from ..patient.intake.steps import FORM_VERSION
 from ..models import Alert
 from ..models import Decision
 from ..models import Submission

@@ -34,9 +34,9 @@ from .queue import QueuePage
 from .queue import QueueRow
 from .queue import outcome_counts
 from .queue import queue_page
-from ..status.service import PatientStatus
-from ..status.service import issue_status_token
-from ..status.service import patient_status
+from ..patient.status.service import PatientStatus
+from ..patient.status.service import issue_status_token
+from ..patient.status.service import patient_status
 
 __all__ = [
     "DECISIONS",

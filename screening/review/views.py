@@ -33,7 +33,7 @@ from ..instruments import ISI
 from ..instruments import PAIN_AVERAGE
 from ..instruments import PHQ9
 from ..instruments import Band
-from ..intake import display
+from ..patient.intake import display
 from ..models import User
 from ..active_rules import active_ruleset
 from ..engine.model import RuleSet

@@ -16,7 +16,7 @@ from screening import audit
 from screening.db import new_session
 from screening.models import User
 from screening.review import service
-from screening.status.service import issue_status_token
+from screening.patient.status.service import issue_status_token
 from tests.accounts import DEFAULT_PASSWORD
 from tests.accounts import Users
 from tests.test_review_service import add_submission

@@ -20,8 +20,8 @@ from wtforms import RadioField
 from wtforms import SelectField
 from wtforms import SelectMultipleField
 
-from screening.intake import forms
-from screening.intake import steps
+from screening.patient.intake import forms
+from screening.patient.intake import steps
 from tests.patient import DEFAULT_ANSWERS
 from tests.patient import STEP_ORDER
 from tests.patient import step_path

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint
 from flask import render_template
 
-from ..db import get_session
+from ...db import get_session
 from .service import patient_status
 
 bp = Blueprint("status", __name__)

@@ -17,16 +17,16 @@ from wtforms.validators import NumberRange
 from wtforms.validators import Optional
 from wtforms.validators import ValidationError
 
-from .. import vocabulary
-from ..answers import DRUG_NAME_PATTERN
-from ..answers import MAX_MEDICATION_TRIALS
-from ..instruments import acr2016
-from ..instruments.definitions import GAD7
-from ..instruments.definitions import ISI
-from ..instruments.definitions import PAIN_AVERAGE
-from ..instruments.definitions import PHQ9
-from ..instruments.definitions import SSS_SOMATIC
-from ..instruments.definitions import SSS_SYMPTOMS
+from ... import vocabulary
+from ...answers import DRUG_NAME_PATTERN
+from ...answers import MAX_MEDICATION_TRIALS
+from ...instruments import acr2016
+from ...instruments.definitions import GAD7
+from ...instruments.definitions import ISI
+from ...instruments.definitions import PAIN_AVERAGE
+from ...instruments.definitions import PHQ9
+from ...instruments.definitions import SSS_SOMATIC
+from ...instruments.definitions import SSS_SYMPTOMS
 from .fields import CHOOSE_ONE
 from .fields import CheckboxesField
 from .fields import FiniteDecimalField

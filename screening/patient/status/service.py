@@ -15,9 +15,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy import orm
 
-from ..models import ReviewAction
-from ..models import Submission
-from ..review.errors import ReviewNotFound
+from ...models import ReviewAction
+from ...models import Submission
+from ...review.errors import ReviewNotFound
 
 #: What the patient is told, by the submission's review status.
 STATES = ("received", "under_review", "contact")

@@ -11,18 +11,18 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy import orm
 
-from .. import audit
-from ..alerts import create_safety_alert
-from ..answers import parse_answers
-from ..decisions import apply_to_submission
-from ..decisions import decide
-from ..errors import DraftExpired
-from ..errors import DraftNotFound
-from ..instruments.scoring import score_answers
-from ..models import Draft
-from ..models import Submission
+from ... import audit
+from ...alerts import create_safety_alert
+from ...answers import parse_answers
+from ...decisions import apply_to_submission
+from ...decisions import decide
+from ...errors import DraftExpired
+from ...errors import DraftNotFound
+from ...instruments.scoring import score_answers
+from ...models import Draft
+from ...models import Submission
 from ..status.service import issue_status_token
-from ..engine.model import RuleSet
+from ...engine.model import RuleSet
 from . import steps
 
 #: Crockford's base32 without I, L, O and U: easy to read aloud and to type.

@@ -7,15 +7,15 @@ from typing import Any
 from typing import Iterable
 from typing import Mapping
 
-from .. import vocabulary
-from ..instruments import acr2016
-from ..instruments.base import Instrument
-from ..instruments.definitions import GAD7
-from ..instruments.definitions import ISI
-from ..instruments.definitions import PAIN_AVERAGE
-from ..instruments.definitions import PHQ9
-from ..instruments.definitions import SSS_SOMATIC
-from ..instruments.definitions import SSS_SYMPTOMS
+from ... import vocabulary
+from ...instruments import acr2016
+from ...instruments.base import Instrument
+from ...instruments.definitions import GAD7
+from ...instruments.definitions import ISI
+from ...instruments.definitions import PAIN_AVERAGE
+from ...instruments.definitions import PHQ9
+from ...instruments.definitions import SSS_SOMATIC
+from ...instruments.definitions import SSS_SYMPTOMS
 from . import forms
 
 NONE = "None"

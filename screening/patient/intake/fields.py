@@ -21,8 +21,8 @@ from wtforms.validators import InputRequired
 from wtforms.validators import StopValidation
 from wtforms.validators import ValidationError
 
-from ..instruments.base import Instrument
-from ..instruments.base import Item
+from ...instruments.base import Instrument
+from ...instruments.base import Item
 
 CHOOSE_ONE = "Choose one of the answers."
 NOT_LISTED = "Choose one of the answers listed."

@@ -16,13 +16,13 @@ from typing import Iterable
 from werkzeug.datastructures import MultiDict
 from wtforms import Form
 
-from ..errors import ScreeningError
-from ..instruments.definitions import GAD7
-from ..instruments.definitions import ISI
-from ..instruments.definitions import PHQ9
-from ..instruments.definitions import SSS_SOMATIC
-from ..instruments.definitions import SSS_SYMPTOMS
-from ..instruments.base import Instrument
+from ...errors import ScreeningError
+from ...instruments.definitions import GAD7
+from ...instruments.definitions import ISI
+from ...instruments.definitions import PHQ9
+from ...instruments.definitions import SSS_SOMATIC
+from ...instruments.definitions import SSS_SYMPTOMS
+from ...instruments.base import Instrument
 from . import forms
 
 #: Changes whenever a question, an option or the document built from them changes.

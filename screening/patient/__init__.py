@@ -1,0 +1,1 @@
+"""What the patient sees: the intake wizard (``intake``) and the private status page (``status``)."""
