@@ -7,9 +7,9 @@ The rule text is untrusted: it is evaluated only in those workers, bounded child
 ``engine.budget`` (time per submission, memory, and ``RULES_DRY_RUN_SECONDS`` for the whole run);
 a run that goes over fails with a message naming the rule, and the task's thread only waits.
 The result holds counts, transitions and the changed submissions' references, rules and facts:
-never answers or notes (``engine.dry_run``). Staff and admins start dry runs (DRY_RUN_ROLES); the
-fact values of individual patients are shown to clinical roles only (FACT_ROLES,
-``dry_run_reports.report`` leaves them out for the others).
+never answers or notes (``engine.dry_run_comparison``). Staff and admins start dry runs
+(DRY_RUN_ROLES); the fact values of individual patients are shown to clinical roles only
+(FACT_ROLES, ``dry_run_reports.report`` leaves them out for the others).
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ from ..models import RuleSetVersion
 from ..models import Submission
 from ..engine import budget
 from ..engine.dry_run import Backtest
-from ..engine.dry_run import Comparison
 from ..engine.dry_run import StoredRow
+from ..engine.dry_run_comparison import Comparison
 from ..engine.loader import Sources
 from ..engine.loader import load_ruleset
 from ..engine.loader import version_of
