@@ -25,11 +25,11 @@ from screening.models import BacktestRun
 from screening.models import RuleSetVersion
 from screening.models import Submission
 from screening.active_rules import require_ruleset
-from screening.engine import dry_run
+from screening.engine import dry_run_comparison
 from screening.active_rules import store
 from screening.engine.dry_run import Backtest
-from screening.engine.dry_run import Comparison
 from screening.engine.dry_run import compare
+from screening.engine.dry_run_comparison import Comparison
 from screening.engine.evaluation import screen_answers
 from screening.engine.loader import Sources
 from screening.engine.loader import load_ruleset
@@ -317,7 +317,7 @@ def test_chunks_merge_into_the_whole_and_survive_json(tmp_path: Path) -> None:
 
 
 def test_the_list_of_changes_is_capped_but_counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dry_run, "CHANGES_LIMIT", 3)
+    monkeypatch.setattr(dry_run_comparison, "CHANGES_LIMIT", 3)
     candidate = checked_ruleset(read_sources(fibromyalgia_moved(tmp_path)))
     rows = fixture_rows()
     runner = Backtest(candidate, shipped())

@@ -11,6 +11,9 @@ from typing import Iterator
 
 import pytest
 
+from screening.engine import bounded_check
+from screening.engine import bounded_child
+from screening.engine import bounded_pool
 from screening.engine import budget
 from screening.engine.cases import run_cases
 from screening.engine.compiler import Condition
@@ -42,7 +45,7 @@ def quick_budget() -> Iterator[budget.Budget]:
 
 def started_children() -> None:
     """Check the shipped rules once, so the process that starts the children runs before a timed check begins."""
-    budget.bounded_cases(load_ruleset(read_sources(RULES)))
+    bounded_check.bounded_cases(load_ruleset(read_sources(RULES)))
 
 
 def slow_rules(tmp_path: Path, condition: str) -> tuple[dict[str, str], tuple[int, int]]:
@@ -54,7 +57,7 @@ def slow_rules(tmp_path: Path, condition: str) -> tuple[dict[str, str], tuple[in
 
 def test_a_check_gives_the_same_results_as_evaluating_here() -> None:
     ruleset = load_ruleset(read_sources(RULES))
-    results = budget.bounded_cases(ruleset)
+    results = bounded_check.bounded_cases(ruleset)
     assert [(r.case, r.problems) for r in results] == [(r.case, r.problems) for r in run_cases(ruleset)]
     assert results and all(result.passed for result in results)
 
@@ -133,15 +136,15 @@ WHERE = budget.Where("flags.yaml", 3, 11, "flag-test")
 
 def sleep_while_evaluating(seconds: float) -> None:
     """Sleep inside one evaluation: no CPU time passes, so only the parent can stop it."""
-    budget.watch().rule(WHERE)
-    with budget.watch().evaluation():
+    bounded_child.watch().rule(WHERE)
+    with bounded_child.watch().evaluation():
         time.sleep(seconds)
 
 
 def allocate(megabytes: int) -> int:
     """Allocate ``megabytes`` at once, inside one evaluation."""
-    budget.watch().rule(WHERE)
-    with budget.watch().evaluation():
+    bounded_child.watch().rule(WHERE)
+    with bounded_child.watch().evaluation():
         return len(bytearray(megabytes * 1024 * 1024))
 
 
@@ -151,7 +154,7 @@ def square(number: int) -> int:
 
 
 def test_the_runner_returns_results_in_order_from_several_children() -> None:
-    with budget.BoundedPool(2, seconds=10, doing="squaring", budget=QUICK) as pool:
+    with bounded_pool.BoundedPool(2, seconds=10, doing="squaring", budget=QUICK) as pool:
         assert list(pool.map(square, range(7))) == [0, 1, 4, 9, 16, 25, 36]
 
 
@@ -159,7 +162,7 @@ def test_the_parent_kills_a_child_whose_evaluation_does_not_stop_and_names_its_r
     started = time.monotonic()
     with (
         pytest.raises(budget.Exceeded) as raised,
-        budget.BoundedPool(1, seconds=30, doing="sleeping", budget=QUICK) as pool,
+        bounded_pool.BoundedPool(1, seconds=30, doing="sleeping", budget=QUICK) as pool,
     ):
         list(pool.map(sleep_while_evaluating, [60]))
     assert time.monotonic() - started < 20
@@ -173,11 +176,11 @@ def test_the_parent_kills_a_child_whose_evaluation_does_not_stop_and_names_its_r
 def test_the_memory_limit_is_reported_naming_the_rule() -> None:
     with (
         pytest.raises(budget.Exceeded) as raised,
-        budget.BoundedPool(1, seconds=10, doing="allocating", budget=QUICK) as pool,
+        bounded_pool.BoundedPool(1, seconds=10, doing="allocating", budget=QUICK) as pool,
     ):
         list(pool.map(allocate, [1024]))
     assert (raised.value.kind, raised.value.where) == (budget.MEMORY, WHERE)
-    with budget.BoundedPool(1, seconds=10, doing="allocating", budget=QUICK) as pool:
+    with bounded_pool.BoundedPool(1, seconds=10, doing="allocating", budget=QUICK) as pool:
         assert list(pool.map(allocate, [8])) == [8 * 1024 * 1024]  # within the limit
 
 
@@ -185,7 +188,7 @@ def test_the_whole_run_is_stopped_at_its_wall_clock_limit() -> None:
     started = time.monotonic()
     with (
         pytest.raises(budget.Exceeded) as raised,
-        budget.BoundedPool(1, seconds=1, doing="sleeping", budget=QUICK) as pool,
+        bounded_pool.BoundedPool(1, seconds=1, doing="sleeping", budget=QUICK) as pool,
     ):
         list(pool.map(time.sleep, [60]))
     assert time.monotonic() - started < 15
@@ -193,4 +196,4 @@ def test_the_whole_run_is_stopped_at_its_wall_clock_limit() -> None:
 
 
 def test_children_start_from_a_forkserver() -> None:
-    assert budget.process_context().get_start_method() == "forkserver"
+    assert bounded_pool.process_context().get_start_method() == "forkserver"

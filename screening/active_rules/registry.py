@@ -33,7 +33,7 @@ from ..models import RulesLoadFailure
 from ..models import RulesWorker
 from . import store
 from ..engine.budget import Exceeded
-from ..engine.budget import evaluate_bounded
+from ..engine.bounded_check import evaluate_bounded
 from ..engine.cases import failures
 from ..engine.loader import Sources
 from ..engine.loader import load_ruleset

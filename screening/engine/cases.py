@@ -63,7 +63,7 @@ def all_cases(ruleset: RuleSet) -> tuple[Case, ...]:
     return (*ruleset.cases, *BUILT_IN_CASES)
 
 
-#: Called around each evaluation with where it is written (file, line) and what it is: ``budget`` times them.
+#: Called around each evaluation with where it is written (file, line) and what it is: ``bounded_check`` times them.
 Around = Callable[[str, int, str], AbstractContextManager[object]]
 
 

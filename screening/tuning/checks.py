@@ -11,6 +11,7 @@ from dataclasses import field
 from sqlalchemy import orm
 
 from ..models import RuleDraft
+from ..engine import bounded_check
 from ..engine import budget
 from ..active_rules import store
 from ..engine.cases import CaseResult
@@ -72,7 +73,7 @@ def check_sources(sources: Sources, active_sources: Sources | None, *, limits: b
     except RuleSetInvalid as invalid:
         return Check(errors=invalid.errors, results=[], safety=[], problems=[str(e) for e in invalid.errors])
     try:
-        untrusted = budget.evaluate_bounded(ruleset.sources, budget=limits)
+        untrusted = bounded_check.evaluate_bounded(ruleset.sources, budget=limits)
     except budget.Exceeded as exceeded:
         error = exceeded.rule_error()
         return Check(errors=[error], results=[], safety=[], problems=[str(error)])

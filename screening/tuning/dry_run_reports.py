@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from dataclasses import replace
 
-from ..engine.dry_run import Change
-from ..engine.dry_run import Comparison
+from ..engine.dry_run_comparison import Change
+from ..engine.dry_run_comparison import Comparison
 from ..models import BacktestRun
 from .dry_runs import DONE
 

@@ -4,12 +4,13 @@ A run copies the candidate's files and names the stored version it is compared w
 evaluates the submissions in chunks of consecutive ids, in worker processes, and commits the
 progress after every chunk, so a page can show how far it is and a user can leave and come back.
 The rule text is untrusted: it is evaluated only in those workers, bounded children of
-``engine.budget`` (time per submission, memory, and ``RULES_DRY_RUN_SECONDS`` for the whole run);
-a run that goes over fails with a message naming the rule, and the task's thread only waits.
+``engine.bounded_pool`` within the limits of ``engine.budget`` (time per submission, memory, and
+``RULES_DRY_RUN_SECONDS`` for the whole run); a run that goes over fails with a message naming the
+rule, and the task's thread only waits.
 The result holds counts, transitions and the changed submissions' references, rules and facts:
-never answers or notes (``engine.dry_run``). Staff and admins start dry runs (DRY_RUN_ROLES); the
-fact values of individual patients are shown to clinical roles only (FACT_ROLES,
-``dry_run_reports.report`` leaves them out for the others).
+never answers or notes (``engine.dry_run_comparison``). Staff and admins start dry runs
+(DRY_RUN_ROLES); the fact values of individual patients are shown to clinical roles only
+(FACT_ROLES, ``dry_run_reports.report`` leaves them out for the others).
 """
 
 from __future__ import annotations
@@ -40,10 +41,12 @@ from ..db import new_session
 from ..models import BacktestRun
 from ..models import RuleSetVersion
 from ..models import Submission
+from ..engine import bounded_child
+from ..engine import bounded_pool
 from ..engine import budget
 from ..engine.dry_run import Backtest
-from ..engine.dry_run import Comparison
 from ..engine.dry_run import StoredRow
+from ..engine.dry_run_comparison import Comparison
 from ..engine.loader import Sources
 from ..engine.loader import load_ruleset
 from ..engine.loader import version_of
@@ -81,7 +84,7 @@ Bounds = tuple[int, int]
 #: What a worker is given: the ids of a chunk, or its rows when the worker cannot open the database.
 Work = Bounds | list[StoredRow]
 
-budget.preload(__name__)  # the workers' module, imported once in the server they start from
+bounded_pool.preload(__name__)  # the workers' module, imported once in the server they start from
 
 
 # --- Starting a run ---------------------------------------------------------------------------------
@@ -320,7 +323,7 @@ def _evaluate(
         reader = _ChunkRunner(engine_for(app), None, job.submitted_from, job.submitted_to)
         items = (reader.rows(chunk) for chunk in chunks)
         job = dataclasses.replace(job, database_url=None)
-    with budget.BoundedPool(
+    with bounded_pool.BoundedPool(
         min(processes, len(chunks)),
         seconds=limits.dry_run_seconds,
         started=started,
@@ -389,11 +392,11 @@ class _ChunkRunner:
         """Return the comparison of one chunk: its rows, or the ids to read them by."""
         assert self.backtest is not None
         if isinstance(work, list):
-            return self.backtest.compare(budget.watch().each(work))
+            return self.backtest.compare(bounded_child.watch().each(work))
         assert self.engine is not None
         with self.engine.connect() as connection:
             rows = connection.execute(self._query(work))
-            return self.backtest.compare(budget.watch().each(rows))  # type: ignore[arg-type]
+            return self.backtest.compare(bounded_child.watch().each(rows))  # type: ignore[arg-type]
 
 
 _worker: _ChunkRunner | None = None
@@ -412,8 +415,8 @@ def _start_worker(job: _Job) -> None:
         if job.database_url is not None:
             engine = make_engine(job.database_url)
             multiprocessing.util.Finalize(None, engine.dispose, exitpriority=10)
-        candidate = budget.watched(load_ruleset(job.candidate_sources))
-        against = budget.watched(load_ruleset(job.against_sources))
+        candidate = bounded_child.watched(load_ruleset(job.candidate_sources))
+        against = bounded_child.watched(load_ruleset(job.against_sources))
         _worker = _ChunkRunner(engine, Backtest(candidate, against), job.submitted_from, job.submitted_to)
     except Exception as error:  # noqa: BLE001 - reported through _run_chunk
         _worker_error = type(error).__name__

@@ -18,8 +18,8 @@ from ...dbcheck import needs_database
 from ...models import BacktestRun
 from ...models import RuleSetVersion
 from ...active_rules import store
-from ...engine.dry_run import Change
-from ...engine.dry_run import RuleRef
+from ...engine.dry_run_comparison import Change
+from ...engine.dry_run_comparison import RuleRef
 from ...engine.loader import Sources
 from ...active_rules.registry import RulesUnavailable
 from ...active_rules.registry import checked_ruleset

@@ -23,6 +23,7 @@ from ...models import Decision
 from ...models import Submission
 from ...active_rules import registry
 from ...active_rules import require_ruleset
+from ...engine import bounded_check
 from ...engine import budget
 from ...engine.cases import CaseResult
 from ...engine.cases import failures
@@ -57,7 +58,7 @@ def _load_or_exit(path: str | None) -> tuple[RuleSet, Callable[[str], str]]:
 def _cases_or_exit(ruleset: RuleSet, shown: Callable[[str], str]) -> list[CaseResult]:
     """Run the test cases in a bounded child process, or print the rule that went over the budget and exit 1."""
     try:
-        return budget.bounded_cases(ruleset)
+        return bounded_check.bounded_cases(ruleset)
     except budget.Exceeded as exceeded:
         error = exceeded.rule_error()
         click.echo(str(dataclasses.replace(error, file=shown(error.file))), err=True)
