@@ -36,7 +36,9 @@ from ..active_rules import registry
 from . import dry_runs
 from . import checks
 from . import drafts
+from . import draft_pages
 from . import pages
+from . import wording
 from .reviewed import record_refused_approval
 from .errors import ReviewOutdated
 from .errors import TuningConflict
@@ -48,9 +50,10 @@ from .forms import SaveFileForm
 from .forms import SendBackForm
 from .forms import StartDraftForm
 from .forms import dry_run_form
-from .pages import diff_context
-from .pages import draft_context
-from .pages import editor_context
+from .diff_page import diff_context
+from .draft_pages import NEW_FILE_TEXT
+from .draft_pages import draft_context
+from .draft_pages import editor_context
 from .pages import home_context
 from .pages import tests_context
 from .pages import version_context
@@ -73,11 +76,11 @@ Step = Callable[[orm.Session, RuleDraft, User, datetime], str]
 def _helpers() -> dict[str, Any]:
     """Give the tuning templates their labels and formatters, and what the signed-in user may do."""
     return {
-        "utc": pages.utc,
-        "short": pages.short,
-        "plural": pages.plural,
-        "status_labels": pages.STATUS_LABELS,
-        "kind_labels": pages.KIND_LABELS,
+        "utc": wording.utc,
+        "short": wording.short,
+        "plural": wording.plural,
+        "status_labels": wording.STATUS_LABELS,
+        "kind_labels": wording.KIND_LABELS,
         "may_edit": _may_edit(),
         "may_roll_back": current_user.has_role(*drafts.ROLLBACK_ROLES),
         "may_dry_run": current_user.has_role(*dry_runs.DRY_RUN_ROLES),
@@ -206,8 +209,8 @@ def save_file(draft_id: int, name: str) -> Response | tuple[str, int]:
         db.rollback()
         found = drafts.get_draft(db, draft_id)
         theirs = found.sources.get(name)
-        if _text_conflict(error, found, pages.started_from(theirs), form.started_from.data):
-            form.started_from.data = pages.started_from(theirs)
+        if _text_conflict(error, found, draft_pages.started_from(theirs), form.started_from.data):
+            form.started_from.data = draft_pages.started_from(theirs)
             return _editor_again(db, found, name, form, error.message, 409, theirs=theirs, conflict=True)
         return _editor_again(db, found, name, form, error.message, error.http_status)
     flash(_saved_message(check), WARNING if check.problems else "message")
@@ -230,8 +233,8 @@ def _editor_again(
 def _saved_message(check: checks.Check) -> str:
     """Return what a save reports: the problems left, or that the draft is clean."""
     if check.problems:
-        return f"Saved; {pages.plural(len(check.problems), 'problem')}."
-    return f"Saved; the draft loads and all {pages.plural(len(check.results), 'test')} pass."
+        return f"Saved; {wording.plural(len(check.problems), 'problem')}."
+    return f"Saved; the draft loads and all {wording.plural(len(check.results), 'test')} pass."
 
 
 @bp.post(f"/drafts/<{ID}:draft_id>/files")
@@ -243,7 +246,7 @@ def add_file(draft_id: int) -> Response | tuple[str, int]:
     found = drafts.get_draft(db, draft_id)
     try:
         drafts.save_file(
-            db, found, name=name, text=pages.NEW_FILE_TEXT, started_from=None, user=current_user.user, now=auth.now()
+            db, found, name=name, text=NEW_FILE_TEXT, started_from=None, user=current_user.user, now=auth.now()
         )
         db.commit()
     except TuningError as error:
