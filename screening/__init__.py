@@ -91,6 +91,7 @@ def _register_blueprints(app: Flask) -> None:
     from .patient.status.views import bp as status_bp
     from .tuning.views import bp as tuning_bp
     from .tuning import dry_run_views  # noqa: F401 - adds the dry-run pages to tuning_bp
+    from .tuning import step_views  # noqa: F401 - adds the steps on a draft and roll-back to tuning_bp
 
     app.register_blueprint(intake_bp)
     app.register_blueprint(status_bp)

@@ -23,7 +23,7 @@ from wtforms.validators import Regexp
 from ..models import RuleSetVersion
 from ..active_rules import store
 from . import drafts
-from .pages import NEW_FILE
+from .draft_pages import NEW_FILE
 
 STARTED_FROM_MISSING = (
     "This form did not say which saved text it started from, so nothing was saved. Your text is still "

@@ -1,14 +1,14 @@
-"""What the rule-tuning pages show, ready for the templates: versions, workers, drafts, tests, editor lines.
+"""What the rules home, a stored version's page and the tests pages show, ready for the templates: versions,
+workers, tests, numbered lines; and the check of a rule set every tuning page shows, kept per pair of versions.
 
-Read-only helpers over ``drafts`` and ``active_rules.store``; nothing here changes the database.
+A draft's page and its editor are in ``draft_pages``, the diff page in ``diff_page``, the words they all use in
+``wording``. Read-only helpers over ``drafts`` and ``active_rules.store``; nothing here changes the database.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,11 +18,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import orm
 
-from ..models import RuleDraft
 from ..models import RulesWorker
 from ..models import RuleSetActivation
 from ..models import RuleSetVersion
-from ..models import User
 from ..active_rules import store
 from ..engine.cases import CaseResult
 from ..engine.loader import Sources
@@ -31,11 +29,13 @@ from ..engine.model import RuleError
 from . import dry_runs
 from . import checks
 from . import drafts
-from .diff import diff_file
-from .diff import diff_sources
-from .errors import TuningError
-from .errors import TuningInvalid
 from .errors import TuningNotFound
+from .wording import actor_id
+from .wording import actor_name
+from .wording import drafts_people
+from .wording import plural
+from .wording import short
+from .wording import user_emails
 
 #: Workers not seen for this long are counted, not listed: they have most likely stopped.
 WORKER_WINDOW = timedelta(minutes=10)
@@ -47,67 +47,9 @@ FILES_EXPLAINED = {
     "(see the last failed reload)",
     "missing": "there are no rule files in rules/ on this worker",
 }
-KIND_LABELS = {"bootstrap": "First start from the files", "publish": "Published", "rollback": "Rolled back"}
-STATUS_LABELS = {
-    drafts.EDITING: "Being edited",
-    drafts.SUBMITTED: "Waiting for approval",
-    drafts.PUBLISHED: "Published",
-    drafts.DISCARDED: "Discarded",
-}
-#: A new file starts as a valid, empty rule file.
-NEW_FILE_TEXT = "rules: []\n"
-#: The ``started_from`` value of a form that creates its file.
-NEW_FILE = "new"
-_SIDE = re.compile(r"^([vd])([0-9]{1,9})$")
 _CHECKS_KEPT = 16
 _checks: OrderedDict[tuple[str, str | None], checks.Check] = OrderedDict()
 _checks_lock = threading.Lock()
-
-
-# --- Words and people ----------------------------------------------------------------------------
-
-
-def utc(moment: datetime | None) -> str:
-    """Return a timestamp in UTC, to the minute."""
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment is not None else ""
-
-
-def short(version: str | None) -> str:
-    """Return the first 12 digits of a version hash, as people quote it."""
-    return (version or "").removeprefix("sha256:")[:12]
-
-
-def plural(count: int, word: str) -> str:
-    """Return "1 problem", "2 problems"."""
-    return f"{count} {word}{'' if count == 1 else 's'}"
-
-
-def user_emails(session: orm.Session, ids: Iterable[int | None]) -> dict[int, str]:
-    """Return the email of each user id given."""
-    wanted = {user_id for user_id in ids if user_id is not None}
-    if not wanted:
-        return {}
-    rows = session.execute(sa.select(User.id, User.email).where(User.id.in_(wanted)))
-    return {row[0]: row[1] for row in rows}
-
-
-def actor_id(actor: str | None) -> int | None:
-    """Return the user id of an actor written "user:<id>", else None."""
-    if actor and actor.startswith("user:") and actor[5:].isdigit():
-        return int(actor[5:])
-    return None
-
-
-def actor_name(actor: str | None, emails: Mapping[int, str]) -> str:
-    """Return who an actor is, as a person reads it."""
-    if actor is None:
-        return ""
-    if actor == "system":
-        return "the system"
-    user_id = actor_id(actor)
-    if user_id is None:
-        return actor
-    return emails.get(user_id, f"user {user_id} (deleted)")
 
 
 # --- Checks ----------------------------------------------------------------------------------------
@@ -231,58 +173,7 @@ def file_text(sources: Mapping[str, Any], name: str, where: str) -> str:
     return text
 
 
-# --- Drafts ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FileRow:
-    """One file of a draft: whether it differs from the base version, and its load errors."""
-
-    name: str
-    state: str
-    errors: int
-
-
-FILE_STATES = {"changed": "Changed", "added": "Added", "removed": "Removed", "unchanged": "Unchanged"}
-
-
-def draft_files(sources: Mapping[str, str], base: Mapping[str, str], check: checks.Check) -> list[FileRow]:
-    """Return every file of a draft and of its base version, marked changed, added, removed or unchanged."""
-    rows = []
-    for name in sorted({*sources, *base}):
-        if name not in sources:
-            state = "removed"
-        elif name not in base:
-            state = "added"
-        else:
-            state = "unchanged" if sources[name] == base[name] else "changed"
-        rows.append(FileRow(name, state, sum(len(errors) for errors in check.errors_in(name).values())))
-    return rows
-
-
-def draft_people(session: orm.Session, draft: RuleDraft) -> dict[int, str]:
-    """Return the email of everybody named on a draft."""
-    return user_emails(
-        session,
-        [draft.created_by_id, draft.updated_by_id, draft.submitted_by_id, draft.reviewed_by_id, *draft.editor_ids],
-    )
-
-
-def drafts_people(session: orm.Session, rows: Iterable[RuleDraft]) -> dict[int, str]:
-    """Return the email of the author and last editor of each draft."""
-    return user_emails(session, [id_ for draft in rows for id_ in (draft.created_by_id, draft.updated_by_id)])
-
-
-def other_file_errors(check: checks.Check, name: str) -> dict[str, int]:
-    """Return how many load errors each other file has."""
-    counts: dict[str, int] = {}
-    for error in check.errors:
-        if error.file != name:
-            counts[error.file] = counts.get(error.file, 0) + 1
-    return dict(sorted(counts.items()))
-
-
-# --- Editor ----------------------------------------------------------------------------------------
+# --- Numbered lines --------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -304,16 +195,6 @@ def numbered(text: str, errors: Mapping[int, list[RuleError]] | None = None) -> 
     errors = errors or {}
     lines = text.splitlines() or [""]
     return [Line(number, line, tuple(errors.get(number, ()))) for number, line in enumerate(lines, 1)]
-
-
-def line_errors_beyond(errors: Mapping[int, list[RuleError]], lines: int) -> list[RuleError]:
-    """Return errors whose line is not a line of the text (the end of the file, or line 0)."""
-    return [error for number, found in sorted(errors.items()) if not 1 <= number <= lines for error in found]
-
-
-def started_from(text: str | None) -> str:
-    """Return the ``started_from`` value of an editor showing ``text`` (NEW_FILE when the file is gone)."""
-    return drafts.digest(text) if text is not None else NEW_FILE
 
 
 # --- Test cases ------------------------------------------------------------------------------------
@@ -357,53 +238,6 @@ def case_rows(results: list[CaseResult]) -> list[CaseRow]:
             )
         )
     return rows
-
-
-# --- Comparing -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Side:
-    """One side of a comparison: a stored version ("v<id>") or a draft ("d<id>")."""
-
-    ref: str
-    label: str
-    sources: Sources
-
-
-def side_of(session: orm.Session, ref: str | None, current: store.Active | None) -> Side:
-    """Return the version or draft ``ref`` names; TuningInvalid when it is malformed, TuningNotFound when unknown."""
-    found = _SIDE.match((ref or "").strip())
-    if found is None:
-        raise TuningInvalid(
-            f"{(ref or '')[:40]!r} does not name a version or a draft: use v and a version number (v3) "
-            "or d and a draft number (d2), or pick them from the lists."
-        )
-    kind, number = found.group(1), int(found.group(2))
-    if kind == "v":
-        version = get_version(session, number)
-        active = " (active)" if current is not None and current.version.id == version.id else ""
-        return Side(f"v{number}", f"version {short(version.version)}{active}", dict(version.sources))
-    draft = drafts.get_draft(session, number)
-    label = f"draft {number} (version {short(drafts.draft_version(draft))}): {draft.title}"
-    return Side(f"d{number}", label, dict(draft.sources))
-
-
-def side_choices(session: orm.Session, current: store.Active | None) -> list[tuple[str, str]]:
-    """Return (value, label) of every stored version (newest first) and every draft, for the diff form."""
-    active_id = current.version.id if current is not None else None
-    versions = session.scalars(sa.select(RuleSetVersion).order_by(RuleSetVersion.id.desc())).all()
-    choices = [
-        (
-            f"v{version.id}",
-            f"Version {short(version.version)}, stored {utc(version.activated_at)}"
-            + (" (active)" if version.id == active_id else ""),
-        )
-        for version in versions
-    ]
-    for draft in drafts.list_drafts(session, include_closed=True):
-        choices.append((f"d{draft.id}", f"Draft {draft.id}: {draft.title} ({STATUS_LABELS.get(draft.status, '')})"))
-    return choices
 
 
 # --- Page contexts ---------------------------------------------------------------------------------
@@ -450,87 +284,3 @@ def tests_context(sources: Sources, against: Sources | None) -> dict[str, Any]:
     """Return what a tests page shows: one row per test case, or the load errors."""
     check = checked(sources, against)
     return {"check": check, "rows": case_rows(check.results)}
-
-
-def draft_context(session: orm.Session, draft: RuleDraft, user: User, *, two_person: bool) -> dict[str, Any]:
-    """Return what a draft's page shows: people, the version of its text, files against the base version, the check,
-    the steps open (the approve and publish forms name ``version`` as the text reviewed)."""
-    current = store.active(session)
-    base = session.get(RuleSetVersion, draft.base_version_id)
-    base_sources = dict(base.sources) if base is not None else {}
-    check = checked(dict(draft.sources), dict(current.version.sources) if current else None)
-    published = session.get(RuleSetVersion, draft.published_version_id) if draft.published_version_id else None
-    return {
-        "draft": draft,
-        "version": drafts.draft_version(draft),
-        "base": base,
-        "current": current,
-        "base_is_active": current is not None and base is not None and current.version.id == base.id,
-        "published": published,
-        "people": draft_people(session, draft),
-        "files": draft_files(dict(draft.sources), base_sources, check),
-        "file_states": FILE_STATES,
-        "check": check,
-        "summary": check_summary(check),
-        "refusal": drafts.may_approve(draft, user, two_person=two_person),
-        "two_person": two_person,
-    }
-
-
-def editor_context(
-    session: orm.Session,
-    draft: RuleDraft,
-    name: str,
-    form: Any,
-    *,
-    may_edit: bool,
-    message: str | None = None,
-    theirs: str | None = None,
-    conflict: bool = False,
-) -> dict[str, Any]:
-    """Return what the editor shows: the text in the form, its lines marked with the errors of that very text."""
-    text = form.text.data or ""
-    sources = {**dict(draft.sources), name: drafts.normalize_text(text)}
-    check = checked(sources, active_sources(session))
-    errors = check.errors_in(name)
-    lines = numbered(text.replace("\r\n", "\n").replace("\r", "\n"), errors)
-    return {
-        "draft": draft,
-        "name": name,
-        "form": form,
-        "editable": draft.status == drafts.EDITING and may_edit,
-        "lines": lines,
-        "rows": len(lines) + 3,
-        "errors": [error for number in sorted(errors) for error in errors[number]],
-        "unplaced": line_errors_beyond(errors, len(lines)),
-        "other_errors": other_file_errors(check, name),
-        "check": check,
-        "summary": check_summary(check),
-        "message": message,
-        "conflict": conflict,
-        "theirs": theirs,
-        "their_lines": numbered(theirs) if theirs is not None else None,
-        "compared": diff_file(name, theirs, drafts.normalize_text(text)) if conflict and theirs is not None else None,
-        "in_draft": name in draft.sources,
-    }
-
-
-def diff_context(session: orm.Session, left: str | None, right: str | None) -> dict[str, Any]:
-    """Return what the diff page shows: the form, and the comparison or why there is none (with a status)."""
-    current = store.active(session)
-    context: dict[str, Any] = {
-        "choices": side_choices(session, current),
-        "left": left if left is not None else (f"v{current.version.id}" if current else ""),
-        "right": right or "",
-        "sides": None,
-        "diff": None,
-        "refused": None,
-        "status": 200,
-    }
-    if not left and not right:
-        return context
-    try:
-        sides = (side_of(session, left, current), side_of(session, right, current))
-    except TuningError as error:
-        return {**context, "refused": error.message, "status": 404 if isinstance(error, TuningNotFound) else 400}
-    return {**context, "sides": sides, "diff": diff_sources(sides[0].sources, sides[1].sources)}

@@ -1,4 +1,7 @@
-"""The rule-tuning pages: the rules home, drafts and their editor, tests, diffs, publishing and roll-back.
+"""The rule-tuning pages: the rules home, versions, diffs, drafts and their editor, tests.
+
+The tuning blueprint lives here; ``step_views`` adds the steps on a draft (submit, approve, publish...) and
+roll-back, ``dry_run_views`` the dry-run pages.
 
 Views are thin: read the request, call ``drafts``, commit, redirect with a message. A refused step
 (TuningError) becomes that message, or the page again with what the user typed and a 4xx status;
@@ -7,12 +10,6 @@ never a 500. Physicians read everything and approve; staff and admins write draf
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint
@@ -23,39 +20,34 @@ from flask import render_template
 from flask import request
 from flask import url_for
 from sqlalchemy import orm
-from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from .. import auth
 from ..auth import current_user
 from ..db import get_session
 from ..models import RuleDraft
-from ..models import User
 from ..active_rules import active_ruleset
-from ..active_rules import registry
 from . import dry_runs
 from . import checks
 from . import drafts
+from . import draft_pages
 from . import pages
-from .reviewed import record_refused_approval
-from .errors import ReviewOutdated
+from . import wording
 from .errors import TuningConflict
 from .errors import TuningError
 from .errors import TuningInvalid
-from .errors import TuningNotFound
 from .forms import NewFileForm
 from .forms import SaveFileForm
 from .forms import SendBackForm
 from .forms import StartDraftForm
 from .forms import dry_run_form
-from .pages import diff_context
-from .pages import draft_context
-from .pages import editor_context
+from .diff_page import diff_context
+from .draft_pages import NEW_FILE_TEXT
+from .draft_pages import draft_context
+from .draft_pages import editor_context
 from .pages import home_context
 from .pages import tests_context
 from .pages import version_context
-
-log = logging.getLogger(__name__)
 
 bp = Blueprint("tuning", __name__, url_prefix="/rules")
 # Staff land here after signing in; physicians keep the review queue and admins the user list.
@@ -65,19 +57,17 @@ auth.guard_blueprint(bp, "staff", "admin", "physician", home={"staff": "tuning.h
 ID = "int(max=2147483647)"
 ERROR = "error"
 WARNING = "warning"
-AT_THE_SAME_MOMENT = "Somebody changed the rules at the same moment; look at the page again and retry."
-Step = Callable[[orm.Session, RuleDraft, User, datetime], str]
 
 
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
     """Give the tuning templates their labels and formatters, and what the signed-in user may do."""
     return {
-        "utc": pages.utc,
-        "short": pages.short,
-        "plural": pages.plural,
-        "status_labels": pages.STATUS_LABELS,
-        "kind_labels": pages.KIND_LABELS,
+        "utc": wording.utc,
+        "short": wording.short,
+        "plural": wording.plural,
+        "status_labels": wording.STATUS_LABELS,
+        "kind_labels": wording.KIND_LABELS,
         "may_edit": _may_edit(),
         "may_roll_back": current_user.has_role(*drafts.ROLLBACK_ROLES),
         "may_dry_run": current_user.has_role(*dry_runs.DRY_RUN_ROLES),
@@ -89,7 +79,7 @@ def _may_edit() -> bool:
     return bool(current_user.has_role(*drafts.EDITOR_ROLES))
 
 
-def _two_person() -> bool:
+def needs_second_person() -> bool:
     """Return whether publishing needs a second person."""
     return bool(current_app.config["RULES_TWO_PERSON"])
 
@@ -155,7 +145,7 @@ def draft(draft_id: int, **forms: Any) -> tuple[str, int]:
     db = get_session()
     found = drafts.get_draft(db, draft_id)
     status = forms.pop("status", 200)
-    context = draft_context(db, found, current_user.user, two_person=_two_person())
+    context = draft_context(db, found, current_user.user, two_person=needs_second_person())
     runs = {"dry_form": dry_run_form(db), "dry_runs": dry_runs.recent_runs(db, 10, draft_id=found.id)}
     forms = {"new_file": NewFileForm(), "send_back": SendBackForm(), "problem": None, **runs, **forms}
     return render_template("tuning/draft.html", **context, **forms), status
@@ -206,8 +196,8 @@ def save_file(draft_id: int, name: str) -> Response | tuple[str, int]:
         db.rollback()
         found = drafts.get_draft(db, draft_id)
         theirs = found.sources.get(name)
-        if _text_conflict(error, found, pages.started_from(theirs), form.started_from.data):
-            form.started_from.data = pages.started_from(theirs)
+        if _text_conflict(error, found, draft_pages.started_from(theirs), form.started_from.data):
+            form.started_from.data = draft_pages.started_from(theirs)
             return _editor_again(db, found, name, form, error.message, 409, theirs=theirs, conflict=True)
         return _editor_again(db, found, name, form, error.message, error.http_status)
     flash(_saved_message(check), WARNING if check.problems else "message")
@@ -230,8 +220,8 @@ def _editor_again(
 def _saved_message(check: checks.Check) -> str:
     """Return what a save reports: the problems left, or that the draft is clean."""
     if check.problems:
-        return f"Saved; {pages.plural(len(check.problems), 'problem')}."
-    return f"Saved; the draft loads and all {pages.plural(len(check.results), 'test')} pass."
+        return f"Saved; {wording.plural(len(check.problems), 'problem')}."
+    return f"Saved; the draft loads and all {wording.plural(len(check.results), 'test')} pass."
 
 
 @bp.post(f"/drafts/<{ID}:draft_id>/files")
@@ -243,7 +233,7 @@ def add_file(draft_id: int) -> Response | tuple[str, int]:
     found = drafts.get_draft(db, draft_id)
     try:
         drafts.save_file(
-            db, found, name=name, text=pages.NEW_FILE_TEXT, started_from=None, user=current_user.user, now=auth.now()
+            db, found, name=name, text=NEW_FILE_TEXT, started_from=None, user=current_user.user, now=auth.now()
         )
         db.commit()
     except TuningError as error:
@@ -255,177 +245,3 @@ def add_file(draft_id: int) -> Response | tuple[str, int]:
         return draft(draft_id, new_file=form, problem=error.message, status=error.http_status)
     flash(f"{name} added to the draft.")
     return redirect(url_for("tuning.edit_file", draft_id=draft_id, name=name))
-
-
-@bp.post(f"/drafts/<{ID}:draft_id>/files/<path:name>/remove")
-def remove_file(draft_id: int, name: str) -> Response:
-    """Remove a file from a draft, refused if somebody changed it since it was opened."""
-    started = request.form.get("started_from", "")
-
-    def step(db: orm.Session, found: RuleDraft, user: User, now: datetime) -> str:
-        drafts.remove_file(db, found, name=name, started_from=started, user=user, now=now)
-        return f"{name} removed from the draft."
-
-    return _step(draft_id, step)
-
-
-# --- Drafts: steps -----------------------------------------------------------------------------------
-
-
-def _step(draft_id: int, step: Step) -> Response:
-    """Take one step on a draft and commit it; say what happened on the draft's page."""
-    db = get_session()
-    try:
-        found = drafts.get_draft(db, draft_id)
-        done = step(db, found, current_user.user, auth.now())
-        db.commit()
-    except TuningNotFound as error:
-        db.rollback()
-        flash(error.message, ERROR)
-        return redirect(url_for("tuning.home"))
-    except TuningError as error:
-        db.rollback()
-        flash(error.message, ERROR)
-    except IntegrityError:
-        db.rollback()
-        flash(AT_THE_SAME_MOMENT, ERROR)
-    else:
-        flash(done)
-    return redirect(url_for("tuning.draft", draft_id=draft_id))
-
-
-@bp.post(f"/drafts/<{ID}:draft_id>/submit")
-def submit(draft_id: int) -> Response:
-    """Send a draft for approval; refused unless it loads, passes its tests and leaves the safety rule alone."""
-
-    def step(db: orm.Session, found: RuleDraft, user: User, now: datetime) -> str:
-        drafts.submit(db, found, user=user, now=now)
-        return "Submitted: a physician or an administrator who did not edit it can now approve it."
-
-    return _step(draft_id, step)
-
-
-@bp.post(f"/drafts/<{ID}:draft_id>/withdraw")
-def withdraw(draft_id: int) -> Response:
-    """Take a submitted draft back for more editing."""
-
-    def step(db: orm.Session, found: RuleDraft, user: User, now: datetime) -> str:
-        drafts.withdraw(db, found, user=user, now=now)
-        return "Withdrawn: the draft can be edited again."
-
-    return _step(draft_id, step)
-
-
-@bp.post(f"/drafts/<{ID}:draft_id>/discard")
-def discard(draft_id: int) -> Response:
-    """Give up a draft; it stays readable."""
-
-    def step(db: orm.Session, found: RuleDraft, user: User, now: datetime) -> str:
-        drafts.discard(db, found, user=user, now=now)
-        return "Discarded. The draft stays readable but can no longer be edited or published."
-
-    return _step(draft_id, step)
-
-
-@bp.post(f"/drafts/<{ID}:draft_id>/send-back")
-def send_back(draft_id: int) -> Response | tuple[str, int]:
-    """Return a submitted draft to its authors with the reviewer's note; a refused note is shown again."""
-    form = SendBackForm(request.form)
-    note = form.note.data or ""
-    db = get_session()
-    found = drafts.get_draft(db, draft_id)
-    try:
-        drafts.send_back(db, found, user=current_user.user, note=note, now=auth.now())
-        db.commit()
-    except TuningError as error:
-        db.rollback()
-        if not isinstance(error, TuningInvalid) or not note.strip():
-            flash(error.message, ERROR)
-            return redirect(url_for("tuning.draft", draft_id=draft_id))
-        form.note.errors = [error.message]
-        return draft(draft_id, send_back=form, problem=error.message, status=error.http_status)
-    flash("Sent back to its authors with your note.")
-    return redirect(url_for("tuning.draft", draft_id=draft_id))
-
-
-@bp.post(f"/drafts/<{ID}:draft_id>/approve")
-def approve(draft_id: int) -> Response:
-    """Approve and publish a submitted draft (a second person, unless the two-person rule is off).
-
-    The form names the version of the text its page showed; a draft changed since is refused, audited.
-    """
-    addr, two_person, reviewed = request.remote_addr, _two_person(), request.form.get("reviewed", "")
-
-    def step(db: orm.Session, found: RuleDraft, user: User, now: datetime) -> str:
-        with _audited_refusal(db, user, now, addr):
-            published = drafts.approve(
-                db, found, user=user, now=now, two_person=two_person, reviewed=reviewed, remote_addr=addr
-            )
-        return _published(db, published, now)
-
-    return _step(draft_id, step)
-
-
-@bp.post(f"/drafts/<{ID}:draft_id>/publish")
-def publish(draft_id: int) -> Response:
-    """Submit and publish in one step; only when the clinic turned the two-person rule off."""
-    addr, reviewed = request.remote_addr, request.form.get("reviewed", "")
-
-    def step(db: orm.Session, found: RuleDraft, user: User, now: datetime) -> str:
-        if _two_person():
-            raise TuningConflict(
-                "The two-person rule is on: submit the draft, then a physician or an administrator approves it."
-            )
-        with _audited_refusal(db, user, now, addr):
-            published = drafts.publish_now(db, found, user=user, now=now, reviewed=reviewed, remote_addr=addr)
-        return _published(db, published, now)
-
-    return _step(draft_id, step)
-
-
-@contextmanager
-def _audited_refusal(db: orm.Session, user: User, now: datetime, addr: str | None) -> Iterator[None]:
-    """Keep an audit event of an approval refused because the draft changed since it was opened."""
-    try:
-        yield
-    except ReviewOutdated as refused:
-        db.rollback()
-        record_refused_approval(db, refused, user=user, now=now, remote_addr=addr)
-        db.commit()
-        raise
-
-
-@bp.post(f"/versions/<{ID}:version_id>/rollback")
-def rollback(version_id: int) -> Response:
-    """Make an earlier version active again in one step."""
-    db, now = get_session(), auth.now()
-    try:
-        version = pages.get_version(db, version_id)
-        published = drafts.rollback(db, version, user=current_user.user, now=now, remote_addr=request.remote_addr)
-        flash(_published(db, published, now, done="Rolled back to"))
-    except TuningError as error:
-        db.rollback()
-        flash(error.message, ERROR)
-    except IntegrityError:
-        db.rollback()
-        flash(AT_THE_SAME_MOMENT, ERROR)
-    return redirect(url_for("tuning.home"))
-
-
-def _published(db: orm.Session, published: drafts.Published, now: datetime, done: str = "Published") -> str:
-    """Commit a new active version, write its files, switch this worker; return what to tell the user."""
-    db.commit()
-    directory = Path(current_app.config["RULES_DIR"])
-    written = drafts.write_published_files(directory, published)
-    try:
-        registry(current_app).refresh(now)
-    except Exception:  # the database already names the version: every worker switches at its next check
-        log.exception("this worker could not switch to %s at once", published.version.version)
-    if written.files_error:
-        flash(
-            f"The files in {directory.name}/ could not be written ({written.files_error}); every worker uses "
-            "the new version anyway, but the files on disk now differ from it.",
-            WARNING,
-        )
-    seconds = float(current_app.config["RULES_CHECK_SECONDS"])
-    return f"{done} version {published.version.version}; every worker switches within {seconds:g} seconds."
