@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import logging
-
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from flask import Flask
 from flask import current_app
+from flask import flash
+from flask import redirect
 from flask import render_template
 from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import orm
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
 
 from .db import is_unavailable
+from .errors import NotFound
 from .errors import ScreeningError
 
 log = logging.getLogger(__name__)
@@ -121,3 +127,37 @@ def handle_database_error(error: SQLAlchemyError, *, crisis_now: bool = False) -
     else:
         page, status = render_error(status, title, message, crisis="short")
     return page, status, {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)} if unavailable else {}
+
+
+#: The flash category of a message that says a step was refused.
+ERROR = "error"
+
+
+def take_step(
+    session: orm.Session,
+    step: Callable[[], str],
+    *,
+    back: str,
+    gone: str,
+    refused: type[ScreeningError],
+    at_the_same_moment: str,
+) -> Response:
+    """Take one step of a clinic page and commit it, then say on the page redirected to what happened.
+
+    ``step`` returns what was done. A ``refused`` error is said instead, and leads to ``gone`` when what the
+    step acts on does not exist (any more); a conflicting write of somebody else's says ``at_the_same_moment``.
+    """
+    try:
+        done = step()
+        session.commit()
+    except refused as error:
+        session.rollback()
+        flash(error.message, ERROR)
+        if isinstance(error, NotFound):
+            return redirect(gone)
+    except IntegrityError:
+        session.rollback()
+        flash(at_the_same_moment, ERROR)
+    else:
+        flash(done)
+    return redirect(back)

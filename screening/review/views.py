@@ -24,9 +24,11 @@ from sqlalchemy import orm
 from werkzeug.wrappers import Response
 
 from .. import auth
+from .. import errorpages
 from .. import vocabulary
 from ..auth import current_user
 from ..db import get_session
+from ..errorpages import ERROR
 from ..instruments import FS_BANDS
 from ..instruments import GAD7
 from ..instruments import ISI
@@ -40,7 +42,6 @@ from ..engine.model import RuleSet
 from . import service
 from .errors import ReviewError
 from .errors import ReviewInvalid
-from .errors import ReviewNotFound
 from .queue import STATUSES
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,8 @@ DECISION_LABELS = {
     "request_info": "Ask the patient for more information",
     "safety_followup_done": "Safety follow-up done",
 }
+#: What a step says when another physician's change of the same submission won the race.
+AT_THE_SAME_MOMENT = "Somebody changed this submission at the same moment; look at the page again and retry."
 ACTION_LABELS = {
     "claim": "Claimed",
     "release": "Released",
@@ -65,7 +68,6 @@ ACTION_LABELS = {
     "decide": "Decided",
     "reopen": "Reopened",
 }
-ERROR = "error"
 #: The scores shown with a scale: key, label, highest value, bands, key of the stored band.
 SCALES: tuple[tuple[str, str, int, tuple[Band, ...], str | None], ...] = (
     ("phq9", "PHQ-9 (depression)", PHQ9.max_total, PHQ9.bands, "phq9_band"),
@@ -325,19 +327,19 @@ def detail(submission_id: int) -> str:
 def _act(submission_id: int, action: Action, done: str) -> Response:
     """Run one review action and commit it; say what happened on the page redirected to."""
     db = get_session()
-    try:
+
+    def step() -> str:
         action(db, current_user.user, auth.now())
-        db.commit()
-    except ReviewNotFound as error:
-        db.rollback()
-        flash(error.message, ERROR)
-        return redirect(url_for("review.queue"))
-    except ReviewError as error:
-        db.rollback()
-        flash(error.message, ERROR)
-    else:
-        flash(done)
-    return redirect(url_for("review.detail", submission_id=submission_id))
+        return done
+
+    return errorpages.take_step(
+        db,
+        step,
+        back=url_for("review.detail", submission_id=submission_id),
+        gone=url_for("review.queue"),
+        refused=ReviewError,
+        at_the_same_moment=AT_THE_SAME_MOMENT,
+    )
 
 
 @bp.post("/submissions/<int:submission_id>/claim")

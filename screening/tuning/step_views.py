@@ -25,8 +25,10 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from .. import auth
+from .. import errorpages
 from ..auth import current_user
 from ..db import get_session
+from ..errorpages import ERROR
 from ..models import RuleDraft
 from ..models import User
 from ..active_rules import registry
@@ -35,11 +37,10 @@ from .errors import ReviewOutdated
 from .errors import TuningConflict
 from .errors import TuningError
 from .errors import TuningInvalid
-from .errors import TuningNotFound
 from .forms import SendBackForm
 from .pages import get_version
 from .reviewed import record_refused_approval
-from .views import ERROR
+
 from .views import ID
 from .views import WARNING
 from .views import bp
@@ -55,23 +56,14 @@ Step = Callable[[orm.Session, RuleDraft, User, datetime], str]
 def _step(draft_id: int, step: Step) -> Response:
     """Take one step on a draft and commit it; say what happened on the draft's page."""
     db = get_session()
-    try:
-        found = drafts.get_draft(db, draft_id)
-        done = step(db, found, current_user.user, auth.now())
-        db.commit()
-    except TuningNotFound as error:
-        db.rollback()
-        flash(error.message, ERROR)
-        return redirect(url_for("tuning.home"))
-    except TuningError as error:
-        db.rollback()
-        flash(error.message, ERROR)
-    except IntegrityError:
-        db.rollback()
-        flash(AT_THE_SAME_MOMENT, ERROR)
-    else:
-        flash(done)
-    return redirect(url_for("tuning.draft", draft_id=draft_id))
+    return errorpages.take_step(
+        db,
+        lambda: step(db, drafts.get_draft(db, draft_id), current_user.user, auth.now()),
+        back=url_for("tuning.draft", draft_id=draft_id),
+        gone=url_for("tuning.home"),
+        refused=TuningError,
+        at_the_same_moment=AT_THE_SAME_MOMENT,
+    )
 
 
 @bp.post(f"/drafts/<{ID}:draft_id>/files/<path:name>/remove")

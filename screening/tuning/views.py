@@ -25,6 +25,7 @@ from werkzeug.wrappers import Response
 from .. import auth
 from ..auth import current_user
 from ..db import get_session
+from ..errorpages import ERROR
 from ..models import RuleDraft
 from ..active_rules import active_ruleset
 from . import dry_runs
@@ -55,7 +56,6 @@ auth.guard_blueprint(bp, "staff", "admin", "physician", home={"staff": "tuning.h
 
 #: Ids in addresses: larger numbers are no row's id (and overflow PostgreSQL's integer), so they are a 404.
 ID = "int(max=2147483647)"
-ERROR = "error"
 WARNING = "warning"
 
 
