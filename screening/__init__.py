@@ -10,7 +10,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import alerts
-from . import auth
+from .auth import views as auth
 from . import cli
 from . import config
 from . import db

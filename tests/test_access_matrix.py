@@ -34,7 +34,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from screening import auth as auth_module
+from screening.auth import views as auth_module
 from screening import create_app
 from screening.admin import service as accounts
 from screening.db import new_session

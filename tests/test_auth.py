@@ -15,10 +15,10 @@ from flask import Blueprint
 from flask import Flask
 from flask.testing import FlaskClient
 
-from screening import auth as auth_module
+from screening.auth import views as auth_module
 from screening import passwords
 from screening.admin import service
-from screening.auth import guard_blueprint
+from screening.auth.views import guard_blueprint
 from screening.db import new_session
 from screening.models import AuditEvent
 from screening.models import User

@@ -23,8 +23,8 @@ from wtforms import Form
 from wtforms import StringField
 
 from .. import audit
-from .. import auth
-from ..auth import current_user
+from ..auth import views as auth
+from ..auth.views import current_user
 from ..db import get_session
 from ..db import new_session
 from ..models import AuditEvent

@@ -23,9 +23,9 @@ from flask import url_for
 from sqlalchemy import orm
 from werkzeug.wrappers import Response
 
-from .. import auth
+from ..auth import views as auth
 from .. import vocabulary
-from ..auth import current_user
+from ..auth.views import current_user
 from ..db import get_session
 from ..instruments import FS_BANDS
 from ..instruments import GAD7

@@ -26,8 +26,8 @@ from sqlalchemy import orm
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
-from .. import auth
-from ..auth import current_user
+from ..auth import views as auth
+from ..auth.views import current_user
 from ..db import get_session
 from ..models import RuleDraft
 from ..models import User

@@ -69,10 +69,10 @@ from wtforms import PasswordField
 from wtforms.validators import InputRequired
 from wtforms.validators import Length
 
-from . import audit
-from . import passwords
-from .db import get_session
-from .models import User
+from .. import audit
+from .. import passwords
+from ..db import get_session
+from ..models import User
 
 __all__ = ["ROLES", "Account", "Anonymous", "current_user", "guard_blueprint", "init_app", "now", "require_roles"]
 
