@@ -26,8 +26,9 @@ from sqlalchemy import orm
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
-from ..auth import views as auth
-from ..auth.views import current_user
+from ..auth import clock
+from ..auth.accounts import current_user
+from ..auth.roles import guard_blueprint
 from ..db import get_session
 from ..models import RuleDraft
 from ..models import User
@@ -59,7 +60,7 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("tuning", __name__, url_prefix="/rules")
 # Staff land here after signing in; physicians keep the review queue and admins the user list.
-auth.guard_blueprint(bp, "staff", "admin", "physician", home={"staff": "tuning.home"})
+guard_blueprint(bp, "staff", "admin", "physician", home={"staff": "tuning.home"})
 
 #: Ids in addresses: larger numbers are no row's id (and overflow PostgreSQL's integer), so they are a 404.
 ID = "int(max=2147483647)"
@@ -102,7 +103,7 @@ def home(form: StartDraftForm | None = None, status: int = 200, problem: str | N
     """Show the active version, every worker's state, the history and the open drafts."""
     active_ruleset()  # this worker reports its state (and, on the very first start, activates the files)
     db = get_session()
-    context = home_context(db, auth.now(), all_drafts=request.args.get("drafts") == "all")
+    context = home_context(db, clock.now(), all_drafts=request.args.get("drafts") == "all")
     return render_template("tuning/home.html", form=form or StartDraftForm(), problem=problem, **context), status
 
 
@@ -136,7 +137,7 @@ def start() -> Response | tuple[str, int]:
     form = StartDraftForm(request.form)
     db = get_session()
     try:
-        draft = drafts.start_draft(db, title=form.title.data or "", user=current_user.user, now=auth.now())
+        draft = drafts.start_draft(db, title=form.title.data or "", user=current_user.user, now=clock.now())
         db.commit()
     except TuningError as error:
         db.rollback()
@@ -199,7 +200,7 @@ def save_file(draft_id: int, name: str) -> Response | tuple[str, int]:
             text=form.text.data or "",
             started_from=form.base,
             user=current_user.user,
-            now=auth.now(),
+            now=clock.now(),
         )
         db.commit()
     except TuningError as error:
@@ -243,7 +244,7 @@ def add_file(draft_id: int) -> Response | tuple[str, int]:
     found = drafts.get_draft(db, draft_id)
     try:
         drafts.save_file(
-            db, found, name=name, text=pages.NEW_FILE_TEXT, started_from=None, user=current_user.user, now=auth.now()
+            db, found, name=name, text=pages.NEW_FILE_TEXT, started_from=None, user=current_user.user, now=clock.now()
         )
         db.commit()
     except TuningError as error:
@@ -277,7 +278,7 @@ def _step(draft_id: int, step: Step) -> Response:
     db = get_session()
     try:
         found = drafts.get_draft(db, draft_id)
-        done = step(db, found, current_user.user, auth.now())
+        done = step(db, found, current_user.user, clock.now())
         db.commit()
     except TuningNotFound as error:
         db.rollback()
@@ -335,7 +336,7 @@ def send_back(draft_id: int) -> Response | tuple[str, int]:
     db = get_session()
     found = drafts.get_draft(db, draft_id)
     try:
-        drafts.send_back(db, found, user=current_user.user, note=note, now=auth.now())
+        drafts.send_back(db, found, user=current_user.user, note=note, now=clock.now())
         db.commit()
     except TuningError as error:
         db.rollback()
@@ -398,7 +399,7 @@ def _audited_refusal(db: orm.Session, user: User, now: datetime, addr: str | Non
 @bp.post(f"/versions/<{ID}:version_id>/rollback")
 def rollback(version_id: int) -> Response:
     """Make an earlier version active again in one step."""
-    db, now = get_session(), auth.now()
+    db, now = get_session(), clock.now()
     try:
         version = pages.get_version(db, version_id)
         published = drafts.rollback(db, version, user=current_user.user, now=now, remote_addr=request.remote_addr)
