@@ -10,13 +10,13 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import alerts
-from . import auth
 from . import cli
 from . import config
 from . import db
 from . import errorpages
 from . import active_rules
 from . import security
+from .auth import views as auth_views
 from .tuning import dry_runs
 
 csrf = CSRFProtect()
@@ -52,7 +52,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     active_rules.init_app(app)
     security.init_app(app)
-    auth.init_app(app)
+    auth_views.init_app(app)
     errorpages.init_app(app)
     cli.init_app(app)
     alerts.init_app(app)

@@ -2,7 +2,7 @@
 
 A route added later is in the matrix without editing this file; a route of a blueprint this file
 does not know fails ``test_every_route_belongs_to_a_known_blueprint`` until someone decides who may
-use it (and guards the blueprint with ``screening.auth.guard_blueprint``).
+use it (and guards the blueprint with ``screening.auth.roles.guard_blueprint``).
 
 Expected answers, derived from the route's blueprint:
 
@@ -11,7 +11,7 @@ Expected answers, derived from the route's blueprint:
   visitors and patients are
   redirected to /login (with ``next`` for a GET), signed-in users of another role get 403, the
   right role gets 200 for a GET and a redirect (Post/Redirect/Get) for a POST;
-- routes narrowed to fewer roles than their blueprint's (``screening.auth.require_roles``, listed in
+- routes narrowed to fewer roles than their blueprint's (``screening.auth.roles.require_roles``, listed in
   ``NARROWED``: starting and resuming dry runs is for staff and admins, not physicians) answer the
   same, with their own roles;
 - a user disabled while signed in: the old session ends at its next request, so every page but
@@ -34,7 +34,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from screening import auth as auth_module
+from screening.auth import roles as auth_roles
 from screening import create_app
 from screening.admin import service as accounts
 from screening.db import new_session
@@ -95,7 +95,7 @@ def test_every_route_belongs_to_a_known_blueprint() -> None:
     unknown = [(rule, endpoint) for endpoint, _, rule in ROUTES if blueprint_of(endpoint) not in ACCESS]
     assert not unknown, (
         f"routes of blueprints the access matrix does not know: {unknown}. Decide who may use them: "
-        "guard the blueprint with screening.auth.guard_blueprint and add it to ACCESS in this file."
+        "guard the blueprint with screening.auth.roles.guard_blueprint and add it to ACCESS in this file."
     )
     assert len(ROUTES) >= 20 and {blueprint_of(endpoint) for endpoint, _, _ in ROUTES} == set(ACCESS)
 
@@ -103,7 +103,7 @@ def test_every_route_belongs_to_a_known_blueprint() -> None:
 @pytest.mark.parametrize("blueprint", sorted(ACCESS))
 def test_guards_match_the_matrix(blueprint: str) -> None:
     expected = None if ACCESS[blueprint] is OPEN else ACCESS[blueprint]
-    assert auth_module.roles_for(blueprint) == expected
+    assert auth_roles.roles_for(blueprint) == expected
 
 
 def roles_of(endpoint: str) -> frozenset[str]:

@@ -15,10 +15,14 @@ from flask import Blueprint
 from flask import Flask
 from flask.testing import FlaskClient
 
-from screening import auth as auth_module
+from screening.auth import accounts as auth_accounts
+from screening.auth import clock as auth_clock
+from screening.auth import roles as auth_roles
+from screening.auth import sessions as auth_sessions
+from screening.auth import views as auth_views
 from screening import passwords
 from screening.admin import service
-from screening.auth import guard_blueprint
+from screening.auth.roles import guard_blueprint
 from screening.db import new_session
 from screening.models import AuditEvent
 from screening.models import User
@@ -49,7 +53,7 @@ def assert_no_secrets(app: Flask, *secrets: str) -> None:
 
 
 class Clock:
-    """A clock the tests move by hand; installed as ``screening.auth.now``."""
+    """A clock the tests move by hand; installed as ``screening.auth.clock.now``."""
 
     def __init__(self) -> None:
         self.moment = datetime.now(UTC)
@@ -65,7 +69,7 @@ class Clock:
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     """Freeze the auth clock at now; tests advance it."""
     frozen = Clock()
-    monkeypatch.setattr(auth_module, "now", frozen)
+    monkeypatch.setattr(auth_clock, "now", frozen)
     return frozen
 
 
@@ -146,7 +150,7 @@ def test_unknown_email_wrong_password_locked_and_disabled_look_the_same(
         response = auth.login(email, password)
         assert response.status_code == 422
         page = response.get_data(as_text=True)
-        assert auth_module.FAILED_MESSAGE in page
+        assert auth_views.FAILED_MESSAGE in page
         assert password not in page
         pages.add(page.replace(email, "EMAIL").replace(auth.csrf_token(), "TOKEN"))
     assert len(pages) == 1  # byte for byte the same page, whatever the reason
@@ -201,7 +205,7 @@ def test_five_failures_lock_the_account_until_the_lock_time_passes(
     assert event.subject_id == user.id and event.details == {"failures": 5, "minutes": 15}
 
     response = auth.login(user.email, DEFAULT_PASSWORD)  # the right password does not help while locked
-    assert response.status_code == 422 and auth_module.FAILED_MESSAGE in response.get_data(as_text=True)
+    assert response.status_code == 422 and auth_views.FAILED_MESSAGE in response.get_data(as_text=True)
     clock.advance(minutes=14, seconds=59)
     assert auth.login(user.email, DEFAULT_PASSWORD).status_code == 422
     assert users.get(user.id).locked_until == locked_until  # attempts while locked do not extend it
@@ -269,7 +273,7 @@ def test_sign_in_starts_a_new_session(app: Flask, client: FlaskClient, auth: Aut
     with client.session_transaction() as after:
         assert "draft_token" not in after  # nothing carried over from before sign-in
         assert after["_user_id"] == f"{user.id}:1"
-        first_nonce = after[auth_module.NONCE]
+        first_nonce = after[auth_sessions.NONCE]
 
     stale = app.test_client()
     stale.set_cookie(COOKIE, anonymous_cookie)
@@ -277,7 +281,7 @@ def test_sign_in_starts_a_new_session(app: Flask, client: FlaskClient, auth: Aut
 
     auth.login(user.email, DEFAULT_PASSWORD)  # signing in again: another new session
     with client.session_transaction() as again:
-        assert again[auth_module.NONCE] != first_nonce
+        assert again[auth_sessions.NONCE] != first_nonce
 
 
 def test_sign_out_ends_the_session_and_a_replayed_cookie(app: Flask, client: FlaskClient, auth: Auth) -> None:
@@ -309,7 +313,7 @@ def test_idle_session_ends(app: Flask, client: FlaskClient, auth: Auth, clock: C
     assert client.get("/admin/users").status_code == 200
     clock.advance(minutes=15, seconds=1)
     login_redirect(client.get("/admin/users?page=2"), "/admin/users?page=2")
-    assert auth_module.EXPIRED_MESSAGE in client.get("/login").get_data(as_text=True)
+    assert auth_sessions.EXPIRED_MESSAGE in client.get("/login").get_data(as_text=True)
     login_redirect(client.get("/admin/users"), "/admin/users")
     [event] = audit_rows(app, "auth.session_expired")
     assert (event.subject_id, event.details) == (user.id, {"reason": "idle"})
@@ -360,7 +364,7 @@ def test_disabling_or_changing_role_ends_sessions_at_once(
             service.set_role(session, row, "staff", actor="cli", at=when)
         session.commit()
     login_redirect(client.get("/admin/users"), "/admin/users")
-    assert auth_module.ENDED_MESSAGE in client.get("/login").get_data(as_text=True)
+    assert auth_sessions.ENDED_MESSAGE in client.get("/login").get_data(as_text=True)
     if change == "set_role":  # signing in again gives the new role
         assert auth.login(user.email, DEFAULT_PASSWORD).status_code == 302
         assert client.get("/admin/users").status_code == 403
@@ -399,7 +403,7 @@ def test_next_from_the_guard_survives_the_sign_in_page(client: FlaskClient, auth
 
 
 def test_role_without_a_home_lands_on_the_start_page(auth: Auth, users: Users, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(auth_module, "HOMES", {})
+    monkeypatch.setattr(auth_roles, "HOMES", {})
     user = users.create("staff")
     assert auth.login(user.email, DEFAULT_PASSWORD).headers["Location"] == "/"
 
@@ -444,7 +448,7 @@ def test_guard_lets_in_only_its_roles(client: FlaskClient, auth: Auth, probe: st
 
 
 def test_guard_remembers_the_roles_and_refuses_unknown_ones() -> None:
-    assert auth_module.roles_for("admin") == frozenset({"admin"})
+    assert auth_roles.roles_for("admin") == frozenset({"admin"})
     with pytest.raises(ValueError, match="roles"):
         guard_blueprint(Blueprint("typo", __name__), "physican")
     with pytest.raises(ValueError, match="roles"):
@@ -456,7 +460,7 @@ def test_current_user_exposes_id_role_and_actor(app: Flask, client: FlaskClient,
 
     @app.get("/whoami")
     def whoami() -> str:
-        account = auth_module.current_user
+        account = auth_accounts.current_user
         seen.append((account.id, account.role, account.actor, account.has_role("staff", "admin")))
         return "ok"
 

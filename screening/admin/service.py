@@ -13,7 +13,7 @@ from sqlalchemy import orm
 
 from .. import audit
 from .. import passwords
-from ..auth import ROLES
+from ..auth.roles import ROLES
 from ..errors import ScreeningError
 from ..models import User
 

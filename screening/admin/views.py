@@ -23,8 +23,10 @@ from wtforms import Form
 from wtforms import StringField
 
 from .. import audit
-from .. import auth
-from ..auth import current_user
+from ..auth import clock
+from ..auth.accounts import current_user
+from ..auth.roles import ROLES
+from ..auth.roles import guard_blueprint
 from ..db import get_session
 from ..db import new_session
 from ..models import AuditEvent
@@ -33,7 +35,7 @@ from . import audit_log
 from . import service
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-auth.guard_blueprint(bp, "admin", home="admin.users")
+guard_blueprint(bp, "admin", home="admin.users")
 
 
 def _refuse_own_account(user_id: int, what: str) -> None:
@@ -45,9 +47,7 @@ def _refuse_own_account(user_id: int, what: str) -> None:
 @bp.get("/users")
 def users() -> str:
     """List the users with their role, status and last sign-in."""
-    return render_template(
-        "admin/users.html", users=service.list_users(get_session()), roles=auth.ROLES, now=auth.now()
-    )
+    return render_template("admin/users.html", users=service.list_users(get_session()), roles=ROLES, now=clock.now())
 
 
 @bp.post("/users/<int:user_id>/disable")
@@ -56,7 +56,7 @@ def disable(user_id: int) -> Response:
     _refuse_own_account(user_id, "disable")
     db = get_session()
     user = service.get_user(db, user_id)
-    changed = service.disable_user(db, user, actor=current_user.actor, at=auth.now(), remote_addr=request.remote_addr)
+    changed = service.disable_user(db, user, actor=current_user.actor, at=clock.now(), remote_addr=request.remote_addr)
     db.commit()
     flash(f"{user.email} is disabled and signed out." if changed else f"{user.email} was already disabled.")
     return redirect(url_for("admin.users"))
@@ -69,7 +69,9 @@ def change_role(user_id: int) -> Response:
     db = get_session()
     user = service.get_user(db, user_id)
     role = request.form.get("role", "")
-    changed = service.set_role(db, user, role, actor=current_user.actor, at=auth.now(), remote_addr=request.remote_addr)
+    changed = service.set_role(
+        db, user, role, actor=current_user.actor, at=clock.now(), remote_addr=request.remote_addr
+    )
     db.commit()
     flash(f"{user.email} is now {role}." if changed else f"{user.email} already had the role {role}.")
     return redirect(url_for("admin.users"))
@@ -105,7 +107,7 @@ def _record(action: str, filters: audit_log.AuditFilters, **details: audit.Detai
         action=action,
         subject_type="audit_event",
         subject_id=None,
-        at=auth.now(),
+        at=clock.now(),
         remote_addr=request.remote_addr,
         details={**filters.as_details(), **details},
     )

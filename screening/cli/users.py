@@ -10,7 +10,7 @@ from flask import current_app
 
 from .. import db
 from ..admin import service
-from ..auth import ROLES
+from ..auth.roles import ROLES
 from ..dbcheck import needs_database
 from .common import ACTOR
 from .common import fail_on

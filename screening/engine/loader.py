@@ -20,20 +20,13 @@ from ..errors import AnswersError
 from . import tables as t
 from .compiler import ConditionError
 from .compiler import compile_condition
+from .model import NO_RULE
 from .model import Case
 from .model import Rule
 from .model import RuleError
 from .model import RuleSet
 from .model import RuleSetInvalid
-from .safety import ERROR_PRIORITY_AT_MOST
-from .safety import SAFETY_CONDITION
-from .safety import SAFETY_MESSAGE
-from .safety import SAFETY_NOTES
-from .safety import SAFETY_OUTCOME
-from .safety import SAFETY_PRIORITY
-from .safety import SAFETY_RULE_ID
-from .safety import SAFETY_TITLE
-from .safety import same_text
+from .safety_lock import check_safety_lock
 from .sourcemap import Document
 from .sourcemap import YamlProblem
 from .sourcemap import parse
@@ -44,7 +37,6 @@ from .spec import RuleFileSpec
 
 Sources = dict[str, str]
 Spec = TypeVar("Spec", bound=BaseModel)
-NO_RULE = "-"
 #: The most characters one rule file may have; below the app's request size limit, so an oversized file
 #: saved in the browser gets this message, not the 413 page.
 FILE_MAX = 50_000
@@ -191,7 +183,7 @@ def load_ruleset(sources: Sources) -> RuleSet:
     baseline = _load_baseline(loader)
     rules, cases = _load_rule_files(loader, outcomes)
     if outcomes is not None:
-        _check_safety_lock(loader, rules, outcomes)
+        check_safety_lock(loader, rules, outcomes)
     if loader.errors or outcomes is None or tables is None or baseline is None:
         raise RuleSetInvalid(loader.errors)
     return RuleSet(
@@ -313,93 +305,4 @@ def _check_case(loader: _Loader, case: Case, known_rules: set[str] | None, outco
             (*where, "outcome"),
             NO_RULE,
             f"test '{name}' expects unknown outcome '{case.spec.expect.outcome}'",
-        )
-
-
-def _check_safety_lock(loader: _Loader, rules: list[Rule], outcomes: OutcomesSpec) -> None:
-    """Refuse a rule set whose copy of the safety rule or outcome differs from the engine's, or that lets an error
-    outrank nothing: the engine decides safety itself, and the files must say what it does."""
-    safety = [rule for rule in rules if rule.id == SAFETY_RULE_ID]
-    if not safety:
-        loader.errors.append(RuleError(OUTCOMES_FILE, 1, 1, SAFETY_RULE_ID, "the locked safety rule is missing"))
-    for rule in safety:
-        _check_safety_rule(loader, rule)
-    _check_safety_outcome(loader, outcomes)
-    _check_error_outcome(loader, outcomes)
-
-
-def _check_safety_rule(loader: _Loader, rule: Rule) -> None:
-    """Record each way the file's safety rule differs from the engine's."""
-    where = ("rules", rule.index)
-    if " ".join(rule.condition.text.split()) != SAFETY_CONDITION:
-        loader.error(
-            rule.file, (*where, "when"), rule.id, f"the locked safety rule must read exactly '{SAFETY_CONDITION}'"
-        )
-    if rule.outcome != SAFETY_OUTCOME:
-        loader.error(
-            rule.file, (*where, "outcome"), rule.id, f"the locked safety rule must have outcome '{SAFETY_OUTCOME}'"
-        )
-    notes = [(note.audience, note.text) for note in rule.notes]
-    if len(notes) != len(SAFETY_NOTES) or not all(
-        audience == locked_audience and same_text(text, locked_text)
-        for (audience, text), (locked_audience, locked_text) in zip(notes, SAFETY_NOTES, strict=False)
-    ):
-        loader.error(
-            rule.file,
-            (*where, "notes"),
-            rule.id,
-            "the notes of the locked safety rule (the crisis resources for the patient, the same-day follow-up for "
-            "the physician) cannot be changed",
-        )
-
-
-def _check_safety_outcome(loader: _Loader, outcomes: OutcomesSpec) -> None:
-    """Record each way the safety outcome differs from the engine's: first in rank and queue, its words fixed."""
-    top = outcomes.outcomes.get(SAFETY_OUTCOME)
-    if top is None:
-        loader.error(OUTCOMES_FILE, ("outcomes",), SAFETY_RULE_ID, f"outcome '{SAFETY_OUTCOME}' must be declared")
-        return
-    where = ("outcomes", SAFETY_OUTCOME)
-    others = [spec for name, spec in outcomes.outcomes.items() if name != SAFETY_OUTCOME]
-    if top.priority != SAFETY_PRIORITY or any(
-        spec.rank >= top.rank or spec.priority <= top.priority for spec in others
-    ):
-        loader.error(
-            OUTCOMES_FILE,
-            where,
-            SAFETY_RULE_ID,
-            f"'{SAFETY_OUTCOME}' must have the highest rank and queue priority {SAFETY_PRIORITY}, ahead of every other",
-        )
-    if not top.needs_action:
-        loader.error(
-            OUTCOMES_FILE, (*where, "needs_action"), SAFETY_RULE_ID, f"'{SAFETY_OUTCOME}' must have needs_action: true"
-        )
-    if not same_text(top.title, SAFETY_TITLE):
-        loader.error(
-            OUTCOMES_FILE,
-            (*where, "title"),
-            SAFETY_RULE_ID,
-            f"the title of '{SAFETY_OUTCOME}' must be {SAFETY_TITLE!r}",
-        )
-    if not same_text(top.message, SAFETY_MESSAGE):
-        loader.error(
-            OUTCOMES_FILE,
-            (*where, "message"),
-            SAFETY_RULE_ID,
-            f"the patient message of '{SAFETY_OUTCOME}' is locked: it must read {SAFETY_MESSAGE!r}",
-        )
-
-
-def _check_error_outcome(loader: _Loader, outcomes: OutcomesSpec) -> None:
-    """Record an ``error:`` outcome that could park a submission the rules failed on."""
-    spec = outcomes.outcomes.get(outcomes.error)
-    if spec is None:
-        return  # reported by the structure check
-    if not spec.needs_action or spec.priority > ERROR_PRIORITY_AT_MOST:
-        loader.error(
-            OUTCOMES_FILE,
-            ("error",),
-            NO_RULE,
-            f"the error outcome '{outcomes.error}' must have needs_action: true and a queue priority of "
-            f"{ERROR_PRIORITY_AT_MOST} or less (a submission the rules failed on must reach a clinician)",
         )

@@ -12,6 +12,9 @@ from .spec import NoteSpec
 from .spec import OutcomeSpec
 from .tables import Tables
 
+#: The rule id of a problem that is in no rule (a whole file, the outcomes, a test case).
+NO_RULE = "-"
+
 
 @dataclass(frozen=True, order=True)
 class RuleError:

@@ -23,10 +23,11 @@ from flask import url_for
 from sqlalchemy import orm
 from werkzeug.wrappers import Response
 
-from .. import auth
 from .. import errorpages
 from .. import vocabulary
-from ..auth import current_user
+from ..auth import clock
+from ..auth.accounts import current_user
+from ..auth.roles import guard_blueprint
 from ..db import get_session
 from ..errorpages import ERROR
 from ..instruments import FS_BANDS
@@ -47,7 +48,7 @@ from .queue import STATUSES
 log = logging.getLogger(__name__)
 
 bp = Blueprint("review", __name__, url_prefix="/review")
-auth.guard_blueprint(bp, "physician", home="review.queue")
+guard_blueprint(bp, "physician", home="review.queue")
 
 #: The two lists of the queue: ``?list=none`` shows the submissions that need no action.
 LISTS = {"action": True, "none": False}
@@ -307,7 +308,7 @@ def queue() -> Response | str:
         outcomes=list_outcomes(ruleset, counts[filters.list], needs_action=filters.needs_action),
         statuses=STATUSES,
         assignees=ASSIGNEES,
-        now=auth.now(),
+        now=clock.now(),
     )
 
 
@@ -319,9 +320,9 @@ def detail(submission_id: int) -> str:
     """Show everything about one submission and the actions open to this physician; record the view."""
     db = get_session()
     found = service.submission_detail(db, submission_id)
-    service.record_view(db, submission_id, current_user.user, auth.now(), remote_addr=request.remote_addr)
+    service.record_view(db, submission_id, current_user.user, clock.now(), remote_addr=request.remote_addr)
     db.commit()
-    return render_template("review/detail.html", **detail_context(found, current_user.id), now=auth.now())
+    return render_template("review/detail.html", **detail_context(found, current_user.id), now=clock.now())
 
 
 def _act(submission_id: int, action: Action, done: str) -> Response:
@@ -329,7 +330,7 @@ def _act(submission_id: int, action: Action, done: str) -> Response:
     db = get_session()
 
     def step() -> str:
-        action(db, current_user.user, auth.now())
+        action(db, current_user.user, clock.now())
         return done
 
     return errorpages.take_step(

@@ -26,8 +26,8 @@ from flask import url_for
 from sqlalchemy import orm
 from werkzeug.wrappers import Response
 
-from ..auth import current_user
-from ..auth import require_roles
+from ..auth.accounts import current_user
+from ..auth.roles import require_roles
 from ..db import get_session
 from ..models import BacktestRun
 from ..models import RuleSetVersion

@@ -24,9 +24,9 @@ from sqlalchemy import orm
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
-from .. import auth
+from ..auth import clock
 from .. import errorpages
-from ..auth import current_user
+from ..auth.accounts import current_user
 from ..db import get_session
 from ..errorpages import ERROR
 from ..models import RuleDraft
@@ -58,7 +58,7 @@ def _step(draft_id: int, step: Step) -> Response:
     db = get_session()
     return errorpages.take_step(
         db,
-        lambda: step(db, drafts.get_draft(db, draft_id), current_user.user, auth.now()),
+        lambda: step(db, drafts.get_draft(db, draft_id), current_user.user, clock.now()),
         back=url_for("tuning.draft", draft_id=draft_id),
         gone=url_for("tuning.home"),
         refused=TuningError,
@@ -119,7 +119,7 @@ def send_back(draft_id: int) -> Response | tuple[str, int]:
     db = get_session()
     found = drafts.get_draft(db, draft_id)
     try:
-        drafts.send_back(db, found, user=current_user.user, note=note, now=auth.now())
+        drafts.send_back(db, found, user=current_user.user, note=note, now=clock.now())
         db.commit()
     except TuningError as error:
         db.rollback()
@@ -182,7 +182,7 @@ def _audited_refusal(db: orm.Session, user: User, now: datetime, addr: str | Non
 @bp.post(f"/versions/<{ID}:version_id>/rollback")
 def rollback(version_id: int) -> Response:
     """Make an earlier version active again in one step."""
-    db, now = get_session(), auth.now()
+    db, now = get_session(), clock.now()
     try:
         version = get_version(db, version_id)
         published = drafts.rollback(db, version, user=current_user.user, now=now, remote_addr=request.remote_addr)

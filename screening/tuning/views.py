@@ -22,8 +22,9 @@ from flask import url_for
 from sqlalchemy import orm
 from werkzeug.wrappers import Response
 
-from .. import auth
-from ..auth import current_user
+from ..auth import clock
+from ..auth.accounts import current_user
+from ..auth.roles import guard_blueprint
 from ..db import get_session
 from ..errorpages import ERROR
 from ..models import RuleDraft
@@ -52,7 +53,7 @@ from .pages import version_context
 
 bp = Blueprint("tuning", __name__, url_prefix="/rules")
 # Staff land here after signing in; physicians keep the review queue and admins the user list.
-auth.guard_blueprint(bp, "staff", "admin", "physician", home={"staff": "tuning.home"})
+guard_blueprint(bp, "staff", "admin", "physician", home={"staff": "tuning.home"})
 
 #: Ids in addresses: larger numbers are no row's id (and overflow PostgreSQL's integer), so they are a 404.
 ID = "int(max=2147483647)"
@@ -92,7 +93,7 @@ def home(form: StartDraftForm | None = None, status: int = 200, problem: str | N
     """Show the active version, every worker's state, the history and the open drafts."""
     active_ruleset()  # this worker reports its state (and, on the very first start, activates the files)
     db = get_session()
-    context = home_context(db, auth.now(), all_drafts=request.args.get("drafts") == "all")
+    context = home_context(db, clock.now(), all_drafts=request.args.get("drafts") == "all")
     return render_template("tuning/home.html", form=form or StartDraftForm(), problem=problem, **context), status
 
 
@@ -126,7 +127,7 @@ def start() -> Response | tuple[str, int]:
     form = StartDraftForm(request.form)
     db = get_session()
     try:
-        draft = drafts.start_draft(db, title=form.title.data or "", user=current_user.user, now=auth.now())
+        draft = drafts.start_draft(db, title=form.title.data or "", user=current_user.user, now=clock.now())
         db.commit()
     except TuningError as error:
         db.rollback()
@@ -189,7 +190,7 @@ def save_file(draft_id: int, name: str) -> Response | tuple[str, int]:
             text=form.text.data or "",
             started_from=form.base,
             user=current_user.user,
-            now=auth.now(),
+            now=clock.now(),
         )
         db.commit()
     except TuningError as error:
@@ -233,7 +234,7 @@ def add_file(draft_id: int) -> Response | tuple[str, int]:
     found = drafts.get_draft(db, draft_id)
     try:
         drafts.save_file(
-            db, found, name=name, text=NEW_FILE_TEXT, started_from=None, user=current_user.user, now=auth.now()
+            db, found, name=name, text=NEW_FILE_TEXT, started_from=None, user=current_user.user, now=clock.now()
         )
         db.commit()
     except TuningError as error:

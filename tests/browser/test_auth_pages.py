@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Page
 from playwright.sync_api import expect
 
-from screening.auth import FAILED_MESSAGE
+from screening.auth.views import FAILED_MESSAGE
 from tests.accounts import DEFAULT_PASSWORD
 from tests.accounts import Users
 

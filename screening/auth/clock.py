@@ -1,0 +1,11 @@
+"""The clock of sign-in, sessions and the clinic pages: ``now()``. Tests monkeypatch it, so call it as ``clock.now()``."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from datetime import datetime
+
+
+def now() -> datetime:
+    """Return the current time in UTC."""
+    return datetime.now(UTC)

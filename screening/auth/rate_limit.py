@@ -1,0 +1,31 @@
+"""The limit on sign-in attempts per client address (Flask-Limiter); over it, the 429 page."""
+
+from __future__ import annotations
+
+import contextlib
+
+from flask import Flask
+from flask import current_app
+from flask import request
+from flask_limiter import Limiter
+
+LIMITER_KEY = "screening.auth.limiter"
+
+
+def init_app(app: Flask) -> None:
+    """Set up the limiter of sign-in attempts on ``app``."""
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)  # a 429 says when to try again (Retry-After)
+    app.extensions[LIMITER_KEY] = Limiter(client_key, app=app)
+
+
+def sign_in_limit() -> contextlib.AbstractContextManager[None]:
+    """Return the per-address limit on sign-in attempts (RateLimitExceeded -> the 429 page)."""
+    limiter: Limiter = current_app.extensions[LIMITER_KEY]
+    if not limiter.enabled:
+        return contextlib.nullcontext()
+    return limiter.limit(current_app.config["LOGIN_RATE_LIMIT"], key_func=client_key)
+
+
+def client_key() -> str:
+    """Return what sign-in attempts are counted by: the client's address; requests without one share a count."""
+    return request.remote_addr or "unknown-address"
