@@ -36,6 +36,8 @@ from .diff import diff_sources
 from .errors import TuningError
 from .errors import TuningInvalid
 from .errors import TuningNotFound
+from .publishing import may_approve
+from .reviewed import draft_version
 
 #: Workers not seen for this long are counted, not listed: they have most likely stopped.
 WORKER_WINDOW = timedelta(minutes=10)
@@ -385,7 +387,7 @@ def side_of(session: orm.Session, ref: str | None, current: store.Active | None)
         active = " (active)" if current is not None and current.version.id == version.id else ""
         return Side(f"v{number}", f"version {short(version.version)}{active}", dict(version.sources))
     draft = drafts.get_draft(session, number)
-    label = f"draft {number} (version {short(drafts.draft_version(draft))}): {draft.title}"
+    label = f"draft {number} (version {short(draft_version(draft))}): {draft.title}"
     return Side(f"d{number}", label, dict(draft.sources))
 
 
@@ -462,7 +464,7 @@ def draft_context(session: orm.Session, draft: RuleDraft, user: User, *, two_per
     published = session.get(RuleSetVersion, draft.published_version_id) if draft.published_version_id else None
     return {
         "draft": draft,
-        "version": drafts.draft_version(draft),
+        "version": draft_version(draft),
         "base": base,
         "current": current,
         "base_is_active": current is not None and base is not None and current.version.id == base.id,
@@ -472,7 +474,7 @@ def draft_context(session: orm.Session, draft: RuleDraft, user: User, *, two_per
         "file_states": FILE_STATES,
         "check": check,
         "summary": check_summary(check),
-        "refusal": drafts.may_approve(draft, user, two_person=two_person),
+        "refusal": may_approve(draft, user, two_person=two_person),
         "two_person": two_person,
     }
 

@@ -37,6 +37,7 @@ from . import dry_runs
 from . import checks
 from . import drafts
 from . import pages
+from . import publishing
 from .reviewed import record_refused_approval
 from .errors import ReviewOutdated
 from .errors import TuningConflict
@@ -79,7 +80,7 @@ def _helpers() -> dict[str, Any]:
         "status_labels": pages.STATUS_LABELS,
         "kind_labels": pages.KIND_LABELS,
         "may_edit": _may_edit(),
-        "may_roll_back": current_user.has_role(*drafts.ROLLBACK_ROLES),
+        "may_roll_back": current_user.has_role(*publishing.ROLLBACK_ROLES),
         "may_dry_run": current_user.has_role(*dry_runs.DRY_RUN_ROLES),
     }
 
@@ -358,7 +359,7 @@ def approve(draft_id: int) -> Response:
 
     def step(db: orm.Session, found: RuleDraft, user: User, now: datetime) -> str:
         with _audited_refusal(db, user, now, addr):
-            published = drafts.approve(
+            published = publishing.approve(
                 db, found, user=user, now=now, two_person=two_person, reviewed=reviewed, remote_addr=addr
             )
         return _published(db, published, now)
@@ -377,7 +378,7 @@ def publish(draft_id: int) -> Response:
                 "The two-person rule is on: submit the draft, then a physician or an administrator approves it."
             )
         with _audited_refusal(db, user, now, addr):
-            published = drafts.publish_now(db, found, user=user, now=now, reviewed=reviewed, remote_addr=addr)
+            published = publishing.publish_now(db, found, user=user, now=now, reviewed=reviewed, remote_addr=addr)
         return _published(db, published, now)
 
     return _step(draft_id, step)
@@ -401,7 +402,7 @@ def rollback(version_id: int) -> Response:
     db, now = get_session(), auth.now()
     try:
         version = pages.get_version(db, version_id)
-        published = drafts.rollback(db, version, user=current_user.user, now=now, remote_addr=request.remote_addr)
+        published = publishing.rollback(db, version, user=current_user.user, now=now, remote_addr=request.remote_addr)
         flash(_published(db, published, now, done="Rolled back to"))
     except TuningError as error:
         db.rollback()
@@ -412,11 +413,11 @@ def rollback(version_id: int) -> Response:
     return redirect(url_for("tuning.home"))
 
 
-def _published(db: orm.Session, published: drafts.Published, now: datetime, done: str = "Published") -> str:
+def _published(db: orm.Session, published: publishing.Published, now: datetime, done: str = "Published") -> str:
     """Commit a new active version, write its files, switch this worker; return what to tell the user."""
     db.commit()
     directory = Path(current_app.config["RULES_DIR"])
-    written = drafts.write_published_files(directory, published)
+    written = publishing.write_published_files(directory, published)
     try:
         registry(current_app).refresh(now)
     except Exception:  # the database already names the version: every worker switches at its next check
