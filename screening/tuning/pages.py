@@ -28,7 +28,7 @@ from ..engine.cases import CaseResult
 from ..engine.loader import Sources
 from ..engine.loader import version_of
 from ..engine.model import RuleError
-from . import dry_runs
+from . import dry_run_store
 from . import checks
 from . import drafts
 from .diff import diff_file
@@ -427,7 +427,7 @@ def home_context(session: orm.Session, now: datetime, *, all_drafts: bool = Fals
         "drafts": listed,
         "all_drafts": all_drafts,
         "people": drafts_people(session, listed),
-        "dry_runs": dry_runs.recent_runs(session, 10),
+        "dry_runs": dry_run_store.recent_runs(session, 10),
     }
 
 

@@ -33,7 +33,7 @@ from ..models import RuleDraft
 from ..models import User
 from ..active_rules import active_ruleset
 from ..active_rules import registry
-from . import dry_runs
+from . import dry_run_store
 from . import checks
 from . import drafts
 from . import pages
@@ -81,7 +81,7 @@ def _helpers() -> dict[str, Any]:
         "kind_labels": pages.KIND_LABELS,
         "may_edit": _may_edit(),
         "may_roll_back": current_user.has_role(*publishing.ROLLBACK_ROLES),
-        "may_dry_run": current_user.has_role(*dry_runs.DRY_RUN_ROLES),
+        "may_dry_run": current_user.has_role(*dry_run_store.DRY_RUN_ROLES),
     }
 
 
@@ -157,7 +157,7 @@ def draft(draft_id: int, **forms: Any) -> tuple[str, int]:
     found = drafts.get_draft(db, draft_id)
     status = forms.pop("status", 200)
     context = draft_context(db, found, current_user.user, two_person=_two_person())
-    runs = {"dry_form": dry_run_form(db), "dry_runs": dry_runs.recent_runs(db, 10, draft_id=found.id)}
+    runs = {"dry_form": dry_run_form(db), "dry_runs": dry_run_store.recent_runs(db, 10, draft_id=found.id)}
     forms = {"new_file": NewFileForm(), "send_back": SendBackForm(), "problem": None, **runs, **forms}
     return render_template("tuning/draft.html", **context, **forms), status
 
