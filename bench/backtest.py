@@ -30,6 +30,7 @@ from screening.active_rules import store
 from screening.engine.loader import Sources
 from screening.engine.loader import read_sources
 from screening.tuning import dry_run_reports
+from screening.tuning import dry_run_store
 from screening.tuning import dry_runs
 
 RULES = Path(__file__).resolve().parent.parent / "rules"
@@ -72,7 +73,7 @@ def time_backtest(app: Flask, sources: Sources) -> tuple[float, dry_run_reports.
     with new_session(app) as session:
         current = store.active(session)
         assert current is not None
-        run = dry_runs.start_backtest(
+        run = dry_run_store.start_backtest(
             session, candidate_sources=sources, against=current.version, actor="cli", now=datetime.now(UTC)
         )
         session.commit()

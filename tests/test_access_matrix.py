@@ -43,7 +43,7 @@ from screening.models import User
 from screening.patient.status.service import issue_status_token
 from screening.active_rules import require_ruleset
 from screening.active_rules import store
-from screening.tuning import dry_runs
+from screening.tuning import dry_run_store
 from screening.tuning import drafts
 
 from .accounts import Auth
@@ -174,7 +174,7 @@ def world(app: Flask, users: Users) -> World:
         draft = intake.create_draft(session, {}, now=now, ttl_days=7)
         rule_draft = drafts.start_draft(session, title="Access matrix", user=session.get_one(User, target.id), now=now)
         stored = store.find_version(session, version)
-        run = dry_runs.start_backtest(
+        run = dry_run_store.start_backtest(
             session, candidate_sources=dict(stored.sources), against=stored, actor="system", now=now
         )
         session.commit()

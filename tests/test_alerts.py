@@ -43,6 +43,7 @@ from screening.engine.loader import read_sources
 from screening.active_rules.registry import checked_ruleset
 from screening.queues import alert_huey_for
 from screening.queues import huey_for
+from screening.tuning import dry_run_store
 from screening.tuning import dry_runs
 
 from .conftest import PRODUCTION_SECRET
@@ -559,7 +560,7 @@ def start_dry_runs(app: Flask, sources: dict[str, str], count: int) -> list[int]
         against = store.active(session)
         assert against is not None
         for _ in range(count):
-            run = dry_runs.start_backtest(
+            run = dry_run_store.start_backtest(
                 session, candidate_sources=sources, against=against.version, actor="user:1", now=datetime.now(UTC)
             )
             session.commit()
@@ -572,7 +573,7 @@ def start_dry_runs(app: Flask, sources: dict[str, str], count: int) -> list[int]
 def run_statuses(app: Flask, run_ids: list[int]) -> list[str]:
     """Return the stored status of each dry run."""
     with new_session(app) as session:
-        return [dry_runs.get_run(session, run_id).status for run_id in run_ids]
+        return [dry_run_store.get_run(session, run_id).status for run_id in run_ids]
 
 
 @dataclass

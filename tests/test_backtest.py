@@ -37,6 +37,7 @@ from screening.engine.loader import read_sources
 from screening.engine.model import RuleSet
 from screening.active_rules.registry import checked_ruleset
 from screening.tuning import dry_run_reports
+from screening.tuning import dry_run_store
 from screening.tuning import dry_runs
 from screening.tuning.errors import TuningInvalid
 from screening.tuning.errors import TuningNotFound
@@ -378,7 +379,7 @@ def start(
 ) -> int:
     """Store a queued dry run against the active version and return its id."""
     with new_session(app) as session:
-        run = dry_runs.start_backtest(
+        run = dry_run_store.start_backtest(
             session,
             candidate_sources=sources,
             against=against or active_version(session),
@@ -395,7 +396,7 @@ def start(
 def fetch(app: Flask, run_id: int) -> BacktestRun:
     """Return a run as stored."""
     with new_session(app) as session:
-        return dry_runs.get_run(session, run_id)
+        return dry_run_store.get_run(session, run_id)
 
 
 def test_a_queued_run_counts_outcomes_and_transitions(stored: Flask, tmp_path: Path) -> None:
@@ -431,7 +432,7 @@ def test_a_queued_run_counts_outcomes_and_transitions(stored: Flask, tmp_path: P
 
 
 def test_a_date_range_limits_the_submissions(stored: Flask, tmp_path: Path) -> None:
-    first, last = dry_runs.day_range(START.date() + timedelta(days=3), START.date() + timedelta(days=10))
+    first, last = dry_run_store.day_range(START.date() + timedelta(days=3), START.date() + timedelta(days=10))
     run_id = start(stored, read_sources(fibromyalgia_moved(tmp_path)), submitted_from=first, submitted_to=last)
     assert fetch(stored, run_id).total == 8
     run = dry_runs.run_backtest(stored, run_id)
@@ -448,7 +449,7 @@ def test_a_date_range_limits_the_submissions(stored: Flask, tmp_path: Path) -> N
 
 def test_a_date_range_must_not_end_before_it_starts(stored: Flask) -> None:
     with new_session(stored) as session, pytest.raises(TuningInvalid):
-        dry_runs.start_backtest(
+        dry_run_store.start_backtest(
             session,
             candidate_sources=read_sources(RULES),
             against=active_version(session),
@@ -618,12 +619,12 @@ def test_runs_are_listed_newest_first_and_stall_without_progress(stored: Flask) 
     first = start(stored, read_sources(RULES))
     second = start(stored, read_sources(RULES))
     with new_session(stored) as session:
-        assert [run.id for run in dry_runs.recent_runs(session)] == [second, first]
-        assert [run.id for run in dry_runs.recent_runs(session, limit=1)] == [second]
+        assert [run.id for run in dry_run_store.recent_runs(session)] == [second, first]
+        assert [run.id for run in dry_run_store.recent_runs(session, limit=1)] == [second]
         with pytest.raises(TuningNotFound):
-            dry_runs.get_run(session, second + 100)
+            dry_run_store.get_run(session, second + 100)
     queued = fetch(stored, first)
-    assert not dry_runs.is_stalled(queued, NOW + timedelta(minutes=4))
-    assert dry_runs.is_stalled(queued, NOW + timedelta(minutes=5))
+    assert not dry_run_store.is_stalled(queued, NOW + timedelta(minutes=4))
+    assert dry_run_store.is_stalled(queued, NOW + timedelta(minutes=5))
     done = dry_runs.run_backtest(stored, first)
-    assert not dry_runs.is_stalled(done, done.finished_at + timedelta(hours=1))  # type: ignore[operator]
+    assert not dry_run_store.is_stalled(done, done.finished_at + timedelta(hours=1))  # type: ignore[operator]

@@ -27,6 +27,8 @@ from screening.engine.loader import version_of
 from screening.active_rules.registry import Registry
 from screening.active_rules.registry import RulesUnavailable
 from screening.tuning import drafts
+from screening.tuning import publishing
+from screening.tuning.reviewed import draft_version
 
 from .accounts import Users
 from .ruleset_files import copy_rules
@@ -111,8 +113,8 @@ def publish_through_a_draft(app: Flask, author: User, approver: User, name: str,
             now=NOW,
         )
         drafts.submit(session, draft, user=writer, now=NOW)
-        published = drafts.approve(
-            session, draft, user=second, now=NOW, two_person=True, reviewed=drafts.draft_version(draft)
+        published = publishing.approve(
+            session, draft, user=second, now=NOW, two_person=True, reviewed=draft_version(draft)
         )
         session.commit()
         return published.version.version
@@ -123,7 +125,7 @@ def roll_back(app: Flask, by: User, version: str) -> None:
     with new_session(app) as session:
         user = session.get(User, by.id)
         assert user is not None
-        drafts.rollback(session, store.find_version(session, version), user=user, now=NOW)
+        publishing.rollback(session, store.find_version(session, version), user=user, now=NOW)
         session.commit()
 
 

@@ -28,6 +28,8 @@ from screening.engine.loader import read_sources
 from screening.engine.loader import version_of
 from screening.tuning import checks
 from screening.tuning import drafts
+from screening.tuning import publishing
+from screening.tuning.reviewed import draft_version
 from screening.tuning.reviewed import record_refused_approval
 from screening.tuning.errors import ReviewOutdated
 from screening.tuning.errors import TuningConflict
@@ -85,10 +87,10 @@ def as_user(session: orm.Session, user: User) -> User:
     return found
 
 
-def approve_as(session: orm.Session, draft: RuleDraft, approver: User) -> drafts.Published:
+def approve_as(session: orm.Session, draft: RuleDraft, approver: User) -> publishing.Published:
     """Approve ``draft`` with the two-person rule as ``approver``, naming the version of its current text."""
-    return drafts.approve(
-        session, draft, user=as_user(session, approver), now=NOW, two_person=True, reviewed=drafts.draft_version(draft)
+    return publishing.approve(
+        session, draft, user=as_user(session, approver), now=NOW, two_person=True, reviewed=draft_version(draft)
     )
 
 
@@ -357,7 +359,7 @@ def test_the_author_a_co_author_and_staff_cannot_approve(session: orm.Session, p
             approve_as(session, draft, user)
         assert active_version(session) == before, who
     assert draft.status == drafts.SUBMITTED
-    assert drafts.may_approve(draft, as_user(session, people.physician), two_person=True) is None
+    assert publishing.may_approve(draft, as_user(session, people.physician), two_person=True) is None
     staff_draft = submitted(session, people)
     with pytest.raises(TuningForbidden):
         approve_as(session, staff_draft, people.author)
@@ -370,8 +372,8 @@ def test_a_reviewer_who_sent_a_draft_back_may_approve_it_later(session: orm.Sess
     change(session, draft, people.author, "flags.yaml", "fewer data", "scarce data")
     drafts.submit(session, draft, user=as_user(session, people.author), now=NOW)
     assert physician.id not in draft.editor_ids
-    published = drafts.approve(
-        session, draft, user=physician, now=NOW, two_person=True, reviewed=drafts.draft_version(draft)
+    published = publishing.approve(
+        session, draft, user=physician, now=NOW, two_person=True, reviewed=draft_version(draft)
     )
     assert active_version(session) == published.version.version
 
@@ -382,8 +384,8 @@ def test_a_second_person_approves_and_the_version_is_active_and_audited(
 ) -> None:
     second = getattr(people, approver)
     draft = submitted(session, people)
-    published = drafts.approve(
-        session, draft, user=as_user(session, second), now=NOW, two_person=True, reviewed=drafts.draft_version(draft)
+    published = publishing.approve(
+        session, draft, user=as_user(session, second), now=NOW, two_person=True, reviewed=draft_version(draft)
     )
     session.commit()
     assert active_version(session) == published.version.version == version_of(dict(draft.sources))
@@ -417,21 +419,21 @@ def test_a_second_person_approves_and_the_version_is_active_and_audited(
 
 def test_with_the_two_person_rule_off_the_author_publishes(session: orm.Session, people: People) -> None:
     draft = submitted(session, people)
-    published = drafts.approve(
+    published = publishing.approve(
         session,
         draft,
         user=as_user(session, people.author),
         now=NOW,
         two_person=False,
-        reviewed=drafts.draft_version(draft),
+        reviewed=draft_version(draft),
     )
     assert published.activation.approved_by is None
     assert active_version(session) == published.version.version
     assert events(session, "ruleset.approved")[-1].details["two_person"] is False
     other = new_draft(session, people.colleague)
     change(session, other, people.colleague, "flags.yaml", "fewer data", "scarce data")
-    again = drafts.publish_now(
-        session, other, user=as_user(session, people.colleague), now=NOW, reviewed=drafts.draft_version(other)
+    again = publishing.publish_now(
+        session, other, user=as_user(session, people.colleague), now=NOW, reviewed=draft_version(other)
     )
     assert other.status == drafts.PUBLISHED and active_version(session) == again.version.version
     assert again.activation.actor == f"user:{people.colleague.id}"
@@ -453,13 +455,13 @@ def test_a_draft_changed_after_it_was_opened_is_not_approved(
     session: orm.Session, people: People, caplog: pytest.LogCaptureFixture
 ) -> None:
     draft = submitted(session, people)
-    seen = drafts.draft_version(draft)  # what the physician's page showed
+    seen = draft_version(draft)  # what the physician's page showed
     before = active_version(session)
     resubmitted_with(session, people, draft, "fewer data", "no data at all")
     physician = as_user(session, people.physician)
     with pytest.raises(TuningConflict, match="This draft changed after you opened it: review it again") as refused:
-        drafts.approve(session, draft, user=physician, now=NOW, two_person=True, reviewed=seen)
-    assert seen[7:19] in refused.value.message and drafts.draft_version(draft)[7:19] in refused.value.message
+        publishing.approve(session, draft, user=physician, now=NOW, two_person=True, reviewed=seen)
+    assert seen[7:19] in refused.value.message and draft_version(draft)[7:19] in refused.value.message
     assert isinstance(refused.value, ReviewOutdated)
     assert active_version(session) == before and draft.status == drafts.SUBMITTED
     assert events(session, "ruleset.approved") == []
@@ -469,9 +471,9 @@ def test_a_draft_changed_after_it_was_opened_is_not_approved(
     record_refused_approval(session, refused.value, user=physician, now=NOW)
     [event] = events(session, "ruleset.approval_refused")
     assert (event.actor, event.subject_type, event.subject_id) == (f"user:{physician.id}", "rule_draft", draft.id)
-    assert event.details == {"reviewed": seen, "version": drafts.draft_version(draft)}
-    published = drafts.approve(
-        session, draft, user=physician, now=NOW, two_person=True, reviewed=drafts.draft_version(draft)
+    assert event.details == {"reviewed": seen, "version": draft_version(draft)}
+    published = publishing.approve(
+        session, draft, user=physician, now=NOW, two_person=True, reviewed=draft_version(draft)
     )
     assert published.version.sources == draft.sources
 
@@ -480,9 +482,9 @@ def test_a_draft_resubmitted_with_the_same_text_is_approved_with_the_old_digest(
     session: orm.Session, people: People
 ) -> None:
     draft = submitted(session, people)
-    seen = drafts.draft_version(draft)
+    seen = draft_version(draft)
     resubmitted_with(session, people, draft, "fewer data", "fewer data")
-    published = drafts.approve(
+    published = publishing.approve(
         session, draft, user=as_user(session, people.physician), now=NOW, two_person=True, reviewed=seen
     )
     assert published.version.version == seen
@@ -491,7 +493,7 @@ def test_a_draft_resubmitted_with_the_same_text_is_approved_with_the_old_digest(
 def test_the_reviewed_version_may_be_a_prefix_of_six_digits_or_more(session: orm.Session, people: People) -> None:
     draft = submitted(session, people)
     physician = as_user(session, people.physician)
-    digits = drafts.draft_version(draft).removeprefix("sha256:")
+    digits = draft_version(draft).removeprefix("sha256:")
     refusals = {
         "": "did not say which text of the draft you reviewed",
         "   ": "did not say which text of the draft you reviewed",
@@ -502,12 +504,12 @@ def test_the_reviewed_version_may_be_a_prefix_of_six_digits_or_more(session: orm
     }
     for text, message in refusals.items():
         with pytest.raises(TuningInvalid, match=message):
-            drafts.approve(session, draft, user=physician, now=NOW, two_person=True, reviewed=text)
+            publishing.approve(session, draft, user=physician, now=NOW, two_person=True, reviewed=text)
     other = "0" if digits[0] != "0" else "1"
     with pytest.raises(TuningConflict, match="changed after you opened it"):
-        drafts.approve(session, draft, user=physician, now=NOW, two_person=True, reviewed=other + digits[1:])
+        publishing.approve(session, draft, user=physician, now=NOW, two_person=True, reviewed=other + digits[1:])
     assert draft.status == drafts.SUBMITTED
-    published = drafts.approve(
+    published = publishing.approve(
         session, draft, user=physician, now=NOW, two_person=True, reviewed=f" SHA256:{digits[:6].upper()} "
     )
     assert published.version.version == "sha256:" + digits
@@ -515,7 +517,7 @@ def test_the_reviewed_version_may_be_a_prefix_of_six_digits_or_more(session: orm
 
 def test_a_prefix_shared_by_two_submitted_texts_of_the_draft_is_refused(session: orm.Session, people: People) -> None:
     draft = submitted(session, people)
-    digits = drafts.draft_version(draft).removeprefix("sha256:")
+    digits = draft_version(draft).removeprefix("sha256:")
     # An earlier submission whose text hashes to the same first digits (made up: finding one takes a long search).
     earlier = "sha256:" + digits[:8] + ("0" if digits[8] != "0" else "1") + digits[9:]
     session.add(
@@ -530,18 +532,18 @@ def test_a_prefix_shared_by_two_submitted_texts_of_the_draft_is_refused(session:
     )
     physician = as_user(session, people.physician)
     with pytest.raises(TuningConflict, match="More than one text this draft was submitted with starts with"):
-        drafts.approve(session, draft, user=physician, now=NOW, two_person=True, reviewed=digits[:8])
-    published = drafts.approve(session, draft, user=physician, now=NOW, two_person=True, reviewed=digits[:9])
+        publishing.approve(session, draft, user=physician, now=NOW, two_person=True, reviewed=digits[:8])
+    published = publishing.approve(session, draft, user=physician, now=NOW, two_person=True, reviewed=digits[:9])
     assert published.version.version == "sha256:" + digits
 
 
 def test_publishing_at_once_also_names_the_text(session: orm.Session, people: People) -> None:
     draft = new_draft(session, people.author)
     change(session, draft, people.author, *WORDING)
-    seen = drafts.draft_version(draft)
+    seen = draft_version(draft)
     change(session, draft, people.colleague, "flags.yaml", "fewer data", "no data at all")
     with pytest.raises(TuningConflict, match="changed after you opened it"):
-        drafts.publish_now(session, draft, user=as_user(session, people.author), now=NOW, reviewed=seen)
+        publishing.publish_now(session, draft, user=as_user(session, people.author), now=NOW, reviewed=seen)
     assert draft.status == drafts.EDITING and events(session, "ruleset.approved") == []
 
 
@@ -635,15 +637,15 @@ def test_rollback_reactivates_an_earlier_version_in_one_step(session: orm.Sessio
     approve_as(session, draft, people.physician)
     earlier = store.find_version(session, first.removeprefix("sha256:")[:8])
     with pytest.raises(TuningForbidden):
-        drafts.rollback(session, earlier, user=as_user(session, people.physician), now=NOW)
-    back = drafts.rollback(session, earlier, user=as_user(session, people.colleague), now=NOW)
+        publishing.rollback(session, earlier, user=as_user(session, people.physician), now=NOW)
+    back = publishing.rollback(session, earlier, user=as_user(session, people.colleague), now=NOW)
     session.commit()
     assert active_version(session) == first
     assert (back.activation.kind, back.activation.actor) == (store.ROLLBACK, f"user:{people.colleague.id}")
     [event] = events(session, "ruleset.rolled_back")
     assert (event.subject_type, event.subject_id, event.details["version"]) == ("ruleset_version", earlier.id, first)
     with pytest.raises(TuningConflict, match="already the active one"):
-        drafts.rollback(session, earlier, user=as_user(session, people.colleague), now=NOW)
+        publishing.rollback(session, earlier, user=as_user(session, people.colleague), now=NOW)
     kinds = session.scalars(sa.select(RuleSetActivation.kind).order_by(RuleSetActivation.id)).all()
     assert kinds == [store.BOOTSTRAP, store.PUBLISH, store.ROLLBACK]
 
@@ -652,7 +654,7 @@ def test_rollback_refuses_a_version_that_no_longer_loads(session: orm.Session, p
     broken = {**SHIPPED, "candidates.yaml": SHIPPED["candidates.yaml"].replace("phq9 >= 10", "phq9x >= 10")}
     stored = store.store_version(session, broken, origin="test", now=NOW)
     with pytest.raises(TuningInvalid, match="no longer loads"):
-        drafts.rollback(session, stored, user=as_user(session, people.author), now=NOW)
+        publishing.rollback(session, stored, user=as_user(session, people.author), now=NOW)
 
 
 def test_every_step_is_audited_with_identifiers_only(session: orm.Session, people: People) -> None:
@@ -669,7 +671,7 @@ def test_every_step_is_audited_with_identifiers_only(session: orm.Session, peopl
     drafts.withdraw(session, draft, user=author, now=NOW)
     drafts.submit(session, draft, user=author, now=NOW)
     approve_as(session, draft, people.physician)
-    drafts.rollback(session, store.find_version(session, version_of(SHIPPED)), user=author, now=NOW)
+    publishing.rollback(session, store.find_version(session, version_of(SHIPPED)), user=author, now=NOW)
     session.commit()
     steps = events(session)
     assert [event.action for event in steps if event.action != "ruleset.activated"] == [
@@ -694,7 +696,7 @@ def test_every_step_is_audited_with_identifiers_only(session: orm.Session, peopl
 # --- Writing the published files ----------------------------------------------------------------------
 
 
-def published_version(session: orm.Session, people: People) -> drafts.Published:
+def published_version(session: orm.Session, people: People) -> publishing.Published:
     """Publish a wording change and return it."""
     draft = submitted(session, people)
     published = approve_as(session, draft, people.physician)
@@ -708,7 +710,7 @@ def test_the_published_files_replace_the_rules_directory(session: orm.Session, p
     (rules / "tables" / "stale.yaml").write_text("rules: []\n")
     (rules / "README.md").write_text("kept\n")
     published = published_version(session, people)
-    written = drafts.write_published_files(rules, published)
+    written = publishing.write_published_files(rules, published)
     assert written.files_error is None
     assert read_sources(rules) == published.version.sources
     assert (rules / "README.md").read_text() == "kept\n"
@@ -720,7 +722,7 @@ def test_a_relative_rules_directory_is_written_whole(
 ) -> None:
     published = published_version(session, people)
     monkeypatch.chdir(tmp_path)
-    assert drafts.write_published_files(Path("rules"), published).files_error is None
+    assert publishing.write_published_files(Path("rules"), published).files_error is None
     assert read_sources(tmp_path / "rules") == published.version.sources
 
 
@@ -739,7 +741,7 @@ def test_a_failed_write_leaves_the_old_files_whole(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(tempfile, "mkstemp", failing_third)
-    written = drafts.write_published_files(rules, published)
+    written = publishing.write_published_files(rules, published)
     assert written.files_error is not None and "OSError" in written.files_error
     assert read_sources(rules) == SHIPPED  # nothing half-written
     assert [path.name for path in rules.rglob("*.tmp")] == []
@@ -752,7 +754,7 @@ def test_an_unwritable_rules_directory_is_reported_not_raised(
     blocker = tmp_path / "plain-file"
     blocker.write_text("not a directory\n")
     published = published_version(session, people)
-    written = drafts.write_published_files(blocker / "rules", published)
+    written = publishing.write_published_files(blocker / "rules", published)
     assert written.files_error is not None and str(blocker / "rules") in written.files_error
     assert active_version(session) == published.version.version  # the database is the truth whatever happens
 

@@ -34,6 +34,7 @@ from screening.active_rules import store
 from screening.engine.loader import read_sources
 from screening.tuning import checks
 from screening.tuning import drafts
+from screening.tuning.reviewed import draft_version
 
 from .accounts import Auth
 from .accounts import Users
@@ -573,12 +574,12 @@ def test_approval_needs_a_second_person_and_publishes_to_every_worker(
     submitted = text_of(follow(auth, auth.post(f"/rules/drafts/{draft_id}/submit")))
     assert "Submitted:" in submitted and "Waiting for approval" in submitted
 
-    own = text_of(follow(auth, approve(auth, draft_id, drafts.draft_version(stored_draft(app, draft_id)))))
+    own = text_of(follow(auth, approve(auth, draft_id, draft_version(stored_draft(app, draft_id)))))
     assert "Only a physician or an administrator can approve a rule change." in own
     shown = text_of(admin.client.get(f"/rules/drafts/{draft_id}"))
     assert "You cannot approve this draft: A second person must approve: you wrote or submitted this draft." in shown
     assert "Approve and publish" not in shown
-    refused = text_of(follow(admin, approve(admin, draft_id, drafts.draft_version(stored_draft(app, draft_id)))))
+    refused = text_of(follow(admin, approve(admin, draft_id, draft_version(stored_draft(app, draft_id)))))
     assert "A second person must approve" in refused
     old_id, old_version, _ = active_version(app)
 
@@ -616,14 +617,14 @@ def test_an_approval_of_a_draft_changed_since_the_page_was_opened_is_refused(
     physician = second_browser(app, users, "physician")
     opened = physician.client.get(f"/rules/drafts/{draft_id}")
     seen = reviewed_on_page(physician, draft_id)
-    assert seen == drafts.draft_version(stored_draft(app, draft_id))
+    assert seen == draft_version(stored_draft(app, draft_id))
     assert f"Version of this text {seen[7:19]}" in text_of(opened)  # short enough to quote
     # The author takes the draft back, changes it and submits it again while the physician reads.
     assert "Withdrawn" in text_of(follow(auth, auth.post(f"/rules/drafts/{draft_id}/withdraw")))
     assert edit(auth, draft_id, "candidates.yaml", "PHQ-9 total of 10", "PHQ-9 total of 20").status_code == 302
     assert "Submitted:" in text_of(follow(auth, auth.post(f"/rules/drafts/{draft_id}/submit")))
     before = active_version(app)
-    now = drafts.draft_version(stored_draft(app, draft_id))
+    now = draft_version(stored_draft(app, draft_id))
 
     page = text_of(follow(physician, approve(physician, draft_id, seen)))  # the form as it was loaded
     assert "This draft changed after you opened it: review it again." in page
@@ -690,7 +691,7 @@ def test_with_the_two_person_rule_off_the_author_publishes_at_once(
     author = auth.login_as("staff")
     draft_id = start(auth)
     edit(auth, draft_id, "candidates.yaml", *HARMLESS)
-    version = drafts.draft_version(stored_draft(app, draft_id))
+    version = draft_version(stored_draft(app, draft_id))
     refused = text_of(follow(auth, auth.post(f"/rules/drafts/{draft_id}/publish", {"reviewed": version})))
     assert "The two-person rule is on" in refused and "Publish now" not in refused
 

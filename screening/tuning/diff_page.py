@@ -24,6 +24,7 @@ from .pages import get_version
 from .wording import STATUS_LABELS
 from .wording import short
 from .wording import utc
+from .reviewed import draft_version
 
 _SIDE = re.compile(r"^([vd])([0-9]{1,9})$")
 
@@ -51,7 +52,7 @@ def side_of(session: orm.Session, ref: str | None, current: store.Active | None)
         active = " (active)" if current is not None and current.version.id == version.id else ""
         return Side(f"v{number}", f"version {short(version.version)}{active}", dict(version.sources))
     draft = drafts.get_draft(session, number)
-    label = f"draft {number} (version {short(drafts.draft_version(draft))}): {draft.title}"
+    label = f"draft {number} (version {short(draft_version(draft))}): {draft.title}"
     return Side(f"d{number}", label, dict(draft.sources))
 
 

@@ -25,6 +25,8 @@ from .pages import check_summary
 from .pages import checked
 from .pages import numbered
 from .wording import draft_people
+from .reviewed import draft_version
+from . import publishing
 
 #: A new file starts as a valid, empty rule file.
 NEW_FILE_TEXT = "rules: []\n"
@@ -96,7 +98,7 @@ def draft_context(session: orm.Session, draft: RuleDraft, user: User, *, two_per
     published = session.get(RuleSetVersion, draft.published_version_id) if draft.published_version_id else None
     return {
         "draft": draft,
-        "version": drafts.draft_version(draft),
+        "version": draft_version(draft),
         "base": base,
         "current": current,
         "base_is_active": current is not None and base is not None and current.version.id == base.id,
@@ -106,7 +108,7 @@ def draft_context(session: orm.Session, draft: RuleDraft, user: User, *, two_per
         "file_states": FILE_STATES,
         "check": check,
         "summary": check_summary(check),
-        "refusal": drafts.may_approve(draft, user, two_person=two_person),
+        "refusal": publishing.may_approve(draft, user, two_person=two_person),
         "two_person": two_person,
     }
 

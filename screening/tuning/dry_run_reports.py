@@ -1,7 +1,7 @@
 """A dry run as pages and the command line show it: progress, counts per outcome, transitions, changes.
 
 Read-only: nothing here changes a run. ``report`` leaves out the fact values of individual patients
-for the roles not in ``dry_runs.FACT_ROLES``.
+for the roles not in ``dry_run_store.FACT_ROLES``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import replace
 from ..engine.dry_run_comparison import Change
 from ..engine.dry_run_comparison import Comparison
 from ..models import BacktestRun
-from .dry_runs import DONE
+from .dry_run_store import DONE
 
 
 def percent_done(run: BacktestRun) -> int:

@@ -33,6 +33,7 @@ from ..models import BacktestRun
 from ..models import RuleSetVersion
 from ..active_rules import active_ruleset
 from . import dry_run_reports
+from . import dry_run_store
 from . import dry_runs
 from . import drafts
 from .errors import TuningConflict
@@ -50,7 +51,7 @@ MAX_PAGE = 10_000
 
 
 @bp.post(f"/drafts/<{ID}:draft_id>/dry-runs")
-@require_roles(*dry_runs.DRY_RUN_ROLES)
+@require_roles(*dry_run_store.DRY_RUN_ROLES)
 def start_dry_run(draft_id: int) -> Response | tuple[str, int]:
     """Store a dry run of the draft and hand it to the task queue; show its page."""
     session = get_session()
@@ -82,8 +83,8 @@ def _start(session: orm.Session, draft_id: int, sources: dict[str, str], form: D
     against = session.get(RuleSetVersion, form.against.data) if form.against.data else None
     if against is None:
         raise TuningInvalid("Choose a stored version to compare with.")
-    first, last = dry_runs.day_range(form.submitted_from.data, form.submitted_to.data)
-    return dry_runs.start_backtest(
+    first, last = dry_run_store.day_range(form.submitted_from.data, form.submitted_to.data)
+    return dry_run_store.start_backtest(
         session,
         candidate_sources=sources,
         against=against,
@@ -99,19 +100,19 @@ def _running(session: orm.Session, now: datetime) -> BacktestRun | None:
     """Return a queued or running dry run that is still moving, if any."""
     going = session.scalars(
         sa.select(BacktestRun)
-        .where(BacktestRun.status.in_((dry_runs.QUEUED, dry_runs.RUNNING)))
+        .where(BacktestRun.status.in_((dry_run_store.QUEUED, dry_run_store.RUNNING)))
         .order_by(BacktestRun.id.desc())
     ).all()
-    return next((run for run in going if not dry_runs.is_stalled(run, now)), None)
+    return next((run for run in going if not dry_run_store.is_stalled(run, now)), None)
 
 
 @bp.get(f"/dry-runs/<{ID}:run_id>")
 def dry_run(run_id: int) -> str:
     """Show a dry run: its progress while it runs, then the comparison."""
     session = get_session()
-    run = dry_runs.get_run(session, run_id)
+    run = dry_run_store.get_run(session, run_id)
     page = _page_number()
-    facts_shown = current_user.has_role(*dry_runs.FACT_ROLES)
+    facts_shown = current_user.has_role(*dry_run_store.FACT_ROLES)
     result = dry_run_reports.report(run, with_facts=facts_shown)
     changes = result.changes[(page - 1) * CHANGES_PER_PAGE : page * CHANGES_PER_PAGE] if result else ()
     pages = max(1, -(-len(result.changes) // CHANGES_PER_PAGE)) if result else 1
@@ -127,7 +128,7 @@ def dry_run(run_id: int) -> str:
         first_change=(page - 1) * CHANGES_PER_PAGE + 1,
         against=session.get(RuleSetVersion, run.against_version_id),
         draft=drafts.get_draft(session, run.draft_id) if run.draft_id else None,
-        stalled=dry_runs.is_stalled(run, datetime.now(UTC)),
+        stalled=dry_run_store.is_stalled(run, datetime.now(UTC)),
         percent=dry_run_reports.percent_done(run),
         titles=_outcome_titles(),
         facts_shown=facts_shown,
@@ -151,23 +152,23 @@ def _outcome_titles() -> dict[str, str]:
 @bp.get(f"/dry-runs/<{ID}:run_id>/progress")
 def dry_run_progress(run_id: int) -> Response:
     """Return a run's progress as JSON, for the page to poll."""
-    run = dry_runs.get_run(get_session(), run_id)
+    run = dry_run_store.get_run(get_session(), run_id)
     return jsonify(
         status=run.status,
         processed=run.processed,
         total=run.total,
         percent=dry_run_reports.percent_done(run),
-        stalled=dry_runs.is_stalled(run, datetime.now(UTC)),
+        stalled=dry_run_store.is_stalled(run, datetime.now(UTC)),
     )
 
 
 @bp.post(f"/dry-runs/<{ID}:run_id>/resume")
-@require_roles(*dry_runs.DRY_RUN_ROLES)
+@require_roles(*dry_run_store.DRY_RUN_ROLES)
 def resume_dry_run(run_id: int) -> Response:
     """Hand an interrupted run to the task queue again; it starts over from its stored files."""
     session = get_session()
-    run = dry_runs.get_run(session, run_id)
-    if not dry_runs.is_stalled(run, datetime.now(UTC)):
+    run = dry_run_store.get_run(session, run_id)
+    if not dry_run_store.is_stalled(run, datetime.now(UTC)):
         flash("This dry run is not interrupted, so it was left as it is.", "warning")
     else:
         dry_runs.enqueue_backtest(current_app, run.id)

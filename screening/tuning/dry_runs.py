@@ -1,4 +1,4 @@
-"""Dry runs (backtests) of a rule set against stored submissions: stored, queued, run in chunks, reported.
+"""Running dry runs (backtests) of a rule set against stored submissions: queued, run in chunks, stored.
 
 A run copies the candidate's files and names the stored version it is compared with. The task
 evaluates the submissions in chunks of consecutive ids, in worker processes, and commits the
@@ -8,9 +8,9 @@ The rule text is untrusted: it is evaluated only in those workers, bounded child
 ``RULES_DRY_RUN_SECONDS`` for the whole run); a run that goes over fails with a message naming the
 rule, and the task's thread only waits.
 The result holds counts, transitions and the changed submissions' references, rules and facts:
-never answers or notes (``engine.dry_run_comparison``). Staff and admins start dry runs
-(DRY_RUN_ROLES); the fact values of individual patients are shown to clinical roles only
-(FACT_ROLES, ``dry_run_reports.report`` leaves them out for the others).
+never answers or notes (``engine.dry_run_comparison``). ``dry_run_store`` starts, lists and reads runs;
+staff and admins start them (DRY_RUN_ROLES); the fact values of individual patients are shown to clinical
+roles only (FACT_ROLES, ``dry_run_reports.report`` leaves them out for the others).
 """
 
 from __future__ import annotations
@@ -22,10 +22,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC
-from datetime import date
 from datetime import datetime
-from datetime import time
-from datetime import timedelta
 from time import monotonic
 from typing import Callable
 
@@ -34,7 +31,6 @@ from flask import Flask
 from huey import Huey
 from sqlalchemy import orm
 
-from .. import audit
 from ..db import engine_for
 from ..db import make_engine
 from ..db import new_session
@@ -49,34 +45,28 @@ from ..engine.dry_run import StoredRow
 from ..engine.dry_run_comparison import Comparison
 from ..engine.loader import Sources
 from ..engine.loader import load_ruleset
-from ..engine.loader import version_of
 from ..engine.model import RuleSet
 from ..active_rules.registry import RulesUnavailable
 from ..active_rules.registry import checked_ruleset
 from ..queues import QUEUE_NAME
 from ..queues import add_tasks
 from ..queues import huey_for
-from .errors import TuningInvalid
-from .errors import TuningNotFound
+from .dry_run_store import DONE
+from .dry_run_store import FAILED
+from .dry_run_store import QUEUED
+from .dry_run_store import RUNNING
+from .dry_run_store import get_run
+from .dry_run_store import in_range
+from .dry_run_store import is_stalled
 
 log = logging.getLogger(__name__)
 
-QUEUED = "queued"
-RUNNING = "running"
-DONE = "done"
-FAILED = "failed"
 RUN_TASK = "screening.tuning.dry_runs.run"
 #: Submissions evaluated per chunk; progress is committed after each (BACKTEST_CHUNK_SIZE overrides).
 CHUNK_SIZE = 2000
 #: Worker processes start only for at least this many submissions (BACKTEST_PARALLEL_FROM overrides):
 #: starting them takes longer than evaluating a smaller run in this process.
 PARALLEL_FROM = 20_000
-#: A queued or running dry run whose progress has not moved for this long was interrupted.
-STALLED_AFTER = timedelta(minutes=5)
-#: Who may start (or start again) a dry run: those who write rules, not those who approve them.
-DRY_RUN_ROLES = ("staff", "admin")
-#: Who may read the fact values of individual patients in a dry run's changed submissions.
-FACT_ROLES = ("physician", "admin")
 MAX_ERROR_LINES = 50
 MAX_ERROR_LENGTH = 4000
 Progress = Callable[[int, int], None]
@@ -85,75 +75,6 @@ Bounds = tuple[int, int]
 Work = Bounds | list[StoredRow]
 
 bounded_pool.preload(__name__)  # the workers' module, imported once in the server they start from
-
-
-# --- Starting a run ---------------------------------------------------------------------------------
-
-
-def start_backtest(
-    session: orm.Session,
-    *,
-    candidate_sources: Sources,
-    against: RuleSetVersion,
-    actor: str,
-    now: datetime,
-    draft_id: int | None = None,
-    submitted_from: datetime | None = None,
-    submitted_to: datetime | None = None,
-) -> BacktestRun:
-    """Store a queued dry run of ``candidate_sources`` against ``against``; the caller commits and enqueues.
-
-    ``submitted_from`` and ``submitted_to`` (aware datetimes, both inclusive) limit the submissions;
-    ``day_range`` turns calendar days into them. ``total`` counts the submissions in the range now.
-    """
-    if submitted_from is not None and submitted_to is not None and submitted_from > submitted_to:
-        raise TuningInvalid("The start of the date range is after its end.")
-    sources = {str(name): str(text) for name, text in candidate_sources.items()}
-    total = session.scalar(
-        sa.select(sa.func.count()).select_from(Submission).where(*_in_range(submitted_from, submitted_to))
-    )
-    run = BacktestRun(
-        created_at=now,
-        created_by=actor,
-        draft_id=draft_id,
-        candidate_version=version_of(sources),
-        candidate_sources=sources,
-        against_version_id=against.id,
-        submitted_from=submitted_from,
-        submitted_to=submitted_to,
-        status=QUEUED,
-        total=int(total or 0),
-        processed=0,
-    )
-    session.add(run)
-    session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="ruleset.backtest_started",
-        subject_type="backtest_run",
-        subject_id=run.id,
-        at=now,
-        details={"candidate": run.candidate_version, "against": against.version, "draft": draft_id},
-    )
-    return run
-
-
-def day_range(first: date | None, last: date | None) -> tuple[datetime | None, datetime | None]:
-    """Return the inclusive UTC bounds of the calendar days ``first`` to ``last`` (either may be open)."""
-    start = datetime.combine(first, time.min, tzinfo=UTC) if first is not None else None
-    end = datetime.combine(last, time.max, tzinfo=UTC) if last is not None else None
-    return start, end
-
-
-def _in_range(submitted_from: datetime | None, submitted_to: datetime | None) -> list[sa.ColumnElement[bool]]:
-    """Return the conditions that keep submissions inside the date range."""
-    conditions = []
-    if submitted_from is not None:
-        conditions.append(Submission.submitted_at >= submitted_from)
-    if submitted_to is not None:
-        conditions.append(Submission.submitted_at <= submitted_to)
-    return conditions
 
 
 # --- The task ---------------------------------------------------------------------------------------
@@ -293,7 +214,7 @@ def _problems(heading: str, errors: list[str]) -> str:
 def _chunks(session: orm.Session, run: BacktestRun, size: int) -> list[Bounds]:
     """Return (first id, last id) of consecutive chunks of the submissions in range; set the run's total."""
     ids = session.scalars(
-        sa.select(Submission.id).where(*_in_range(run.submitted_from, run.submitted_to)).order_by(Submission.id)
+        sa.select(Submission.id).where(*in_range(run.submitted_from, run.submitted_to)).order_by(Submission.id)
     ).all()
     run.total = len(ids)
     session.commit()
@@ -372,7 +293,7 @@ class _ChunkRunner:
     ) -> None:
         self.engine = engine
         self.backtest = backtest
-        self.range = _in_range(submitted_from, submitted_to)
+        self.range = in_range(submitted_from, submitted_to)
 
     def _query(self, bounds: Bounds) -> sa.Select[tuple[str, datetime, dict[str, object], dict[str, object]]]:
         """Return the query of the submissions with ids from ``bounds[0]`` to ``bounds[1]``."""
@@ -453,30 +374,3 @@ def _fail(session: orm.Session, run: BacktestRun, message: str) -> None:
 def _now() -> datetime:
     """Return the current time in UTC."""
     return datetime.now(UTC)
-
-
-# --- Reading runs -----------------------------------------------------------------------------------
-
-
-def get_run(session: orm.Session, run_id: int) -> BacktestRun:
-    """Return a dry run or raise TuningNotFound."""
-    run = session.get(BacktestRun, run_id)
-    if run is None:
-        raise TuningNotFound(f"There is no dry run number {run_id}.")
-    return run
-
-
-def recent_runs(session: orm.Session, limit: int = 20, *, draft_id: int | None = None) -> list[BacktestRun]:
-    """Return the newest dry runs first (only those of one draft, when ``draft_id`` is given)."""
-    query = sa.select(BacktestRun).order_by(BacktestRun.created_at.desc(), BacktestRun.id.desc()).limit(limit)
-    if draft_id is not None:
-        query = query.where(BacktestRun.draft_id == draft_id)
-    return list(session.scalars(query))
-
-
-def is_stalled(run: BacktestRun, now: datetime) -> bool:
-    """Return True when a queued or running dry run has not moved for STALLED_AFTER (it was interrupted)."""
-    if run.status not in (QUEUED, RUNNING):
-        return False
-    moved = run.progress_at or run.started_at or run.created_at
-    return now - moved >= STALLED_AFTER

@@ -26,7 +26,6 @@ from ..engine.cases import CaseResult
 from ..engine.loader import Sources
 from ..engine.loader import version_of
 from ..engine.model import RuleError
-from . import dry_runs
 from . import checks
 from . import drafts
 from .errors import TuningNotFound
@@ -36,6 +35,7 @@ from .wording import drafts_people
 from .wording import plural
 from .wording import short
 from .wording import user_emails
+from . import dry_run_store
 
 #: Workers not seen for this long are counted, not listed: they have most likely stopped.
 WORKER_WINDOW = timedelta(minutes=10)
@@ -259,7 +259,7 @@ def home_context(session: orm.Session, now: datetime, *, all_drafts: bool = Fals
         "drafts": listed,
         "all_drafts": all_drafts,
         "people": drafts_people(session, listed),
-        "dry_runs": dry_runs.recent_runs(session, 10),
+        "dry_runs": dry_run_store.recent_runs(session, 10),
     }
 
 

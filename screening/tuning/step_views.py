@@ -46,6 +46,7 @@ from .views import WARNING
 from .views import bp
 from .views import draft
 from .views import needs_second_person
+from . import publishing
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ def approve(draft_id: int) -> Response:
 
     def step(db: orm.Session, found: RuleDraft, user: User, now: datetime) -> str:
         with _audited_refusal(db, user, now, addr):
-            published = drafts.approve(
+            published = publishing.approve(
                 db, found, user=user, now=now, two_person=two_person, reviewed=reviewed, remote_addr=addr
             )
         return _published(db, published, now)
@@ -161,7 +162,7 @@ def publish(draft_id: int) -> Response:
                 "The two-person rule is on: submit the draft, then a physician or an administrator approves it."
             )
         with _audited_refusal(db, user, now, addr):
-            published = drafts.publish_now(db, found, user=user, now=now, reviewed=reviewed, remote_addr=addr)
+            published = publishing.publish_now(db, found, user=user, now=now, reviewed=reviewed, remote_addr=addr)
         return _published(db, published, now)
 
     return _step(draft_id, step)
@@ -185,7 +186,7 @@ def rollback(version_id: int) -> Response:
     db, now = get_session(), clock.now()
     try:
         version = get_version(db, version_id)
-        published = drafts.rollback(db, version, user=current_user.user, now=now, remote_addr=request.remote_addr)
+        published = publishing.rollback(db, version, user=current_user.user, now=now, remote_addr=request.remote_addr)
         flash(_published(db, published, now, done="Rolled back to"))
     except TuningError as error:
         db.rollback()
@@ -196,11 +197,11 @@ def rollback(version_id: int) -> Response:
     return redirect(url_for("tuning.home"))
 
 
-def _published(db: orm.Session, published: drafts.Published, now: datetime, done: str = "Published") -> str:
+def _published(db: orm.Session, published: publishing.Published, now: datetime, done: str = "Published") -> str:
     """Commit a new active version, write its files, switch this worker; return what to tell the user."""
     db.commit()
     directory = Path(current_app.config["RULES_DIR"])
-    written = drafts.write_published_files(directory, published)
+    written = publishing.write_published_files(directory, published)
     try:
         registry(current_app).refresh(now)
     except Exception:  # the database already names the version: every worker switches at its next check

@@ -29,7 +29,6 @@ from ..db import get_session
 from ..errorpages import ERROR
 from ..models import RuleDraft
 from ..active_rules import active_ruleset
-from . import dry_runs
 from . import checks
 from . import drafts
 from . import draft_pages
@@ -50,6 +49,8 @@ from .draft_pages import editor_context
 from .pages import home_context
 from .pages import tests_context
 from .pages import version_context
+from . import dry_run_store
+from . import publishing
 
 bp = Blueprint("tuning", __name__, url_prefix="/rules")
 # Staff land here after signing in; physicians keep the review queue and admins the user list.
@@ -70,8 +71,8 @@ def _helpers() -> dict[str, Any]:
         "status_labels": wording.STATUS_LABELS,
         "kind_labels": wording.KIND_LABELS,
         "may_edit": _may_edit(),
-        "may_roll_back": current_user.has_role(*drafts.ROLLBACK_ROLES),
-        "may_dry_run": current_user.has_role(*dry_runs.DRY_RUN_ROLES),
+        "may_roll_back": current_user.has_role(*publishing.ROLLBACK_ROLES),
+        "may_dry_run": current_user.has_role(*dry_run_store.DRY_RUN_ROLES),
     }
 
 
@@ -147,7 +148,7 @@ def draft(draft_id: int, **forms: Any) -> tuple[str, int]:
     found = drafts.get_draft(db, draft_id)
     status = forms.pop("status", 200)
     context = draft_context(db, found, current_user.user, two_person=needs_second_person())
-    runs = {"dry_form": dry_run_form(db), "dry_runs": dry_runs.recent_runs(db, 10, draft_id=found.id)}
+    runs = {"dry_form": dry_run_form(db), "dry_runs": dry_run_store.recent_runs(db, 10, draft_id=found.id)}
     forms = {"new_file": NewFileForm(), "send_back": SendBackForm(), "problem": None, **runs, **forms}
     return render_template("tuning/draft.html", **context, **forms), status
 

@@ -24,6 +24,7 @@ from ...engine.loader import Sources
 from ...active_rules.registry import RulesUnavailable
 from ...active_rules.registry import checked_ruleset
 from ...tuning import dry_run_reports
+from ...tuning import dry_run_store
 from ...tuning import dry_runs
 from ...tuning.dry_run_reports import Report
 from ..common import ACTOR
@@ -45,7 +46,7 @@ def backtest_command(against_text: str | None, first: str | None, last: str | No
     _require_valid(sources, prefix)
     with new_session(current_app) as session:
         against = _against(session, against_text)
-        run = dry_runs.start_backtest(
+        run = dry_run_store.start_backtest(
             session,
             candidate_sources=sources,
             against=against,
@@ -73,7 +74,7 @@ def _date_range(first: str | None, last: str | None) -> tuple[datetime | None, d
     start, end = _day("--from", first), _day("--to", last)
     if start is not None and end is not None and start > end:
         raise click.ClickException(f"--from {first} is after --to {last}")
-    return dry_runs.day_range(start, end)
+    return dry_run_store.day_range(start, end)
 
 
 def _day(option: str, text: str | None) -> date | None:

@@ -47,6 +47,8 @@ from ...tuning.wording import user_emails
 from ..common import FLASK
 from ..common import fail_on
 from .files import sources_at
+from ...tuning.reviewed import draft_version
+from ...tuning import publishing
 
 T = TypeVar("T")
 _AT_THE_SAME_MOMENT = "Somebody changed the rules at the same moment; nothing was changed. Look again and retry."
@@ -110,10 +112,10 @@ def _switch_note() -> str:
     return f"every worker switches within {float(current_app.config['RULES_CHECK_SECONDS']):g} seconds"
 
 
-def _write_files(published: drafts.Published) -> None:
+def _write_files(published: publishing.Published) -> None:
     """Write a newly active version into the rules directory, and say whether that worked."""
     directory = _rules_dir()
-    written = drafts.write_published_files(directory, published)
+    written = publishing.write_published_files(directory, published)
     if written.files_error:
         click.echo(
             f"Warning: the files could not be written ({written.files_error}); every worker uses the new "
@@ -167,7 +169,7 @@ def publish_command(path: str | None, email: str, title: str | None) -> None:
             click.echo(f"The active version is unchanged: {current.version.version}.")
             _echo_approval_hint(draft.id)
             return
-        published = _fail_on(lambda: drafts.publish_now(session, draft, user=user, now=now, reviewed=version))
+        published = _fail_on(lambda: publishing.publish_now(session, draft, user=user, now=now, reviewed=version))
         _commit(session)
         click.echo(f"Published draft {draft.id}: version {published.version.version} is active; {_switch_note()}.")
         _write_files(published)
@@ -220,7 +222,7 @@ def drafts_command(include_closed: bool) -> None:
     with new_session(current_app) as session:
         listed = drafts.list_drafts(session, include_closed=include_closed)
         emails = user_emails(session, [id_ for draft in listed for id_ in (draft.created_by_id, draft.updated_by_id)])
-        rows = [(draft, drafts.draft_version(draft)) for draft in listed]
+        rows = [(draft, draft_version(draft)) for draft in listed]
     if not rows:
         click.echo("No draft is open." if not include_closed else "There are no drafts.")
         return
@@ -265,10 +267,10 @@ def approve_command(draft_id: int, email: str, reviewed: str | None) -> None:
         _write_files(published)
 
 
-def _approve(session: orm.Session, draft: RuleDraft, user: User, now: datetime, reviewed: str) -> drafts.Published:
+def _approve(session: orm.Session, draft: RuleDraft, user: User, now: datetime, reviewed: str) -> publishing.Published:
     """Approve as the rules pages do; a refusal because the draft changed after it was reviewed is audited."""
     try:
-        return drafts.approve(session, draft, user=user, now=now, two_person=_two_person(), reviewed=reviewed)
+        return publishing.approve(session, draft, user=user, now=now, two_person=_two_person(), reviewed=reviewed)
     except ReviewOutdated as refused:
         session.rollback()
         record_refused_approval(session, refused, user=user, now=now)
@@ -286,7 +288,7 @@ def rollback_command(version_text: str, email: str) -> None:
     with new_session(current_app) as session:
         user = _user(session, email)
         version = _fail_on(lambda: store.find_version(session, version_text))
-        published = _fail_on(lambda: drafts.rollback(session, version, user=user, now=now))
+        published = _fail_on(lambda: publishing.rollback(session, version, user=user, now=now))
         _commit(session)
         click.echo(f"Rolled back to version {version.version} as {user.email}; {_switch_note()}.")
         _write_files(published)
