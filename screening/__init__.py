@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import alerts
 from . import cli
+from . import clinic
 from . import config
 from . import db
 from . import errorpages
@@ -49,6 +50,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     _configure(app, test_config)
     _trust_proxies(app)
+    clinic.init_app(app)
     csrf.init_app(app)
     active_rules.init_app(app)
     security.init_app(app)

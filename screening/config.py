@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 from flask import Flask
 
+from . import clinic
+
 #: The value a SECRET_KEY has until a deployment sets one; never valid in production.
 DEFAULT_SECRET_KEY = "change-me"
 
@@ -112,6 +114,14 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SMTP_STARTTLS": False,
         "SMTP_FROM": "screening@localhost",
         "SMTP_TIMEOUT": 10.0,
+        # The clinic the pages name, and how patients reach it (screening.clinic): production needs the name and
+        # the phone number. Address and hours are text with one line per item, or a list of lines.
+        "CLINIC_NAME": None,
+        "CLINIC_PHONE": None,
+        "CLINIC_EMAIL": None,
+        "CLINIC_ADDRESS": None,
+        "CLINIC_HOURS": None,
+        "CLINIC_WEBSITE": None,
     }
 
 
@@ -127,6 +137,7 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
     app.config["SESSION_COOKIE_SECURE"] = not is_development(app)
     app.config["TRUSTED_HOSTS"] = trusted_hosts(app.config, production=not is_development(app))
     ensure_secret_key(app)
+    ensure_clinic(app)
 
 
 def trusted_hosts(config: Mapping[str, Any], *, production: bool) -> list[str] | None:
@@ -180,6 +191,22 @@ def ensure_secret_key(app: Flask) -> None:
             f"to a long random value (the output of {MAKE_SECRET}) before running in production."
         )
     app.config["SECRET_KEY"] = _development_secret(Path(app.instance_path))
+
+
+def ensure_clinic(app: Flask) -> None:
+    """Check the clinic's settings and keep the clinic in the app; production refuses one without name or phone."""
+    try:
+        named = clinic.clinic_from_config(app.config)
+    except clinic.ClinicSettingError as error:
+        raise ConfigError(str(error)) from None
+    missing = clinic.missing_settings(named)
+    if missing and not is_development(app):
+        raise ConfigError(
+            f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set. Every page names the clinic "
+            "and its phone number: set them (or CLINIC_NAME and CLINIC_PHONE in instance/config.py) "
+            "before running in production."
+        )
+    app.extensions[clinic.EXTENSION] = named
 
 
 def secret_key_problem(key: str) -> str | None:

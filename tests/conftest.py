@@ -36,6 +36,17 @@ BROWSER_BACKENDS = BACKENDS[-1:]
 PUBLIC_BASE_URL = "https://screening.clinic.example"
 #: A secret production accepts, as `python3 -c 'import secrets; print(secrets.token_hex(32))'` makes one.
 PRODUCTION_SECRET = "9f1c2e7a4b8d0f3e6a1c5b9d2e8f4a7c0b3d6e9f2a5c8b1d4e7f0a3c6b9d2e5f"
+#: The clinic the test apps name: every setting filled in, so pages show the whole footer.
+CLINIC = {
+    "CLINIC_NAME": "Harbor Ketamine Clinic",
+    "CLINIC_PHONE": "+1 212 555 0123",
+    "CLINIC_EMAIL": "care@clinic.example",
+    "CLINIC_ADDRESS": "12 Harbor Street\nSuite 4\nNew York, NY 10001",
+    "CLINIC_HOURS": "Monday to Friday, 9 am to 5 pm",
+    "CLINIC_WEBSITE": "https://clinic.example/",
+}
+#: What production needs of the clinic, as a server's environment gives it.
+CLINIC_ENV = {"SCREENING_CLINIC_NAME": CLINIC["CLINIC_NAME"], "SCREENING_CLINIC_PHONE": CLINIC["CLINIC_PHONE"]}
 
 
 @pytest.fixture(scope="session")
@@ -94,11 +105,12 @@ def app(request: pytest.FixtureRequest, database_urls: dict[str, str]) -> Iterat
 
 
 def make_app(database_url: str, **config: Any) -> Flask:
-    """Create an app for tests, with a fixed secret."""
+    """Create an app for tests, with a fixed secret and the test clinic (both of which production accepts)."""
     return create_app(
         {
             "TESTING": True,
             "SECRET_KEY": PRODUCTION_SECRET,
+            **CLINIC,
             "DATABASE_URL": database_url,
             # Links the app hands out come from this setting, never from the test client's "localhost".
             "PUBLIC_BASE_URL": PUBLIC_BASE_URL,

@@ -46,6 +46,7 @@ from screening.queues import huey_for
 from screening.tuning import dry_run_store
 from screening.tuning import dry_runs
 
+from .conftest import CLINIC_ENV
 from .conftest import PRODUCTION_SECRET
 from .conftest import make_app
 from .patient import Patient
@@ -381,6 +382,7 @@ def consumer_env(app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     """Return the environment a consumer process of the ``app`` fixture's database runs with."""
     env = {
         "SCREENING_SECRET_KEY": PRODUCTION_SECRET,
+        **CLINIC_ENV,
         "SCREENING_DATABASE_URL": app.config["DATABASE_URL"],
         "SCREENING_HUEY_URL": f"sqlite:///{tmp_path / 'huey.sqlite3'}",
         "SCREENING_ENVIRONMENT": "production",

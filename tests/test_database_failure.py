@@ -33,6 +33,7 @@ from screening.db import get_session
 from screening.active_rules import require_ruleset_unless_unreachable
 from screening.active_rules.registry import RulesUnavailable
 
+from .conftest import CLINIC_ENV
 from .conftest import PRODUCTION_SECRET
 from .conftest import make_app
 from .patient import CSRF
@@ -327,6 +328,7 @@ def test_gunicorn_rides_out_a_database_that_stops_hangs_and_returns(pg: Server, 
         **os.environ,
         "SCREENING_DATABASE_URL": pg.url,
         "SCREENING_SECRET_KEY": PRODUCTION_SECRET,
+        **CLINIC_ENV,
         "SCREENING_HUEY_URL": f"sqlite:///{tmp_path / 'huey.sqlite3'}",
         "SCREENING_DATABASE_CONNECT_TIMEOUT": "2",
         "SCREENING_RULES_CHECK_SECONDS": "0",

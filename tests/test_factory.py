@@ -16,6 +16,8 @@ from screening import create_app
 from screening import migrate
 from screening.db import Model
 from screening.db import engine_for
+from .conftest import CLINIC
+from .conftest import CLINIC_ENV
 from .conftest import PRODUCTION_SECRET
 
 
@@ -58,7 +60,7 @@ def test_production_refuses_the_default_secret(tmp_path: Path) -> None:
 
 def test_production_with_a_secret_sets_secure_cookies(tmp_path: Path) -> None:
     app = bare_app(tmp_path)
-    config.load(app, {"ENVIRONMENT": "production", "SECRET_KEY": PRODUCTION_SECRET})
+    config.load(app, {"ENVIRONMENT": "production", "SECRET_KEY": PRODUCTION_SECRET, **CLINIC})
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
@@ -115,6 +117,8 @@ def test_wsgi_defaults_to_production(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     migrate.upgrade(url)
     monkeypatch.delenv("SCREENING_ENVIRONMENT", raising=False)
     monkeypatch.setenv("SCREENING_SECRET_KEY", PRODUCTION_SECRET)
+    for name, value in CLINIC_ENV.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("SCREENING_DATABASE_URL", url)
     modules = ("wsgi", "screening.wsgi")  # wsgi.py imports the package's module: both load afresh
     for name in modules:

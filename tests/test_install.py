@@ -24,6 +24,7 @@ from screening.engine.loader import read_sources
 from screening.engine.loader import version_of
 
 from .test_serving import _free_port
+from .conftest import CLINIC_ENV
 from .conftest import PRODUCTION_SECRET
 from .ruleset_files import RULES
 from .test_serving import _get
@@ -77,6 +78,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
         **os.environ,
         "PYTHONPATH": str(site),
         "SCREENING_SECRET_KEY": PRODUCTION_SECRET,
+        **CLINIC_ENV,
         "SCREENING_DATABASE_URL": f"sqlite:///{elsewhere / 'clinic.sqlite3'}",
         "SCREENING_HUEY_URL": f"sqlite:///{elsewhere / 'huey.sqlite3'}",
     }

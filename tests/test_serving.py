@@ -12,6 +12,7 @@ from pathlib import Path
 
 from screening import migrate
 
+from .conftest import CLINIC_ENV
 from .conftest import PRODUCTION_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +41,7 @@ def test_gunicorn_serves_the_intake(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'served.sqlite3'}"
     migrate.upgrade(url)
     port = _free_port()
-    env = {**os.environ, "SCREENING_DATABASE_URL": url, "SCREENING_SECRET_KEY": PRODUCTION_SECRET}
+    env = {**os.environ, "SCREENING_DATABASE_URL": url, "SCREENING_SECRET_KEY": PRODUCTION_SECRET, **CLINIC_ENV}
     env.pop("SCREENING_ENVIRONMENT", None)
     command = [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "wsgi:app"]
     server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -78,6 +79,7 @@ def test_refuses_to_start_with_invalid_rules_and_no_earlier_version(tmp_path: Pa
         **os.environ,
         "SCREENING_DATABASE_URL": url,
         "SCREENING_SECRET_KEY": PRODUCTION_SECRET,
+        **CLINIC_ENV,
         "SCREENING_RULES_DIR": str(rules),
     }
     result = subprocess.run(

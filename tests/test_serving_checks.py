@@ -22,6 +22,7 @@ from screening.db import engine_for
 from screening.dbcheck import serving_problem
 
 from .conftest import POSTGRES_URL
+from .conftest import CLINIC_ENV
 from .conftest import PRODUCTION_SECRET
 from .conftest import make_app
 from .test_operator_errors import INIT_DB
@@ -33,7 +34,7 @@ SECRET = PRODUCTION_SECRET
 
 def _env(database_url: str) -> dict[str, str]:
     """Return the environment of a server on ``database_url``."""
-    env = {**os.environ, "SCREENING_DATABASE_URL": database_url, "SCREENING_SECRET_KEY": SECRET}
+    env = {**os.environ, "SCREENING_DATABASE_URL": database_url, "SCREENING_SECRET_KEY": SECRET, **CLINIC_ENV}
     env.pop("SCREENING_ENVIRONMENT", None)
     return env
 

@@ -22,6 +22,7 @@ from playwright.sync_api import expect
 from screening import migrate
 from screening.db import engine_for
 from tests.accounts import Users
+from tests.conftest import CLINIC_ENV
 from tests.conftest import PRODUCTION_SECRET
 from tests.conftest import make_app
 
@@ -102,6 +103,7 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
         **os.environ,
         "SCREENING_DATABASE_URL": database_url,
         "SCREENING_SECRET_KEY": PRODUCTION_SECRET,
+        **CLINIC_ENV,
         "SCREENING_PUBLIC_BASE_URL": url,
     }
     env.pop("SCREENING_ENVIRONMENT", None)

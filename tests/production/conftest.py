@@ -30,6 +30,7 @@ from tests.accounts import DEFAULT_PASSWORD
 from tests.browser.conftest import browser_type_launch_args  # noqa: F401 - the system Chromium
 from tests.browser.conftest import html_checker  # noqa: F401 - the Nu HTML checker over every page loaded
 from tests.browser.conftest import new_context  # noqa: F401 - the contexts the stage opens
+from tests.conftest import CLINIC_ENV
 from tests.ruleset_files import copy_rules
 from tests.test_alerts import SMTPServer
 
@@ -165,6 +166,7 @@ def _settings(database_url: str, base_url: str, redis_port: int, smtp_port: int)
     return {
         "SCREENING_ENVIRONMENT": "production",
         "SCREENING_SECRET_KEY": stages.secret_key(),
+        **CLINIC_ENV,
         "SCREENING_DATABASE_URL": database_url,
         "SCREENING_PROXY_COUNT": "1",
         "SCREENING_PUBLIC_BASE_URL": base_url,
