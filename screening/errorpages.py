@@ -131,6 +131,8 @@ def handle_database_error(error: SQLAlchemyError, *, crisis_now: bool = False) -
 
 #: The flash category of a message that says a step was refused.
 ERROR = "error"
+#: What a step says when somebody else's change of the same thing won the race.
+AT_THE_SAME_MOMENT = "Somebody changed this at the same moment; look at the page again and retry."
 
 
 def take_step(
@@ -140,7 +142,7 @@ def take_step(
     back: str,
     gone: str,
     refused: type[ScreeningError],
-    at_the_same_moment: str,
+    at_the_same_moment: str = AT_THE_SAME_MOMENT,
 ) -> Response:
     """Take one step of a clinic page and commit it, then say on the page redirected to what happened.
 

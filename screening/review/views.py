@@ -60,8 +60,6 @@ DECISION_LABELS = {
     "request_info": "Ask the patient for more information",
     "safety_followup_done": "Safety follow-up done",
 }
-#: What a step says when another physician's change of the same submission won the race.
-AT_THE_SAME_MOMENT = "Somebody changed this submission at the same moment; look at the page again and retry."
 ACTION_LABELS = {
     "claim": "Claimed",
     "release": "Released",
@@ -339,7 +337,6 @@ def _act(submission_id: int, action: Action, done: str) -> Response:
         back=url_for("review.detail", submission_id=submission_id),
         gone=url_for("review.queue"),
         refused=ReviewError,
-        at_the_same_moment=AT_THE_SAME_MOMENT,
     )
 
 
