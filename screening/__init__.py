@@ -14,6 +14,7 @@ from . import cli
 from . import clinic
 from . import config
 from . import db
+from . import escalation
 from . import errorpages
 from . import active_rules
 from . import security
@@ -58,6 +59,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     errorpages.init_app(app)
     cli.init_app(app)
     alerts.init_app(app)
+    escalation.init_app(app)
     dry_runs.init_app(app)
     _register_blueprints(app)
     # Browsers that do not read the page's link ask for /favicon.ico: serve the icon there too, as a static file.

@@ -6,7 +6,8 @@ queue has a consumer of its own (``huey_consumer screening.tasks.alerts``), so a
 behind a dry run. The alert consumer notes in its queue's storage, at start and every minute, that it
 runs; the other consumer logs an error, and ``alerts list`` and ``alerts retry`` warn, when it has not
 for CONSUMER_SILENT_AFTER. The e-mail holds the reference code and a link to the physician's page,
-never answers, scores, names or notes.
+never answers, scores, names or notes. A re-alert (kind ESCALATION, added by ``escalation`` when nobody
+claimed the submission in time) takes the same path: queued, sent, retried and recorded alike.
 """
 
 from __future__ import annotations
@@ -45,6 +46,11 @@ from .queues import is_immediate
 logger = logging.getLogger(__name__)
 
 SEND_TASK = "screening.alerts.send_alert"
+#: The kinds of alert: the one sent when a safety submission arrives, and the re-alert when nobody claimed it.
+SAFETY = "safety"
+ESCALATION = "escalation"
+#: Where the app keeps the minutes after which an unclaimed safety submission is re-alerted.
+ESCALATION_MINUTES = "SAFETY_ESCALATION_MINUTES"
 #: Alerts added to a session and not yet handed to the queue, kept in ``session.info``.
 UNQUEUED = "screening.alerts.unqueued"
 NO_RECIPIENTS = "no ALERT_RECIPIENTS configured"
@@ -61,9 +67,9 @@ class AlertNotConfigured(RuntimeError):
     """There is nobody to send alerts to; retrying will not help until the settings change."""
 
 
-def create_safety_alert(session: orm.Session, submission: Submission, now: datetime) -> Alert:
-    """Add a pending alert about ``submission`` in the caller's transaction; queue it after the commit."""
-    alert = Alert(submission_id=submission.id, created_at=now, status="pending", attempts=0)
+def create_safety_alert(session: orm.Session, submission: Submission, now: datetime, *, kind: str = SAFETY) -> Alert:
+    """Add a pending alert of ``kind`` about ``submission`` in the caller's transaction; queue it after the commit."""
+    alert = Alert(submission_id=submission.id, created_at=now, status="pending", attempts=0, kind=kind)
     session.add(alert)
     session.info.setdefault(UNQUEUED, []).append(alert)
     return alert
@@ -194,7 +200,7 @@ def deliver(app: Flask, alert_id: int) -> None:
             return
         submission = session.get_one(Submission, alert.submission_id)
         try:
-            refused = send_email(app.config, build_message(app.config, submission, now=_now()))
+            refused = send_email(app.config, build_message(app.config, submission, now=_now(), kind=alert.kind))
         except AlertNotConfigured as exc:
             _record_failure(session, alert, str(exc))
             session.commit()
@@ -219,26 +225,44 @@ def detail_url(config: Mapping[str, Any], submission_id: int) -> str:
     return public_url(config, f"/review/submissions/{submission_id}")
 
 
-def build_message(config: Mapping[str, Any], submission: Submission, *, now: datetime) -> EmailMessage:
-    """Return the alert e-mail: the reference code and a link, nothing the patient answered."""
+def build_message(
+    config: Mapping[str, Any], submission: Submission, *, now: datetime, kind: str = SAFETY
+) -> EmailMessage:
+    """Return the alert e-mail of ``kind``: the reference code and a link, nothing the patient answered."""
     to = recipients(config)
     if not to:
         raise AlertNotConfigured(NO_RECIPIENTS)
+    subject, opening = _wording(config, kind)
     sender = str(config["SMTP_FROM"])
     message = EmailMessage()
-    message["Subject"] = f"Urgent: safety review needed ({submission.reference})"
+    message["Subject"] = f"{subject} ({submission.reference})"
     message["From"] = sender
     message["To"] = ", ".join(to)
     message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid("alert", domain=sender.rpartition("@")[2] or "localhost")
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(
-        "A screening submission needs safety review now: the patient's answers show a risk of self-harm.\n\n"
+        f"{opening}\n\n"
         f"Reference: {submission.reference}\n"
         f"Open it: {detail_url(config, submission.id)}\n\n"
         "This e-mail holds no answers by design; sign in to read them.\n"
     )
     return message
+
+
+def _wording(config: Mapping[str, Any], kind: str) -> tuple[str, str]:
+    """Return the subject and the opening sentence of an alert of ``kind``."""
+    if kind == ESCALATION:
+        minutes = int(config[ESCALATION_MINUTES])
+        return (
+            "Re-alert: safety submission not claimed",
+            f"Re-alert: a safety submission has not been claimed by any physician {minutes} minutes after it was "
+            "sent. The patient's answers show a risk of self-harm: claim it and call the patient now.",
+        )
+    return (
+        "Urgent: safety review needed",
+        "A screening submission needs safety review now: the patient's answers show a risk of self-harm.",
+    )
 
 
 def send_email(config: Mapping[str, Any], message: EmailMessage) -> dict[str, Any]:

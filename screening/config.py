@@ -101,6 +101,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "ALERT_RETRIES": 5,
         "ALERT_RETRY_DELAY_SECONDS": 60,
         "ALERT_RETRY_BACKOFF": 2.0,
+        # A safety submission no physician has claimed this many minutes after it was sent re-alerts the on-call list.
+        "SAFETY_ESCALATION_MINUTES": 30,
         # The address the clinic's patients and physicians open the app at (scheme, host and port). Every link
         # the app hands out (resume and status links, alert e-mails) starts with it, never with the Host header.
         "PUBLIC_BASE_URL": "http://127.0.0.1:5000",

@@ -284,6 +284,12 @@ class ReviewAction(Model):
     note: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
     #: The note may be shown on the patient's status page.
     note_for_patient: orm.Mapped[bool] = orm.mapped_column(default=False)
+    #: For "safety_followup_done": what came of the contact attempt, a code of ``review.service.CONTACT_RESULTS``.
+    contact_result: orm.Mapped[str | None] = orm.mapped_column(sa.String(32))
+
+
+#: Of an alert's kinds, the one a submission may have at most once.
+ESCALATION_ONLY = sa.text("kind = 'escalation'")
 
 
 class Alert(Model):
@@ -294,9 +300,22 @@ class Alert(Model):
     id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
     submission_id: orm.Mapped[int] = orm.mapped_column(sa.ForeignKey("submission.id"), index=True)
     created_at: orm.Mapped[datetime]
+    #: "safety" (the alert of a new safety submission) or "escalation" (the re-alert when nobody claimed it in time).
+    kind: orm.Mapped[str] = orm.mapped_column(sa.String(16), default="safety", server_default="safety")
     #: "pending", "sent" or "failed" (failed stays retried until its attempts run out).
     status: orm.Mapped[str] = orm.mapped_column(sa.String(16), index=True)
     attempts: orm.Mapped[int] = orm.mapped_column(default=0)
     sent_at: orm.Mapped[datetime | None]
     #: The last SMTP error, without any answers.
     last_error: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+
+    #: One re-alert per submission at most, even when two alert consumers escalate at the same moment.
+    __table_args__ = (
+        sa.Index(
+            "uq_alert_escalation",
+            "submission_id",
+            unique=True,
+            sqlite_where=ESCALATION_ONLY,
+            postgresql_where=ESCALATION_ONLY,
+        ),
+    )

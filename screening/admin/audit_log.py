@@ -34,6 +34,7 @@ EXPORT_BATCH = 1000
 CSV_COLUMNS = ("id", "at", "actor", "action", "subject_type", "subject_id", "remote_addr", "details")
 #: Offered as suggestions in the filter form; any other value can be typed.
 KNOWN_ACTIONS = (
+    "alert.escalated",
     "alert.failed",
     "alert.sent",
     "audit.exported",

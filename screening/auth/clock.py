@@ -1,4 +1,4 @@
-"""The clock of sign-in, sessions and the clinic pages: ``now()``. Tests monkeypatch it, so call it as ``clock.now()``."""
+"""The clock of sign-in, sessions, the clinic pages and the safety escalation: ``now()``. Tests monkeypatch it, so call it as ``clock.now()``."""
 
 from __future__ import annotations
 

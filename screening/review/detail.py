@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 
 from .. import audit
+from ..alerts import ESCALATION
 from ..models import Alert
 from ..models import Decision
 from ..models import ReviewAction
@@ -42,6 +43,11 @@ class Detail:
     def alert_failed(self) -> bool:
         """Return True when an urgent alert about this submission could not be sent."""
         return any(alert.status == "failed" for alert in self.alerts)
+
+    @property
+    def escalated(self) -> bool:
+        """Return True when nobody claimed this safety submission in time and the on-call list was alerted again."""
+        return any(alert.kind == ESCALATION for alert in self.alerts)
 
 
 def submission_detail(session: orm.Session, submission_id: int) -> Detail:

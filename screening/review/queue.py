@@ -22,6 +22,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy import orm
 
+from ..alerts import ESCALATION
 from ..models import Alert
 from ..models import Submission
 from ..models import User
@@ -52,6 +53,8 @@ class QueueRow:
     safety_flag: bool
     #: An urgent alert e-mail about this submission could not be sent.
     alert_failed: bool
+    #: Nobody claimed this safety submission in time, and the on-call list was alerted again.
+    escalated: bool
 
     def waiting(self, now: datetime) -> timedelta:
         """Return how long the submission has waited since it was sent."""
@@ -97,6 +100,11 @@ def decode_cursor(cursor: str) -> tuple[int, datetime, int]:
 def _alert_failed() -> sa.Exists:
     """Return an EXISTS test for a failed alert about the submission of the row."""
     return sa.exists().where(Alert.submission_id == Submission.id, Alert.status == "failed")
+
+
+def _escalated() -> sa.Exists:
+    """Return an EXISTS test for a re-alert about the submission of the row."""
+    return sa.exists().where(Alert.submission_id == Submission.id, Alert.kind == ESCALATION)
 
 
 def _statuses(status: str | None) -> tuple[str, ...]:
@@ -165,7 +173,7 @@ def _page_of_status(
     query = (
         sa.select(Submission.id, Submission.reference, Submission.submitted_at, Submission.outcome,
                   Submission.priority, Submission.needs_action, Submission.status, Submission.assignee_id,
-                  User.email, Submission.safety_flag, _alert_failed())
+                  User.email, Submission.safety_flag, _alert_failed(), _escalated())
         .outerjoin(User, User.id == Submission.assignee_id)
         .where(Submission.status == status, *conditions)
         .order_by(Submission.priority, Submission.submitted_at, Submission.id)
