@@ -347,7 +347,7 @@ def test_the_detail_shows_the_trace_scores_answers_and_trials(
     assert "<li>Psychosis, schizophrenia or hearing or seeing things others do not</li>" in page
     assert decision.ruleset_version is not None and decision.ruleset_version in page
     assert decision.engine_version in page and FORM_VERSION in page
-    assert "Safety follow-up done" in page  # offered for a safety case only
+    assert "Record the safety follow-up" in page  # offered for a safety case only
 
 
 def test_opening_a_submission_is_audited(client: FlaskClient, db: orm.Session, doctor: User) -> None:
@@ -366,7 +366,7 @@ def test_a_submission_without_readable_answers_still_opens(client: FlaskClient, 
     assert response.status_code == 200
     page = text(response)
     assert "cannot be shown question by question" in page and "No automated decision was recorded" in page
-    assert "Safety follow-up done" not in page
+    assert "Record the safety follow-up" not in page
 
 
 def test_an_unknown_submission_is_not_found(client: FlaskClient, doctor: User) -> None:

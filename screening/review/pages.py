@@ -22,6 +22,7 @@ from ..instruments import PHQ9
 from ..instruments import Band
 from ..patient.intake import display
 from . import service
+from .forms import SafetyFollowupForm
 
 log = logging.getLogger(__name__)
 
@@ -169,11 +170,9 @@ def detail_context(found: service.Detail, user_id: int) -> dict[str, Any]:
         "trials": _trial_rows(submission.answers or {}, decision.trials if decision is not None else None),
         "facts": facts,
         "contraindications": [vocabulary.label(vocabulary.MEDICAL_HISTORY, code) for code in contraindications],
-        "choices": {
-            code: label
-            for code, label in DECISION_LABELS.items()
-            if code != "safety_followup_done" or submission.safety_flag
-        },
+        # A safety follow-up has a form of its own, which asks for the result of the contact attempt.
+        "choices": {code: label for code, label in DECISION_LABELS.items() if code != service.SAFETY_FOLLOWUP},
+        "followup": SafetyFollowupForm() if submission.safety_flag else None,
     }
 
 
@@ -186,4 +185,5 @@ def labels() -> dict[str, Any]:
         "waited": waited,
         "utc": utc,
         "fact_value": fact_value,
+        "contact_results": service.CONTACT_RESULTS,
     }

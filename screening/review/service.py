@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 import sqlalchemy as sa
@@ -39,6 +40,7 @@ from ..patient.status.service import issue_status_token
 from ..patient.status.service import patient_status
 
 __all__ = [
+    "CONTACT_RESULTS",
     "DECISIONS",
     "Detail",
     "HistoryEntry",
@@ -60,6 +62,17 @@ __all__ = [
 
 #: What a physician can decide. ``safety_followup_done`` only for submissions with a safety flag.
 DECISIONS = ("consult", "decline", "request_info", "safety_followup_done")
+SAFETY_FOLLOWUP = "safety_followup_done"
+#: What came of the attempt to contact the patient, which ``safety_followup_done`` records: code, label.
+CONTACT_RESULTS = MappingProxyType(
+    {
+        "reached": "Reached",
+        "message_left": "Not reached, message left",
+        "emergency_services": "Emergency services contacted",
+        "no_contact_details": "No contact details given",
+    }
+)
+CHOOSE_CONTACT_RESULT = "Choose the result of the contact attempt: each safety follow-up records one."
 NOTE_MAX_LENGTH = 2000
 PHYSICIAN = "physician"
 #: The audit action of each review action.
@@ -120,19 +133,27 @@ def decide(
     note_for_patient: bool,
     now: datetime,
     *,
+    contact_result: str | None = None,
     remote_addr: str | None = None,
 ) -> ReviewAction:
-    """Record ``user``'s decision with its required note; an unclaimed submission is claimed first."""
+    """Record ``user``'s decision with its required note; an unclaimed submission is claimed first.
+
+    A safety follow-up also needs ``contact_result``, one of CONTACT_RESULTS; no other decision takes one.
+    """
     if decision not in DECISIONS:
         raise ReviewInvalid(f"Choose a decision: one of {', '.join(DECISIONS)}.")
+    if decision != SAFETY_FOLLOWUP and contact_result is not None:
+        raise ReviewInvalid("The result of a contact attempt goes only with 'Safety follow-up done'.")
     text = clean_note(note, decision=decision)
     submission = _start(session, submission_id, user)
     was_open = submission.assignee_id is None
 
     def check(current: Submission, actor: User) -> None:
         _check_decidable(current, actor)
-        if decision == "safety_followup_done" and not current.safety_flag:
+        if decision == SAFETY_FOLLOWUP and not current.safety_flag:
             raise ReviewInvalid("'Safety follow-up done' applies only to submissions with a safety flag.")
+        if decision == SAFETY_FOLLOWUP and contact_result not in CONTACT_RESULTS:
+            raise ReviewInvalid(CHOOSE_CONTACT_RESULT)
 
     _transition(session, submission, user, check, status="decided", assignee_id=user.id)
     if was_open:
@@ -146,6 +167,7 @@ def decide(
         decision=decision,
         note=text,
         note_for_patient=note_for_patient,
+        contact_result=contact_result,
         remote_addr=remote_addr,
     )
 
@@ -270,6 +292,7 @@ def _record(
     decision: str | None = None,
     note: str | None = None,
     note_for_patient: bool = False,
+    contact_result: str | None = None,
     remote_addr: str | None = None,
     details: dict[str, int | None] | None = None,
 ) -> ReviewAction:
@@ -282,6 +305,7 @@ def _record(
         decision=decision,
         note=note,
         note_for_patient=note_for_patient,
+        contact_result=contact_result,
     )
     session.add(row)
     session.flush()
@@ -297,6 +321,7 @@ def _record(
             "review_action_id": row.id,
             "row_version": submission.row_version,
             **({"decision": decision, "note_for_patient": note_for_patient} if decision else {}),
+            **({"contact_result": contact_result} if contact_result else {}),
             **(details or {}),
         },
     )

@@ -33,6 +33,7 @@ from . import pages
 from . import service
 from .errors import ReviewError
 from .errors import ReviewInvalid
+from .forms import SafetyFollowupForm
 from .pages import DECISION_LABELS
 from .pages import detail_context
 from .pages import list_outcomes
@@ -213,10 +214,19 @@ def decide(submission_id: int) -> Response:
     form, addr = request.form, request.remote_addr
     decision = form.get("decision", "")
     for_patient = form.get("note_for_patient") == "y"
+    contact = SafetyFollowupForm(form).contact if decision == service.SAFETY_FOLLOWUP else None
     return _act(
         submission_id,
         lambda db, user, now: service.decide(
-            db, submission_id, user, decision, form.get("note"), for_patient, now, remote_addr=addr
+            db,
+            submission_id,
+            user,
+            decision,
+            form.get("note"),
+            for_patient,
+            now,
+            contact_result=contact,
+            remote_addr=addr,
         ),
         f"Decision recorded: {DECISION_LABELS.get(decision, decision)}. The submission has left the open queue.",
     )

@@ -210,12 +210,14 @@ def test_axe_finds_no_violation_on_the_physician_pages(
     colleague = users.create("physician", email="colleague@clinic.test")
     with new_session(app) as session:
         session.add(Alert(submission_id=cases["SAFE-0002"].id, created_at=now(), status="failed", attempts=5))
+        session.add(Alert(submission_id=cases["SAFE-0002"].id, created_at=now(), status="sent", kind="escalation"))
         service.claim(session, cases["TAKE-0002"].id, session.get_one(User, colleague.id), now())
         session.commit()
     sign_in(page, live_server, users, users.create("physician"))
 
     expect(page.get_by_text("Alert failed")).to_be_visible()
-    axe.check(page, "queue: needs action, with a failed alert")
+    expect(page.locator("table.queue tbody tr").first.get_by_text("Escalated", exact=True)).to_be_visible()
+    axe.check(page, "queue: needs action, with a failed alert and an escalated one")
     page.get_by_role("link", name=re.compile("^No action needed")).click()
     expect(page.get_by_role("link", name="COUN-0002")).to_be_visible()
     axe.check(page, "queue: no action needed")
@@ -234,10 +236,16 @@ def test_axe_finds_no_violation_on_the_physician_pages(
     page.get_by_role("button", name="Claim").click()
     expect(page.get_by_role("status")).to_be_visible()
     axe.check(page, "detail: claimed, with a message")
-    page.get_by_role("group", name="Decision").get_by_label("Safety follow-up done").check()
-    page.get_by_label("Note (required)").fill("Called the patient; safety plan in place.")
-    page.get_by_role("button", name="Record the decision").click()
-    expect(page.get_by_role("status")).to_contain_text("Decision recorded")
+    page.get_by_role("button", name="Record the safety follow-up").click()  # no result chosen: the browser asks
+    expect(
+        page.get_by_role("group", name="Result of the contact attempt").get_by_label("Reached", exact=True)
+    ).to_be_focused()
+    result = page.get_by_role("group", name="Result of the contact attempt")
+    result.get_by_label("Not reached, message left").check()
+    page.get_by_label("What happened (required)").fill("Called the patient; left a message to call back.")
+    page.get_by_role("button", name="Record the safety follow-up").click()
+    expect(page.get_by_role("status")).to_contain_text("Decision recorded: Safety follow-up done.")
+    expect(page.locator("table.history")).to_contain_text("Result of the contact attempt: Not reached, message left")
     axe.check(page, "detail: decided")
 
     page.goto(live_server(f"/review/submissions/{cases['TAKE-0002'].id}"))
