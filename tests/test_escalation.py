@@ -202,6 +202,8 @@ def test_a_re_alert_that_fails_is_recorded_and_retried_like_a_safety_alert(
     [alert] = escalations(app)
     assert alert.status == "failed" and alert.last_error is not None
     assert alert.last_error.startswith("ConnectionRefusedError")
+    listed = app.test_cli_runner().invoke(args=["alerts", "list", "--status", "failed"]).output
+    assert f"{alert.id}\tescalation\tfailed\tattempts=1\t{submission.reference}" in listed
     smtp.start()
     assert "Queued 1 alert(s) again." in app.test_cli_runner().invoke(args=["alerts", "retry"]).output
     assert escalations(app)[0].status == "sent"

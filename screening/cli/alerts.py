@@ -48,7 +48,7 @@ def list_command(status: str | None, limit: int) -> None:
     for alert, reference in rows:
         sent = alert.sent_at.isoformat(timespec="seconds") if alert.sent_at else "-"
         click.echo(
-            f"{alert.id}\t{alert.status}\tattempts={alert.attempts}\t{reference}\t"
+            f"{alert.id}\t{alert.kind}\t{alert.status}\tattempts={alert.attempts}\t{reference}\t"
             f"created={alert.created_at.isoformat(timespec='seconds')}\tsent={sent}\t{alert.last_error or ''}"
         )
     if not rows:
