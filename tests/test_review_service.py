@@ -167,7 +167,8 @@ def test_decide_a_claimed_submission(db: orm.Session, doctors: tuple[User, User]
     ada, _ = doctors
     submission = add_submission(db, "safety")
     service.claim(db, submission.id, ada, NOW)
-    action = service.decide(db, submission.id, ada, decision, f"  {NOTE}\n", True, LATER)
+    contact = "reached" if decision == "safety_followup_done" else None
+    action = service.decide(db, submission.id, ada, decision, f"  {NOTE}\n", True, LATER, contact_result=contact)
     db.commit()
     stored = fresh(db, submission)
     assert (stored.status, stored.assignee_id) == ("decided", ada.id)
@@ -178,6 +179,7 @@ def test_decide_a_claimed_submission(db: orm.Session, doctors: tuple[User, User]
         "row_version": stored.row_version,
         "decision": decision,
         "note_for_patient": True,
+        **({"contact_result": contact} if contact else {}),
     }
 
 
@@ -275,7 +277,7 @@ def test_safety_followup_done_only_for_safety_cases(db: orm.Session, doctors: tu
     refused(db, ReviewInvalid, "only to submissions with a safety flag", lambda: service.decide(db, submission.id, ada, "safety_followup_done", NOTE, False, NOW))  # fmt: skip
     assert fresh(db, submission).status == "open"
     flagged = add_submission(db, "contraindication_review", safety_flag=True)
-    service.decide(db, flagged.id, ada, "safety_followup_done", NOTE, False, NOW)
+    service.decide(db, flagged.id, ada, "safety_followup_done", NOTE, False, NOW, contact_result="reached")
 
 
 @pytest.mark.parametrize(
@@ -337,7 +339,7 @@ def test_audit_rows_never_hold_note_text(db: orm.Session, doctors: tuple[User, U
     submission = add_submission(db, "safety")
     service.claim(db, submission.id, ada, NOW)
     service.take_over(db, submission.id, ben, NOW)
-    service.decide(db, submission.id, ben, "safety_followup_done", NOTE, True, NOW)
+    service.decide(db, submission.id, ben, "safety_followup_done", NOTE, True, NOW, contact_result="message_left")
     service.reopen(db, submission.id, ada, LATER, note="Secret reason to reopen")
     db.commit()
     events = db.scalars(sa.select(AuditEvent)).all()
@@ -362,7 +364,9 @@ def test_submission_detail_has_decisions_history_and_alerts(app: Flask, patient:
         alert = Alert(submission_id=submission.id, created_at=NOW, status="failed", attempts=5)
         session.add(alert)
         service.claim(session, submission.id, ada, LATER)
-        service.decide(session, submission.id, ada, "safety_followup_done", NOTE, False, LATER)
+        service.decide(
+            session, submission.id, ada, "safety_followup_done", NOTE, False, LATER, contact_result="reached"
+        )
         service.record_view(session, submission.id, ada, LATER)
         session.commit()
         detail = service.submission_detail(session, submission.id)
