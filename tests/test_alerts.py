@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 import logging
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from collections.abc import Iterator
 from dataclasses import dataclass
-from dataclasses import field
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
 from flask import Flask
 from huey.utils import load_class
 
@@ -49,6 +43,8 @@ from screening.tuning import dry_runs
 from .conftest import CLINIC_ENV
 from .conftest import PRODUCTION_SECRET
 from .conftest import make_app
+from .mail import SMTPServer
+from .mail import body_of
 from .patient import Patient
 from .patient import rows
 from .ruleset_files import RULES
@@ -59,80 +55,6 @@ RECIPIENTS = ["oncall@clinic.example", "backup@clinic.example"]
 BASE_URL = "https://screening.clinic.example"
 #: What the patient answered (tests/patient.py defaults): none of it may reach an e-mail.
 ANSWERS = ("sertraline", "duloxetine", "fibromyalgia", "depression", "female", "PHQ", "GAD", "score", "phq9")
-
-
-@dataclass
-class Received:
-    """One message as the SMTP server received it."""
-
-    mail_from: str
-    rcpt_tos: list[str]
-    message: EmailMessage
-
-
-@dataclass
-class Collector:
-    """An aiosmtpd handler that keeps every message."""
-
-    messages: list[Received] = field(default_factory=list)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        """Keep the message and accept it."""
-        parsed = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
-        assert isinstance(parsed, EmailMessage)
-        self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), parsed))
-        return "250 OK"
-
-
-class SMTPServer:
-    """A real SMTP server on 127.0.0.1 that can be started late, on a port chosen up front."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.collector = Collector()
-        self._controller: Controller | None = None
-
-    @property
-    def messages(self) -> list[Received]:
-        """Return the messages received so far."""
-        return self.collector.messages
-
-    def start(self) -> None:
-        """Start listening."""
-        self._controller = Controller(self.collector, hostname="127.0.0.1", port=self.port)
-        self._controller.start()
-
-    def stop(self) -> None:
-        """Stop listening, if it was."""
-        if self._controller is not None:
-            self._controller.stop()
-            self._controller = None
-
-
-def free_port() -> int:
-    """Return a port on 127.0.0.1 that nothing listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@pytest.fixture()
-def smtp() -> Iterator[SMTPServer]:
-    """Return a running local SMTP server."""
-    server = SMTPServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture()
-def smtp_down() -> Iterator[SMTPServer]:
-    """Return a server that is not running yet: its port refuses connections until ``start()``."""
-    server = SMTPServer()
-    yield server
-    server.stop()
-
 
 AppFactory = Callable[..., Flask]
 
@@ -177,14 +99,6 @@ def submit_safety_case(app: Flask, item9: str = "1") -> Submission:
 def alert_events(app: Flask) -> list[AuditEvent]:
     """Return the audit events about alerts."""
     return [event for event in rows(app, AuditEvent) if event.action.startswith("alert.")]
-
-
-def body_of(received: Received) -> str:
-    """Return the plain-text body of a received message."""
-    part = received.message.get_body(("plain",))
-    assert part is not None
-    content: str = part.get_content()
-    return content
 
 
 def test_a_safety_submission_emails_each_recipient_once_with_the_reference_and_link_only(
