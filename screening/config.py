@@ -101,6 +101,10 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "ALERT_RETRIES": 5,
         "ALERT_RETRY_DELAY_SECONDS": 60,
         "ALERT_RETRY_BACKOFF": 2.0,
+        # E-mails telling a patient of a physician's decision (screening.messaging): how often sending is retried.
+        "PATIENT_MESSAGE_RETRIES": 5,
+        "PATIENT_MESSAGE_RETRY_DELAY_SECONDS": 300,
+        "PATIENT_MESSAGE_RETRY_BACKOFF": 2.0,
         # The address the clinic's patients and physicians open the app at (scheme, host and port). Every link
         # the app hands out (resume and status links, alert e-mails) starts with it, never with the Host header.
         "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
@@ -122,6 +126,7 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "CLINIC_ADDRESS": None,
         "CLINIC_HOURS": None,
         "CLINIC_WEBSITE": None,
+        "CLINIC_BOOKING": None,
     }
 
 

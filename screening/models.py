@@ -286,6 +286,30 @@ class ReviewAction(Model):
     note_for_patient: orm.Mapped[bool] = orm.mapped_column(default=False)
 
 
+class PatientMessage(Model):
+    """An e-mail to the patient about a physician's decision, sent by a task and retried when it fails.
+
+    The patient's address is not kept here: the sender looks it up in the contact details at each attempt,
+    so a patient who gave none, or whose details were deleted, is never written to.
+    """
+
+    __tablename__ = "patient_message"
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    submission_id: orm.Mapped[int] = orm.mapped_column(sa.ForeignKey("submission.id"), index=True)
+    #: The physician's decision that the message tells the patient about.
+    review_action_id: orm.Mapped[int] = orm.mapped_column(sa.ForeignKey("review_action.id"))
+    #: "consult", "decline" or "request_info".
+    kind: orm.Mapped[str] = orm.mapped_column(sa.String(16))
+    #: "queued", "sent", "failed" (retried while attempts remain) or "not_sent" (no e-mail given with consent).
+    status: orm.Mapped[str] = orm.mapped_column(sa.String(16), index=True)
+    attempts: orm.Mapped[int] = orm.mapped_column(default=0)
+    #: Why the last attempt failed, in a few words: never the address or the text of the message.
+    last_error: orm.Mapped[str | None] = orm.mapped_column(sa.String(200))
+    created_at: orm.Mapped[datetime]
+    sent_at: orm.Mapped[datetime | None]
+
+
 class Alert(Model):
     """An urgent e-mail about a safety submission: sent at once, retried when it fails."""
 
