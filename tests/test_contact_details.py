@@ -263,3 +263,64 @@ def test_the_retention_is_a_setting(app: Flask) -> None:
     with new_session(app) as session:
         contacts.store_contact(session, app.config, session.get(Submission, submission_id), details())
         assert contacts.purge_closed(session, app.config, NOW) == 1
+
+
+# --- The commands -----------------------------------------------------------------------------------------------
+
+
+def test_rotate_key_command_prints_the_count(app: Flask) -> None:
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    submission_id = a_submission(app)
+    app.config[crypto.KEYS] = (old,)
+    with new_session(app) as session:
+        contacts.store_contact(session, app.config, session.get(Submission, submission_id), details())
+        session.commit()
+    app.config[crypto.KEYS] = (new, old)
+    result = app.test_cli_runner().invoke(args=["contacts", "rotate-key"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Encrypted 1 contact record(s) again with the newest key")
+
+
+def test_rotate_key_without_the_old_key_is_one_line(app: Flask) -> None:
+    submission_id = a_submission(app)
+    app.config[crypto.KEYS] = (Fernet.generate_key().decode(),)
+    with new_session(app) as session:
+        contacts.store_contact(session, app.config, session.get(Submission, submission_id), details())
+        session.commit()
+    app.config[crypto.KEYS] = (Fernet.generate_key().decode(),)
+    result = app.test_cli_runner().invoke(args=["contacts", "rotate-key"])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: Stored contact details cannot be decrypted with any key")
+    assert "Traceback" not in result.output and EMAIL not in result.output
+
+
+def test_purge_command_prints_the_count_and_audits(app: Flask) -> None:
+    doctor = a_physician(app)
+    submission_id = a_submission(app, status="decided")
+    decided(app, submission_id, doctor, datetime.now(UTC) - timedelta(days=5))
+    with new_session(app) as session:
+        contacts.store_contact(session, app.config, session.get(Submission, submission_id), details())
+        session.commit()
+    kept = app.test_cli_runner().invoke(args=["contacts", "purge"])
+    assert kept.output == "Deleted the contact details of 0 closed submission(s) (90 days).\n"
+    purged = app.test_cli_runner().invoke(args=["contacts", "purge", "--days", "3"])
+    assert (
+        purged.exit_code == 0 and purged.output == "Deleted the contact details of 1 closed submission(s) (3 days).\n"
+    )
+    with new_session(app) as session:
+        counts = [e.details["count"] for e in session.scalars(sa.select(AuditEvent).order_by(AuditEvent.id))]
+    assert counts == [0, 1]
+
+
+@pytest.mark.parametrize("days", ["0", "many", "-4"])
+def test_purge_with_bad_days_is_a_clear_message(app: Flask, days: str) -> None:
+    result = app.test_cli_runner().invoke(args=["contacts", "purge", "--days", days])
+    assert result.exit_code == 2 and "Invalid value for '--days'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_purge_with_a_bad_setting_is_one_line(app: Flask) -> None:
+    app.config["CONTACT_RETENTION_DAYS"] = "soon"
+    result = app.test_cli_runner().invoke(args=["contacts", "purge"])
+    assert result.exit_code == 1
+    assert result.output == "Error: SCREENING_CONTACT_RETENTION_DAYS must be a whole number of days, not 'soon'\n"
