@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from flask import Flask
 
 from . import clinic
+from .contacts import crypto as contact_crypto
 
 #: The value a SECRET_KEY has until a deployment sets one; never valid in production.
 DEFAULT_SECRET_KEY = "change-me"
@@ -127,6 +128,13 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "CLINIC_HOURS": None,
         "CLINIC_WEBSITE": None,
         "CLINIC_BOOKING": None,
+        # Fernet keys that encrypt patients' contact details, comma-separated, newest first (screening.contacts):
+        # production needs one; development generates one into instance/contact_key.
+        "CONTACT_KEYS": None,
+        # Contact details of a decided submission are deleted this many days after the decision (contacts purge).
+        "CONTACT_RETENTION_DAYS": 90,
+        # US states the clinic serves, as two-letter codes ("NY,NJ,CT" or a JSON list); empty: every state.
+        "SERVICE_STATES": "",
     }
 
 
@@ -143,6 +151,7 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
     app.config["TRUSTED_HOSTS"] = trusted_hosts(app.config, production=not is_development(app))
     ensure_secret_key(app)
     ensure_clinic(app)
+    ensure_contact_keys(app)
 
 
 def trusted_hosts(config: Mapping[str, Any], *, production: bool) -> list[str] | None:
@@ -212,6 +221,14 @@ def ensure_clinic(app: Flask) -> None:
             "before running in production."
         )
     app.extensions[clinic.EXTENSION] = named
+
+
+def ensure_contact_keys(app: Flask) -> None:
+    """Check the keys of the contact details; production refuses to start without one."""
+    try:
+        contact_crypto.ensure_keys(app.config, Path(app.instance_path), production=not is_development(app))
+    except contact_crypto.ContactKeyError as error:
+        raise ConfigError(error.message) from None
 
 
 def secret_key_problem(key: str) -> str | None:

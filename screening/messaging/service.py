@@ -27,6 +27,7 @@ from sqlalchemy import orm
 from .. import audit
 from ..alerts import send_email
 from ..clinic import clinic_of
+from ..contacts.service import consented_email
 from ..db import new_session
 from ..models import PatientMessage
 from ..models import ReviewAction
@@ -36,7 +37,7 @@ from ..queues import add_tasks
 from ..queues import huey_for
 from . import KINDS
 from . import wording
-from .recipient import consented_email
+
 
 logger = logging.getLogger(__name__)
 
