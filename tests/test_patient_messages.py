@@ -16,8 +16,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from huey import Huey
 
 from screening import messaging
+from screening.contacts.details import ContactDetails
+from screening.contacts.service import store_contact
 from screening.db import engine_for
 from screening.db import new_session
 from screening.messaging import service as messages
@@ -79,22 +82,30 @@ def message_app(app: Flask) -> Iterator[AppFactory]:
         engine_for(built).dispose()
 
 
-@pytest.fixture()
-def addresses(monkeypatch: pytest.MonkeyPatch) -> dict[int, str]:
-    """Return the consented e-mail address of each submission, by id: what the contact details give the sender."""
-    given: dict[int, str] = {}
-    monkeypatch.setattr(messages, "consented_email", lambda session, config, submission_id: given.get(submission_id))
-    return given
+def give_contact(app: Flask, submission_id: int, address: str | None, *, consent: bool = True) -> None:
+    """Store the patient's contact details, encrypted, as the intake's contact step does."""
+    details = ContactDetails(
+        preferred_name=None,
+        email=address,
+        phone=None if address else "+12125550187",
+        preferred_method="email" if address else "phone",
+        preferred_time="any",
+        state="NY",
+        consent=consent,
+        consent_version="test",
+    )
+    with new_session(app) as session:
+        store_contact(session, app.config, session.get_one(Submission, submission_id), details)
+        session.commit()
 
 
-def submit_candidate(app: Flask, addresses: dict[int, str], address: str | None = ADDRESS) -> Submission:
-    """Walk the wizard as a candidate patient who gave ``address`` (None: no e-mail or no consent)."""
+def submit_candidate(app: Flask, address: str | None = ADDRESS, *, consent: bool = True) -> Submission:
+    """Walk the wizard as a candidate patient who gave ``address`` (None: a phone number only)."""
     patient = Patient(app.test_client())
     patient.answer_all()
     assert patient.submit().headers["Location"] == "/intake/done"
     [submission] = rows(app, Submission)
-    if address is not None:
-        addresses[submission.id] = address
+    give_contact(app, submission.id, address, consent=consent)
     return submission
 
 
@@ -118,6 +129,13 @@ def page_of(auth: Auth, submission: Submission) -> str:
     response = auth.client.get(f"/review/submissions/{submission.id}")
     assert response.status_code == 200
     return response.get_data(as_text=True)
+
+
+def run_retry(huey: Huey) -> None:
+    """Take the one retry waiting in the schedule and run it, as the consumer does once its wait is over."""
+    [waiting] = huey.scheduled()
+    [due] = huey.read_schedule(waiting.eta)
+    huey.execute(due, timestamp=waiting.eta)
 
 
 def message_events(app: Flask) -> list[AuditEvent]:
@@ -146,10 +164,10 @@ def without_clinic_facts(text: str, submission: Submission) -> str:
     ],
 )
 def test_each_decision_sends_its_own_message_with_the_clinic_and_the_reference_only(
-    message_app: AppFactory, smtp: SMTPServer, addresses: dict[int, str], decision: str, subject: str, says: str
+    message_app: AppFactory, smtp: SMTPServer, decision: str, subject: str, says: str
 ) -> None:
     app = message_app(smtp)
-    submission = submit_candidate(app, addresses)
+    submission = submit_candidate(app)
     decide(physician(app), submission, decision)
     [received] = smtp.messages
     assert received.rcpt_tos == [ADDRESS]
@@ -175,11 +193,11 @@ def test_each_decision_sends_its_own_message_with_the_clinic_and_the_reference_o
 
 
 def test_the_decline_carries_the_physicians_note_only_when_marked_for_the_patient(
-    message_app: AppFactory, smtp: SMTPServer, addresses: dict[int, str]
+    message_app: AppFactory, smtp: SMTPServer
 ) -> None:
     app = message_app(smtp)
     auth = physician(app)
-    submission = submit_candidate(app, addresses)
+    submission = submit_candidate(app)
     decide(auth, submission, "decline", for_patient=True)
     assert NOTE in body_of(smtp.messages[0])
     assert auth.post(f"/review/submissions/{submission.id}/reopen").status_code == 302
@@ -189,15 +207,13 @@ def test_the_decline_carries_the_physicians_note_only_when_marked_for_the_patien
     assert NOTE not in smtp.messages[1].message.as_string()
 
 
-def test_a_safety_follow_up_sends_the_patient_nothing(
-    message_app: AppFactory, smtp: SMTPServer, addresses: dict[int, str]
-) -> None:
+def test_a_safety_follow_up_sends_the_patient_nothing(message_app: AppFactory, smtp: SMTPServer) -> None:
     app = message_app(smtp, ALERT_RECIPIENTS=[])
     patient = Patient(app.test_client())
     patient.answer_all({"mood": {"phq9_9": "1"}})
     patient.submit()
     [submission] = rows(app, Submission)
-    addresses[submission.id] = ADDRESS
+    give_contact(app, submission.id, ADDRESS)
     decide(physician(app), submission, "safety_followup_done", "Called back; safe.")
     assert smtp.messages == []
     assert rows(app, PatientMessage) == []
@@ -207,11 +223,11 @@ def test_a_safety_follow_up_sends_the_patient_nothing(
 
 
 def test_the_sent_message_is_recorded_without_the_address_and_audited_with_ids_only(
-    message_app: AppFactory, smtp: SMTPServer, addresses: dict[int, str]
+    message_app: AppFactory, smtp: SMTPServer
 ) -> None:
     app = message_app(smtp)
     auth = physician(app)
-    submission = submit_candidate(app, addresses)
+    submission = submit_candidate(app)
     decide(auth, submission, "consult")
     [message] = rows(app, PatientMessage)
     assert (message.submission_id, message.kind, message.status, message.attempts) == (
@@ -239,11 +255,11 @@ def test_the_sent_message_is_recorded_without_the_address_and_audited_with_ids_o
 
 
 def test_without_an_email_given_with_consent_nothing_is_sent_and_the_physician_reads_so(
-    message_app: AppFactory, smtp: SMTPServer, addresses: dict[int, str]
+    message_app: AppFactory, smtp: SMTPServer
 ) -> None:
     app = message_app(smtp)
     auth = physician(app)
-    submission = submit_candidate(app, addresses, address=None)
+    submission = submit_candidate(app, address=None)
     decide(auth, submission, "consult")
     assert smtp.messages == []
     [message] = rows(app, PatientMessage)
@@ -254,14 +270,22 @@ def test_without_an_email_given_with_consent_nothing_is_sent_and_the_physician_r
     assert "Not sent: the patient gave no e-mail address with consent to be contacted" in page
 
 
+def test_an_email_given_without_consent_is_not_written_to(message_app: AppFactory, smtp: SMTPServer) -> None:
+    app = message_app(smtp)
+    submission = submit_candidate(app, consent=False)
+    decide(physician(app), submission, "request_info")
+    assert smtp.messages == []
+    assert [message.status for message in rows(app, PatientMessage)] == ["not_sent"]
+
+
 def test_a_failed_send_is_retried_with_backoff_then_recorded_as_failed_and_shown(
-    message_app: AppFactory, smtp_down: SMTPServer, addresses: dict[int, str]
+    message_app: AppFactory, smtp_down: SMTPServer
 ) -> None:
     app = message_app(
         smtp_down, PATIENT_MESSAGE_RETRIES=1, PATIENT_MESSAGE_RETRY_DELAY_SECONDS=30, PATIENT_MESSAGE_RETRY_BACKOFF=2
     )
     auth = physician(app)
-    submission = submit_candidate(app, addresses)
+    submission = submit_candidate(app)
     decide(auth, submission, "request_info")
     [message] = rows(app, PatientMessage)
     assert (message.status, message.attempts) == ("failed", 1)
@@ -270,7 +294,7 @@ def test_a_failed_send_is_retried_with_backoff_then_recorded_as_failed_and_shown
     [retry] = huey.scheduled()
     waits = retry.eta - datetime.now(UTC).replace(tzinfo=None)
     assert 25 < waits.total_seconds() <= 30
-    huey.execute(retry, timestamp=retry.eta)  # as the consumer does once the wait is over: the server is still down
+    run_retry(huey)  # the server is still down
     assert huey.scheduled() == []  # no retries left
     [message] = rows(app, PatientMessage)
     assert (message.status, message.attempts) == ("failed", 2)
@@ -288,28 +312,22 @@ def test_a_failed_send_is_retried_with_backoff_then_recorded_as_failed_and_shown
     assert "will be retried" in page  # the first failure said more was to come
 
 
-def test_a_retry_that_goes_through_is_recorded_as_sent(
-    message_app: AppFactory, smtp_down: SMTPServer, addresses: dict[int, str]
-) -> None:
+def test_a_retry_that_goes_through_is_recorded_as_sent(message_app: AppFactory, smtp_down: SMTPServer) -> None:
     app = message_app(smtp_down, PATIENT_MESSAGE_RETRIES=2)
     auth = physician(app)
-    submission = submit_candidate(app, addresses)
+    submission = submit_candidate(app)
     decide(auth, submission, "consult")
     smtp_down.start()
-    huey = huey_for(app)
-    [retry] = huey.scheduled()
-    huey.execute(retry, timestamp=retry.eta)
+    run_retry(huey_for(app))
     [message] = rows(app, PatientMessage)
     assert (message.status, message.attempts, message.last_error) == ("sent", 2, None)
     assert len(smtp_down.messages) == 1
     assert "Retry 1 sent" in page_of(auth, submission)
 
 
-def test_a_refused_recipient_is_described_without_the_address(
-    message_app: AppFactory, smtp: SMTPServer, addresses: dict[int, str]
-) -> None:
+def test_a_refused_recipient_is_described_without_the_address(message_app: AppFactory, smtp: SMTPServer) -> None:
     app = message_app(smtp, PATIENT_MESSAGE_RETRIES=0)
-    submission = submit_candidate(app, addresses, address="nobody@invalid.example")
+    submission = submit_candidate(app, address="nobody@invalid.example")
 
     async def refuse(server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
         return f"550 5.1.1 <{address}>: no such user"
@@ -322,11 +340,11 @@ def test_a_refused_recipient_is_described_without_the_address(
 
 
 def test_a_queue_failure_never_breaks_the_physicians_page(
-    message_app: AppFactory, smtp: SMTPServer, addresses: dict[int, str], monkeypatch: pytest.MonkeyPatch
+    message_app: AppFactory, smtp: SMTPServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = message_app(smtp)
     auth = physician(app)
-    submission = submit_candidate(app, addresses)
+    submission = submit_candidate(app)
 
     def broken(app: Flask, message_id: int) -> None:
         raise ConnectionError("queue storage is down")
@@ -348,4 +366,3 @@ def test_the_wording_lives_in_one_template_per_kind(message_app: AppFactory, smt
     for kind in messaging.KINDS:
         source = loader.get_source(app.jinja_env, f"messages/{kind}.txt")[0]
         assert source.startswith("Subject: "), kind
-

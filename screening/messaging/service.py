@@ -129,7 +129,9 @@ def deliver(app: Flask, message_id: int, *, retries_left: int = 0) -> None:
         session.commit()
 
 
-def build_email(app: Flask, session: orm.Session, message: PatientMessage, address: str, *, now: datetime) -> EmailMessage:
+def build_email(
+    app: Flask, session: orm.Session, message: PatientMessage, address: str, *, now: datetime
+) -> EmailMessage:
     """Return the e-mail of ``message`` to ``address``: the template's words, the clinic and the reference only."""
     submission = session.get_one(Submission, message.submission_id)
     decision = session.get_one(ReviewAction, message.review_action_id)

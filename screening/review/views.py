@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint
+from flask import current_app
 from flask import flash
 from flask import redirect
 from flask import render_template
@@ -30,16 +31,11 @@ from ..auth.accounts import current_user
 from ..auth.roles import guard_blueprint
 from ..db import get_session
 from ..errorpages import ERROR
-from ..instruments import FS_BANDS
-from ..instruments import GAD7
-from ..instruments import ISI
-from ..instruments import PAIN_AVERAGE
-from ..instruments import PHQ9
-from ..instruments import Band
-from ..patient.intake import display
+from ..messaging import service as patient_messages
 from ..models import User
 from ..active_rules import active_ruleset
 from ..engine.model import RuleSet
+from . import clinical
 from . import service
 from .errors import ReviewError
 from .errors import ReviewInvalid
@@ -67,44 +63,10 @@ ACTION_LABELS = {
     "decide": "Decided",
     "reopen": "Reopened",
 }
-#: The scores shown with a scale: key, label, highest value, bands, key of the stored band.
-SCALES: tuple[tuple[str, str, int, tuple[Band, ...], str | None], ...] = (
-    ("phq9", "PHQ-9 (depression)", PHQ9.max_total, PHQ9.bands, "phq9_band"),
-    ("phq9_item9", "PHQ-9 item 9 (thoughts of self-harm)", 3, (), None),
-    ("gad7", "GAD-7 (anxiety)", GAD7.max_total, GAD7.bands, "gad7_band"),
-    ("isi", "Insomnia Severity Index", ISI.max_total, ISI.bands, "isi_band"),
-    ("pain_average", "Average pain, past week", PAIN_AVERAGE.max_total, PAIN_AVERAGE.bands, "pain_band"),
-    ("wpi", "Widespread Pain Index", 19, (), None),
-    ("sss", "Symptom Severity Scale", 12, (), None),
-    ("fs", "Fibromyalgia severity (WPI + SSS)", 31, FS_BANDS, "fs_band"),
-    ("generalized_pain_regions", "Regions with generalized pain", 5, (), None),
-)
-
 Action = Callable[[orm.Session, User, datetime], object]
 
 
 # --- Presentation -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ScoreRow:
-    """One score with its band, drawn on a scale from 0 to ``maximum``."""
-
-    key: str
-    label: str
-    value: int
-    maximum: int
-    band: str | None
-
-
-@dataclass(frozen=True)
-class TrialRow:
-    """One medication trial and whether it counted toward treatment-resistant depression."""
-
-    medicine: str
-    summary: str
-    counts: bool | None
-    reasons: tuple[str, ...]
 
 
 def waited(delta: timedelta) -> str:
@@ -148,41 +110,6 @@ def list_outcomes(ruleset: RuleSet | None, counts: Mapping[str, int], *, needs_a
     return {**shown, **{name: titles.get(name, name) for name in counts if name not in shown}}
 
 
-def _score_rows(scores: Mapping[str, Any]) -> list[ScoreRow]:
-    """Return the stored scores that have a scale, with their band labels."""
-    rows = []
-    for key, label, maximum, bands, band_key in SCALES:
-        if isinstance(scores.get(key), int):
-            band_name = scores.get(band_key) if band_key else None
-            band = next((b.label for b in bands if b.name == band_name), band_name)
-            rows.append(ScoreRow(key, label, scores[key], maximum, band))
-    return rows
-
-
-def _trial_rows(answers: Mapping[str, Any], assessed: list[Any] | None) -> list[TrialRow]:
-    """Return each medication trial the patient listed, with the rules' verdict on it."""
-    trials = answers.get("medication_trials") or []
-    verdicts = assessed if assessed is not None and len(assessed) == len(trials) else [None] * len(trials)
-    return [
-        TrialRow(
-            vocabulary.label(vocabulary.MEDICATIONS, str(trial.get("drug", ""))),
-            display.trial_summary(trial) if isinstance(trial, Mapping) else "",
-            verdict["counts"] if verdict else None,
-            tuple(verdict["reasons"]) if verdict else (),
-        )
-        for trial, verdict in zip(trials, verdicts, strict=True)
-    ]
-
-
-def _answer_sections(answers: Mapping[str, Any]) -> list[display.Section] | None:
-    """Return the answers grouped by instrument, or None when the document cannot be read that way."""
-    try:
-        return display.sections(answers)
-    except (KeyError, TypeError, ValueError, IndexError) as error:  # an old or damaged document
-        log.warning("answers not displayable: %s", type(error).__name__)
-        return None
-
-
 def detail_context(found: service.Detail, user_id: int) -> dict[str, Any]:
     """Return what the detail page shows, ready for the template."""
     submission, decision = found.submission, found.decision
@@ -193,10 +120,10 @@ def detail_context(found: service.Detail, user_id: int) -> dict[str, Any]:
         "submission": submission,
         "decision": decision,
         "mine": submission.assignee_id == user_id,
-        "sections": _answer_sections(submission.answers or {}),
-        "scores": _score_rows(submission.scores or {}),
+        "sections": clinical.answer_sections(submission.answers or {}),
+        "scores": clinical.score_rows(submission.scores or {}),
         "fibromyalgia": (submission.scores or {}).get("fibromyalgia_acr2016"),
-        "trials": _trial_rows(submission.answers or {}, decision.trials if decision is not None else None),
+        "trials": clinical.trial_rows(submission.answers or {}, decision.trials if decision is not None else None),
         "facts": facts,
         "contraindications": [vocabulary.label(vocabulary.MEDICAL_HISTORY, code) for code in contraindications],
         "choices": {
@@ -331,13 +258,15 @@ def _act(submission_id: int, action: Action, done: str) -> Response:
         action(db, current_user.user, clock.now())
         return done
 
-    return errorpages.take_step(
+    response = errorpages.take_step(
         db,
         step,
         back=url_for("review.detail", submission_id=submission_id),
         gone=url_for("review.queue"),
         refused=ReviewError,
     )
+    patient_messages.enqueue_created(current_app, db)  # a decision's message to the patient; never raises
+    return response
 
 
 @bp.post("/submissions/<int:submission_id>/claim")
