@@ -24,6 +24,7 @@ from screening.db import Model
 from screening.db import engine_for
 
 from .accounts import auth, users  # noqa: F401
+from .consumers import consumer_env  # noqa: F401 - the environment of a consumer process
 from .mail import smtp, smtp_down  # noqa: F401 - fixtures of the e-mail tests
 from .patient import Patient
 from .production.scheduling import pytest_xdist_make_scheduler  # noqa: F401 - one worker for the stage

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from collections.abc import Iterator
 from datetime import UTC
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 from flask import Flask
 from huey import Huey
 
+import screening.queues
 from screening import messaging
 from screening.contacts.details import ContactDetails
 from screening.contacts.service import store_contact
@@ -33,6 +35,10 @@ from .accounts import Auth
 from .accounts import Users
 from .conftest import CLINIC
 from .conftest import make_app
+from .consumers import sending_env
+from .consumers import start_consumer
+from .consumers import stop_consumers
+from .consumers import wait_until
 from .mail import SMTPServer
 from .mail import body_of
 from .patient import Patient
@@ -366,3 +372,28 @@ def test_the_wording_lives_in_one_template_per_kind(message_app: AppFactory, smt
     for kind in messaging.KINDS:
         source = loader.get_source(app.jinja_env, f"messages/{kind}.txt")[0]
         assert source.startswith("Subject: "), kind
+
+
+def test_a_real_consumer_process_sends_the_invitation(
+    message_app: AppFactory, smtp: SMTPServer, consumer_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = sending_env(consumer_env, smtp, SCREENING_CLINIC_BOOKING=BOOKING)
+    web = message_app(
+        smtp, HUEY_IMMEDIATE=False, ENVIRONMENT="development", HUEY_URL=consumer_env["SCREENING_HUEY_URL"]
+    )
+    auth = physician(web)
+    submission = submit_candidate(web)
+    decide(auth, submission, "consult")
+    assert [message.status for message in rows(web, PatientMessage)] == ["queued"]  # waiting for the consumer
+    assert "Waiting to be sent (0 attempts so far)" in page_of(auth, submission)
+    consumer = start_consumer((screening.queues.WORK_CONSUMER,), env, tmp_path / "consumer.log")
+    try:
+        wait_until("the invitation arrives", lambda: bool(smtp.messages), [consumer], 30)
+        wait_until("it is recorded", lambda: rows(web, PatientMessage)[0].status == "sent", [consumer], 10)
+    finally:
+        stop_consumers([consumer])
+    [received] = smtp.messages
+    assert received.rcpt_tos == [ADDRESS]
+    assert received.message["Subject"] == f"Your invitation to a consultation ({submission.reference})"
+    assert BOOKING in body_of(received)
+    assert "Sent " in page_of(auth, submission)
