@@ -17,6 +17,7 @@ from flask import Flask
 
 from . import clinic
 from .contacts import crypto as contact_crypto
+from .contacts import details as contact_details
 
 #: The value a SECRET_KEY has until a deployment sets one; never valid in production.
 DEFAULT_SECRET_KEY = "change-me"
@@ -152,6 +153,7 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
     ensure_secret_key(app)
     ensure_clinic(app)
     ensure_contact_keys(app)
+    ensure_service_states(app)
 
 
 def trusted_hosts(config: Mapping[str, Any], *, production: bool) -> list[str] | None:
@@ -228,6 +230,14 @@ def ensure_contact_keys(app: Flask) -> None:
     try:
         contact_crypto.ensure_keys(app.config, Path(app.instance_path), production=not is_development(app))
     except contact_crypto.ContactKeyError as error:
+        raise ConfigError(error.message) from None
+
+
+def ensure_service_states(app: Flask) -> None:
+    """Refuse a SERVICE_STATES setting that names something other than US state codes."""
+    try:
+        contact_details.served_states(app.config["SERVICE_STATES"])
+    except contact_details.Invalid as error:
         raise ConfigError(error.message) from None
 
 

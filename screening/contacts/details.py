@@ -134,3 +134,18 @@ def _check_reachable(email: str | None, phone: str | None, method: str) -> None:
         raise ContactInvalid("email", "Give an e-mail address, as you prefer e-mail.")
     if email is None and phone is None:
         raise ContactInvalid("email", "Give an e-mail address or a phone number.")
+
+
+def served_states(value: object) -> frozenset[str]:
+    """Return the states of the SERVICE_STATES setting ("NY,NJ" or a list); empty means every state is served."""
+    items = value.split(",") if isinstance(value, str) else list(value or ())  # type: ignore[call-overload]
+    codes = frozenset(str(item).strip().upper() for item in items if str(item).strip())
+    unknown = sorted(codes - set(STATES))
+    if unknown:
+        raise Invalid(f"SCREENING_SERVICE_STATES: {', '.join(unknown)} is not a US state code")
+    return codes
+
+
+def in_service_area(state: str | None, served: frozenset[str]) -> bool:
+    """Return False only for a given state the clinic does not serve; no state given counts as served."""
+    return not served or state is None or state in served
