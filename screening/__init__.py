@@ -16,6 +16,7 @@ from . import config
 from . import db
 from . import escalation
 from . import errorpages
+from .messaging import service as patient_messages
 from . import active_rules
 from . import security
 from .auth import views as auth_views
@@ -61,6 +62,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     alerts.init_app(app)
     escalation.init_app(app)
     dry_runs.init_app(app)
+    patient_messages.init_app(app)
     _register_blueprints(app)
     # Browsers that do not read the page's link ask for /favicon.ico: serve the icon there too, as a static file.
     app.add_url_rule("/favicon.ico", "static", defaults={"filename": FAVICON})

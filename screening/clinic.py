@@ -28,7 +28,9 @@ EMAIL = "CLINIC_EMAIL"
 ADDRESS = "CLINIC_ADDRESS"
 HOURS = "CLINIC_HOURS"
 WEBSITE = "CLINIC_WEBSITE"
-SETTINGS = (NAME, PHONE, EMAIL, ADDRESS, HOURS, WEBSITE)
+#: How a patient invited to a consultation books it: the invitation e-mail quotes it.
+BOOKING = "CLINIC_BOOKING"
+SETTINGS = (NAME, PHONE, EMAIL, ADDRESS, HOURS, WEBSITE, BOOKING)
 
 #: Production refuses to start without these: a patient's pages must say who the clinic is and how to call it.
 REQUIRED_IN_PRODUCTION = (NAME, PHONE)
@@ -64,6 +66,8 @@ class Clinic:
     hours: tuple[str, ...] = ()
     #: An http:// or https:// address.
     website: str | None = None
+    #: How to book a consultation, one line per item (``Book online at https://clinic.example/book``).
+    booking: tuple[str, ...] = ()
 
     @property
     def website_label(self) -> str | None:
@@ -96,6 +100,7 @@ def clinic_from_config(config: Mapping[str, Any]) -> Clinic:
         address=_lines(config, ADDRESS),
         hours=_lines(config, HOURS),
         website=None if website is None else parse_website(website),
+        booking=_lines(config, BOOKING),
     )
 
 

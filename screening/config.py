@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 from flask import Flask
 
 from . import clinic
+from .contacts import crypto as contact_crypto
+from .contacts import details as contact_details
 
 #: The value a SECRET_KEY has until a deployment sets one; never valid in production.
 DEFAULT_SECRET_KEY = "change-me"
@@ -103,6 +105,10 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "ALERT_RETRY_BACKOFF": 2.0,
         # A safety submission no physician has claimed this many minutes after it was sent re-alerts the on-call list.
         "SAFETY_ESCALATION_MINUTES": 30,
+        # E-mails telling a patient of a physician's decision (screening.messaging): how often sending is retried.
+        "PATIENT_MESSAGE_RETRIES": 5,
+        "PATIENT_MESSAGE_RETRY_DELAY_SECONDS": 300,
+        "PATIENT_MESSAGE_RETRY_BACKOFF": 2.0,
         # The address the clinic's patients and physicians open the app at (scheme, host and port). Every link
         # the app hands out (resume and status links, alert e-mails) starts with it, never with the Host header.
         "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
@@ -124,6 +130,14 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "CLINIC_ADDRESS": None,
         "CLINIC_HOURS": None,
         "CLINIC_WEBSITE": None,
+        "CLINIC_BOOKING": None,
+        # Fernet keys that encrypt patients' contact details, comma-separated, newest first (screening.contacts):
+        # production needs one; development generates one into instance/contact_key.
+        "CONTACT_KEYS": None,
+        # Contact details of a decided submission are deleted this many days after the decision (contacts purge).
+        "CONTACT_RETENTION_DAYS": 90,
+        # US states the clinic serves, as two-letter codes ("NY,NJ,CT" or a JSON list); empty: every state.
+        "SERVICE_STATES": "",
     }
 
 
@@ -140,6 +154,8 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
     app.config["TRUSTED_HOSTS"] = trusted_hosts(app.config, production=not is_development(app))
     ensure_secret_key(app)
     ensure_clinic(app)
+    ensure_contact_keys(app)
+    ensure_service_states(app)
 
 
 def trusted_hosts(config: Mapping[str, Any], *, production: bool) -> list[str] | None:
@@ -209,6 +225,22 @@ def ensure_clinic(app: Flask) -> None:
             "before running in production."
         )
     app.extensions[clinic.EXTENSION] = named
+
+
+def ensure_contact_keys(app: Flask) -> None:
+    """Check the keys of the contact details; production refuses to start without one."""
+    try:
+        contact_crypto.ensure_keys(app.config, Path(app.instance_path), production=not is_development(app))
+    except contact_crypto.ContactKeyError as error:
+        raise ConfigError(error.message) from None
+
+
+def ensure_service_states(app: Flask) -> None:
+    """Refuse a SERVICE_STATES setting that names something other than US state codes."""
+    try:
+        contact_details.served_states(app.config["SERVICE_STATES"])
+    except contact_details.Invalid as error:
+        raise ConfigError(error.message) from None
 
 
 def secret_key_problem(key: str) -> str | None:

@@ -48,7 +48,7 @@ def decide(submission: Submission, ruleset: RuleSet | None, *, now: datetime) ->
     try:
         if ruleset is None:
             raise NoRuleSet("no valid rule set is active")
-        screening = screen_answers(submission.answers, ruleset, submission.scores)
+        screening = screen_answers(submission.answers, ruleset, submission.scores, submission.context_facts)
     except Exception as error:  # noqa: BLE001 - any failure becomes a manual review, never a lost submission
         log.error("rules not evaluated for submission %s: %s", submission.id, type(error).__name__)
         if at_risk(item9_of(submission.answers)):

@@ -26,6 +26,8 @@ class Draft(Model):
     steps: orm.Mapped[dict[str, Any]] = orm.mapped_column(default=dict)
     #: Set the first time PHQ-9 item 9 was answered above 0; never cleared.
     safety_flagged_at: orm.Mapped[datetime | None]
+    #: The contact step's posted pairs, encrypted (``contacts.crypto``): never in ``steps`` in clear text.
+    contact_sealed: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
 
 
 class Submission(Model):
@@ -55,6 +57,8 @@ class Submission(Model):
     status_token_hash: orm.Mapped[str | None] = orm.mapped_column(sa.String(64), unique=True)
     #: Bumped on every change, so two physicians acting at once cannot both win.
     row_version: orm.Mapped[int] = orm.mapped_column(default=1)
+    #: Facts the rules read that are not answers, e.g. {"in_service_area": true}: never contact details themselves.
+    context_facts: orm.Mapped[dict[str, Any]] = orm.mapped_column(default=dict)
 
     #: Each status is one ordered range of the queue index, so a page of open work is an index seek however
     #: many submissions are decided; the second index does the same for the outcome filter and the counts.
@@ -63,6 +67,20 @@ class Submission(Model):
         sa.Index("ix_submission_queue_outcome", "status", "needs_action", "outcome", "priority", "submitted_at", "id"),
     )
     __mapper_args__ = {"version_id_col": row_version}
+
+
+class SubmissionContact(Model):
+    """How the clinic may reach the patient of one submission: encrypted, apart from the answers."""
+
+    __tablename__ = "submission_contact"
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    submission_id: orm.Mapped[int] = orm.mapped_column(sa.ForeignKey("submission.id", ondelete="CASCADE"), unique=True)
+    #: ``ContactDetails`` as JSON, encrypted with Fernet (``contacts.crypto``).
+    ciphertext: orm.Mapped[str] = orm.mapped_column(sa.Text)
+    #: Short name of the key it was encrypted with; None when not known (rotation then re-encrypts it).
+    key_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(16), index=True)
+    created_at: orm.Mapped[datetime]
 
 
 class AuditEvent(Model):
@@ -290,6 +308,30 @@ class ReviewAction(Model):
 
 #: Of an alert's kinds, the one a submission may have at most once.
 ESCALATION_ONLY = sa.text("kind = 'escalation'")
+
+
+class PatientMessage(Model):
+    """An e-mail to the patient about a physician's decision, sent by a task and retried when it fails.
+
+    The patient's address is not kept here: the sender looks it up in the contact details at each attempt,
+    so a patient who gave none, or whose details were deleted, is never written to.
+    """
+
+    __tablename__ = "patient_message"
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    submission_id: orm.Mapped[int] = orm.mapped_column(sa.ForeignKey("submission.id"), index=True)
+    #: The physician's decision that the message tells the patient about.
+    review_action_id: orm.Mapped[int] = orm.mapped_column(sa.ForeignKey("review_action.id"))
+    #: "consult", "decline" or "request_info".
+    kind: orm.Mapped[str] = orm.mapped_column(sa.String(16))
+    #: "queued", "sent", "failed" (retried while attempts remain) or "not_sent" (no e-mail given with consent).
+    status: orm.Mapped[str] = orm.mapped_column(sa.String(16), index=True)
+    attempts: orm.Mapped[int] = orm.mapped_column(default=0)
+    #: Why the last attempt failed, in a few words: never the address or the text of the message.
+    last_error: orm.Mapped[str | None] = orm.mapped_column(sa.String(200))
+    created_at: orm.Mapped[datetime]
+    sent_at: orm.Mapped[datetime | None]
 
 
 class Alert(Model):

@@ -24,6 +24,8 @@ from screening.db import Model
 from screening.db import engine_for
 
 from .accounts import auth, users  # noqa: F401
+from .consumers import consumer_env  # noqa: F401 - the environment of a consumer process
+from .mail import smtp, smtp_down  # noqa: F401 - fixtures of the e-mail tests
 from .patient import Patient
 from .production.scheduling import pytest_xdist_make_scheduler  # noqa: F401 - one worker for the stage
 
@@ -45,8 +47,15 @@ CLINIC = {
     "CLINIC_HOURS": "Monday to Friday, 9 am to 5 pm",
     "CLINIC_WEBSITE": "https://clinic.example/",
 }
-#: What production needs of the clinic, as a server's environment gives it.
-CLINIC_ENV = {"SCREENING_CLINIC_NAME": CLINIC["CLINIC_NAME"], "SCREENING_CLINIC_PHONE": CLINIC["CLINIC_PHONE"]}
+#: A key for the patients' contact details, as `Fernet.generate_key()` makes one (production needs one).
+CONTACT_KEY = "pC0b7mWJ3y0q9o0l3m6Jw2m1eY1YfS6hQ3bT8jGk4nE="
+#: What production needs of the clinic, as a server's environment gives it: its name and phone number, and the
+#: key its patients' contact details are encrypted with.
+CLINIC_ENV = {
+    "SCREENING_CLINIC_NAME": CLINIC["CLINIC_NAME"],
+    "SCREENING_CLINIC_PHONE": CLINIC["CLINIC_PHONE"],
+    "SCREENING_CONTACT_KEYS": CONTACT_KEY,
+}
 
 
 @pytest.fixture(scope="session")
@@ -111,6 +120,7 @@ def make_app(database_url: str, **config: Any) -> Flask:
             "TESTING": True,
             "SECRET_KEY": PRODUCTION_SECRET,
             **CLINIC,
+            "CONTACT_KEYS": CONTACT_KEY,
             "DATABASE_URL": database_url,
             # Links the app hands out come from this setting, never from the test client's "localhost".
             "PUBLIC_BASE_URL": PUBLIC_BASE_URL,

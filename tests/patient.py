@@ -90,6 +90,18 @@ DEFAULT_ANSWERS: dict[str, dict[str, str | list[str]]] = {
         "sleep_treatment": "current",
     },
     "history": {"medical_history_none": "y", "current_medications_none": "y"},
+    "contact": {"contact_choice": "decline"},
+}
+#: The contact step of a patient who may be contacted (``DEFAULT_ANSWERS`` declines).
+CONTACT_DETAILS: dict[str, str] = {
+    "contact_choice": "contact",
+    "preferred_name": "Jordan",
+    "email": "jordan.rivers@example.org",
+    "phone": "(212) 555-0187",
+    "preferred_method": "either",
+    "preferred_time": "morning",
+    "state": "NY",
+    "consent": "y",
 }
 
 STEP_ORDER = tuple(DEFAULT_ANSWERS)

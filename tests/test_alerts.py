@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 import logging
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable
 from collections.abc import Iterator
-from dataclasses import dataclass
-from dataclasses import field
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
 from flask import Flask
 from huey.utils import load_class
 
@@ -46,9 +35,14 @@ from screening.queues import huey_for
 from screening.tuning import dry_run_store
 from screening.tuning import dry_runs
 
-from .conftest import CLINIC_ENV
-from .conftest import PRODUCTION_SECRET
 from .conftest import make_app
+from .consumers import Consumer
+from .consumers import start_consumer
+from .consumers import stop_consumers
+from .consumers import sending_env
+from .consumers import wait_until
+from .mail import SMTPServer
+from .mail import body_of
 from .patient import Patient
 from .patient import rows
 from .ruleset_files import RULES
@@ -59,80 +53,6 @@ RECIPIENTS = ["oncall@clinic.example", "backup@clinic.example"]
 BASE_URL = "https://screening.clinic.example"
 #: What the patient answered (tests/patient.py defaults): none of it may reach an e-mail.
 ANSWERS = ("sertraline", "duloxetine", "fibromyalgia", "depression", "female", "PHQ", "GAD", "score", "phq9")
-
-
-@dataclass
-class Received:
-    """One message as the SMTP server received it."""
-
-    mail_from: str
-    rcpt_tos: list[str]
-    message: EmailMessage
-
-
-@dataclass
-class Collector:
-    """An aiosmtpd handler that keeps every message."""
-
-    messages: list[Received] = field(default_factory=list)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        """Keep the message and accept it."""
-        parsed = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
-        assert isinstance(parsed, EmailMessage)
-        self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), parsed))
-        return "250 OK"
-
-
-class SMTPServer:
-    """A real SMTP server on 127.0.0.1 that can be started late, on a port chosen up front."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.collector = Collector()
-        self._controller: Controller | None = None
-
-    @property
-    def messages(self) -> list[Received]:
-        """Return the messages received so far."""
-        return self.collector.messages
-
-    def start(self) -> None:
-        """Start listening."""
-        self._controller = Controller(self.collector, hostname="127.0.0.1", port=self.port)
-        self._controller.start()
-
-    def stop(self) -> None:
-        """Stop listening, if it was."""
-        if self._controller is not None:
-            self._controller.stop()
-            self._controller = None
-
-
-def free_port() -> int:
-    """Return a port on 127.0.0.1 that nothing listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@pytest.fixture()
-def smtp() -> Iterator[SMTPServer]:
-    """Return a running local SMTP server."""
-    server = SMTPServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture()
-def smtp_down() -> Iterator[SMTPServer]:
-    """Return a server that is not running yet: its port refuses connections until ``start()``."""
-    server = SMTPServer()
-    yield server
-    server.stop()
-
 
 AppFactory = Callable[..., Flask]
 
@@ -177,14 +97,6 @@ def submit_safety_case(app: Flask, item9: str = "1") -> Submission:
 def alert_events(app: Flask) -> list[AuditEvent]:
     """Return the audit events about alerts."""
     return [event for event in rows(app, AuditEvent) if event.action.startswith("alert.")]
-
-
-def body_of(received: Received) -> str:
-    """Return the plain-text body of a received message."""
-    part = received.message.get_body(("plain",))
-    assert part is not None
-    content: str = part.get_content()
-    return content
 
 
 def test_a_safety_submission_emails_each_recipient_once_with_the_reference_and_link_only(
@@ -377,22 +289,6 @@ def test_alerts_have_a_queue_of_their_own_in_the_same_storage(tmp_path: Path) ->
     assert (urgent.pending_count(), work.pending_count()) == (1, 0)
 
 
-@pytest.fixture()
-def consumer_env(app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """Return the environment a consumer process of the ``app`` fixture's database runs with."""
-    env = {
-        "SCREENING_SECRET_KEY": PRODUCTION_SECRET,
-        **CLINIC_ENV,
-        "SCREENING_DATABASE_URL": app.config["DATABASE_URL"],
-        "SCREENING_HUEY_URL": f"sqlite:///{tmp_path / 'huey.sqlite3'}",
-        "SCREENING_ENVIRONMENT": "production",
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setattr(screening.tasks, "_consumer_app", None)
-    return env
-
-
 def test_the_consumer_module_builds_both_queues_from_the_settings(consumer_env: dict[str, str]) -> None:
     urgent = load_class("screening.tasks.alerts")  # exactly what `huey_consumer screening.tasks.alerts` does
     work = load_class("screening.tasks.huey")
@@ -404,18 +300,6 @@ def test_the_consumer_module_builds_both_queues_from_the_settings(consumer_env: 
     consumer = screening.tasks.consumer_app()
     assert consumer.config["DATABASE_URL"] == consumer_env["SCREENING_DATABASE_URL"]
     engine_for(consumer).dispose()
-
-
-def sending_env(consumer_env: dict[str, str], smtp: SMTPServer, **settings: str) -> dict[str, str]:
-    """Return the environment of a consumer process that sends alerts to ``smtp``, with more ``settings``."""
-    return {
-        **os.environ,
-        **consumer_env,
-        "SCREENING_ALERT_RECIPIENTS": '["oncall@clinic.example"]',
-        "SCREENING_SMTP_HOST": "127.0.0.1",
-        "SCREENING_SMTP_PORT": str(smtp.port),
-        **settings,
-    }
 
 
 def test_a_real_consumer_process_sends_the_alert(
@@ -576,51 +460,6 @@ def run_statuses(app: Flask, run_ids: list[int]) -> list[str]:
     """Return the stored status of each dry run."""
     with new_session(app) as session:
         return [dry_run_store.get_run(session, run_id).status for run_id in run_ids]
-
-
-@dataclass
-class Consumer:
-    """A ``huey_consumer`` process started by a test, with its output in a file."""
-
-    popen: subprocess.Popen[bytes]
-    log: Path
-
-    def tail(self, lines: int = 20) -> str:
-        """Return the command and the last lines of its output."""
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return "\n".join([f"----- {' '.join(map(str, self.popen.args))}", *text.splitlines()[-lines:]])
-
-
-def start_consumer(arguments: tuple[str, ...], env: dict[str, str], log: Path) -> Consumer:
-    """Start ``huey_consumer`` with ``arguments``, polling its queue often."""
-    huey_consumer = str(Path(sys.executable).parent / "huey_consumer")
-    with log.open("wb") as output:
-        popen = subprocess.Popen(
-            [huey_consumer, *arguments, "--max-delay", "0.5"], env=env, stdout=output, stderr=subprocess.STDOUT
-        )
-    return Consumer(popen, log)
-
-
-def stop_consumers(consumers: list[Consumer]) -> None:
-    """Stop each consumer by its PID; kill one that does not stop in time."""
-    for consumer in consumers:
-        consumer.popen.terminate()
-    for consumer in consumers:
-        try:
-            consumer.popen.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            consumer.popen.kill()
-            consumer.popen.wait(timeout=10)
-
-
-def wait_until(what: str, ready: Callable[[], bool], consumers: list[Consumer], seconds: float) -> None:
-    """Wait until ``ready()``; fail with the consumers' output when time runs out or a consumer exits."""
-    deadline = time.monotonic() + seconds
-    while not ready():
-        logs = "\n".join(consumer.tail() for consumer in consumers)
-        assert all(consumer.popen.poll() is None for consumer in consumers), f"a consumer exited: {what}\n{logs}"
-        assert time.monotonic() < deadline, f"not after {seconds:.0f} s: {what}\n{logs}"
-        time.sleep(0.1)
 
 
 def test_an_urgent_alert_is_sent_while_dry_runs_keep_every_other_worker_busy(

@@ -19,6 +19,7 @@ from screening.clinic import Clinic
 from screening.clinic import Phone
 from screening.clinic import clinic_from_config
 from .conftest import CLINIC
+from .conftest import CONTACT_KEY
 from .conftest import PRODUCTION_SECRET
 from .conftest import app_on
 from .patient import FOOTER_NOTICE
@@ -158,7 +159,7 @@ def test_production_refuses_a_clinic_without_name_or_phone(tmp_path: Path, given
 
 def test_production_starts_with_name_and_phone_only(tmp_path: Path) -> None:
     app = bare_app(tmp_path)
-    given = {"CLINIC_NAME": "Harbor Ketamine Clinic", "CLINIC_PHONE": "+1 212 555 0123"}
+    given = {"CLINIC_NAME": "Harbor Ketamine Clinic", "CLINIC_PHONE": "+1 212 555 0123", "CONTACT_KEYS": CONTACT_KEY}
     config.load(app, {"ENVIRONMENT": "production", "SECRET_KEY": PRODUCTION_SECRET, **given})
     assert clinic.clinic_of(app).name == "Harbor Ketamine Clinic"
 

@@ -27,19 +27,17 @@ from screening.review import service
 
 from .accounts import Auth
 from .patient import rows
+from .consumers import sending_env
+from .consumers import start_consumer
+from .consumers import stop_consumers
+from .consumers import wait_until
+from .mail import SMTPServer
+from .mail import body_of
 from .test_alerts import ANSWERS
 from .test_alerts import RECIPIENTS
 from .test_alerts import AppFactory
-from .test_alerts import SMTPServer
 from .test_alerts import alert_app  # noqa: F401 - the apps that send to the sink
-from .test_alerts import body_of
-from .test_alerts import consumer_env  # noqa: F401 - the settings of a real consumer process
-from .test_alerts import sending_env
-from .test_alerts import smtp  # noqa: F401 - the aiosmtpd sink
-from .test_alerts import start_consumer
-from .test_alerts import stop_consumers
 from .test_alerts import submit_safety_case
-from .test_alerts import wait_until
 from .test_review_service import NOW
 from .test_review_service import add_submission
 from .test_review_service import add_user

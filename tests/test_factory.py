@@ -18,6 +18,7 @@ from screening.db import Model
 from screening.db import engine_for
 from .conftest import CLINIC
 from .conftest import CLINIC_ENV
+from .conftest import CONTACT_KEY
 from .conftest import PRODUCTION_SECRET
 
 
@@ -60,7 +61,9 @@ def test_production_refuses_the_default_secret(tmp_path: Path) -> None:
 
 def test_production_with_a_secret_sets_secure_cookies(tmp_path: Path) -> None:
     app = bare_app(tmp_path)
-    config.load(app, {"ENVIRONMENT": "production", "SECRET_KEY": PRODUCTION_SECRET, **CLINIC})
+    config.load(
+        app, {"ENVIRONMENT": "production", "SECRET_KEY": PRODUCTION_SECRET, **CLINIC, "CONTACT_KEYS": CONTACT_KEY}
+    )
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"

@@ -114,7 +114,7 @@ def test_submit_stores_the_canonical_document_scores_and_version(app: Flask, pat
     submission = _submitted(app)
     assert submission.answers == EXPECTED_DOCUMENT
     assert submission.scores == EXPECTED_SCORES
-    assert submission.form_version == FORM_VERSION == "intake-2026.11-1"
+    assert submission.form_version == FORM_VERSION == "intake-2026.12-1"
     assert REFERENCE.match(submission.reference)
     assert submission.safety_flag is False
     assert submission.draft_id == only_draft(app).id

@@ -190,7 +190,7 @@ def test_deciding_an_unclaimed_submission_claims_it_first(db: orm.Session, docto
     stored = fresh(db, submission)
     assert (stored.status, stored.assignee_id) == ("decided", ada.id)
     assert actions_of(db, submission) == [("claim", None, ada.id), ("decide", "consult", ada.id)]
-    assert audit_actions(db) == ["review.claimed", "review.decided"]
+    assert audit_actions(db) == ["review.claimed", "review.decided", "patient_message.queued"]  # its message too
 
 
 def test_a_submission_needing_no_action_can_still_be_decided(db: orm.Session, doctors: tuple[User, User]) -> None:

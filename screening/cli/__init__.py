@@ -1,7 +1,7 @@
 """The command-line commands, one module per group, all registered here by ``init_app``.
 
 ``db``: init-db, purge-drafts; ``users``; ``rules`` (a package: checking, publishing, backtest); ``screen``;
-``seed``; ``alerts``. No command module imports another; what they share is in ``common`` (and, for the
+``seed``; ``alerts``; ``contacts``. No command module imports another; what they share is in ``common`` (and, for the
 ``rules`` commands, reading the rule files in ``rules.files``).
 """
 
@@ -13,6 +13,7 @@ from flask.cli import run_command
 
 from .. import dbcheck
 from .alerts import alerts_group
+from .contacts import contacts_group
 from .db import init_db_command
 from .db import purge_drafts_command
 from .rules import rules_group
@@ -61,6 +62,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(screen_command)
     app.cli.add_command(users_group)
     app.cli.add_command(alerts_group)
+    app.cli.add_command(contacts_group)
     app.cli.add_command(seed_command)
     _refuse_to_run_without_a_database(app)
 

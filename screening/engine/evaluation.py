@@ -190,11 +190,16 @@ class Screening:
         }
 
 
-def screen_answers(answers: Mapping[str, Any], ruleset: RuleSet, scores: Mapping[str, Any] | None = None) -> Screening:
-    """Score (unless ``scores`` are given), derive facts and evaluate a validated answers document."""
+def screen_answers(
+    answers: Mapping[str, Any],
+    ruleset: RuleSet,
+    scores: Mapping[str, Any] | None = None,
+    context: Mapping[str, Any] | None = None,
+) -> Screening:
+    """Score (unless ``scores`` are given), derive facts (with ``context``) and evaluate a validated document."""
     document = dict(answers)
     scores = dict(scores) if scores is not None else score_answers(document).as_dict()
-    facts = derive_facts(document, scores, ruleset.tables)
+    facts = derive_facts(document, scores, ruleset.tables, context)
     trials = trial_assessments(document, ruleset.tables)
     return Screening(document, scores, facts, trials, evaluate(ruleset, facts))
 

@@ -68,6 +68,13 @@ FACTS: tuple[Fact, ...] = (
     Fact(
         "foundations_never_tried", CODES, "First-line treatments (graded_exercise, cbt, sleep_treatment) never tried."
     ),
+    Fact(
+        "in_service_area",
+        BOOL,
+        "The patient's US state (contact step) is one the clinic serves (SCREENING_SERVICE_STATES; empty: all)."
+        " True when no state was given (declined contact, state left out, or the screen command): only a"
+        " given state outside the area is false. Fixed when the answers are sent.",
+    ),
 )
 
 FACT_TYPES: dict[str, Any] = {fact.name: fact.type for fact in FACTS}
@@ -112,8 +119,10 @@ def adequate_failed_trials(assessments: list[TrialAssessment]) -> int:
     return len({a.drug for a in assessments if a.counts})
 
 
-def derive_facts(document: Mapping[str, Any], scores: Mapping[str, Any], tables: Tables) -> dict[str, Any]:
-    """Return every fact of the vocabulary for one answers document and its scores."""
+def derive_facts(
+    document: Mapping[str, Any], scores: Mapping[str, Any], tables: Tables, context: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Return every fact of the vocabulary for one answers document, its scores and its context facts."""
     failed = adequate_failed_trials([assess_trial(t, tables) for t in document["medication_trials"]])
     therapies = document["therapies"]
     facts: dict[str, Any] = {
@@ -127,6 +136,7 @@ def derive_facts(document: Mapping[str, Any], scores: Mapping[str, Any], tables:
         "trd": failed >= tables.trd.min_failed_trials,
         **{code: therapies[code] for code in THERAPY_CODES},
         "foundations_never_tried": [code for code in THERAPY_CODES if therapies[code] == "never"],
+        "in_service_area": bool((context or {}).get("in_service_area", True)),
     }
     return facts
 

@@ -10,6 +10,10 @@ from sqlalchemy import orm
 
 from .. import audit
 from ..alerts import ESCALATION
+from ..messaging.history import MessageEvent
+from ..messaging.history import MessageRow
+from ..messaging.history import events_of
+from ..messaging.history import messages_of
 from ..models import Alert
 from ..models import Decision
 from ..models import ReviewAction
@@ -38,6 +42,15 @@ class Detail:
     actions: tuple[HistoryEntry, ...]
     alerts: tuple[Alert, ...]
     assignee_email: str | None
+    #: The messages to the patient about the physicians' decisions, and every event of them, oldest first.
+    messages: tuple[MessageRow, ...] = ()
+    message_events: tuple[MessageEvent, ...] = ()
+
+    @property
+    def history(self) -> list[HistoryEntry | MessageEvent]:
+        """Return the review actions and the events of the messages to the patient, oldest first."""
+        entries: list[HistoryEntry | MessageEvent] = [*self.actions, *self.message_events]
+        return sorted(entries, key=lambda entry: entry.at if isinstance(entry, MessageEvent) else entry.action.at)
 
     @property
     def alert_failed(self) -> bool:
@@ -66,6 +79,7 @@ def submission_detail(session: orm.Session, submission_id: int) -> Detail:
     )
     alerts = session.scalars(sa.select(Alert).where(Alert.submission_id == submission_id).order_by(Alert.id)).all()
     assignee = session.get(User, submission.assignee_id) if submission.assignee_id is not None else None
+    messages = messages_of(session, submission_id)
     return Detail(
         submission=submission,
         decision=decisions[0] if decisions else None,
@@ -73,6 +87,8 @@ def submission_detail(session: orm.Session, submission_id: int) -> Detail:
         actions=tuple(HistoryEntry(action, email) for action, email in history),
         alerts=tuple(alerts),
         assignee_email=assignee.email if assignee is not None else None,
+        messages=messages,
+        message_events=events_of(session, messages),
     )
 
 

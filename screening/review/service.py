@@ -20,6 +20,7 @@ from sqlalchemy import orm
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import audit
+from ..messaging import service as messages
 from ..models import ReviewAction
 from ..models import Submission
 from ..models import User
@@ -158,7 +159,7 @@ def decide(
     _transition(session, submission, user, check, status="decided", assignee_id=user.id)
     if was_open:
         _record(session, submission, user, "claim", now, remote_addr=remote_addr)
-    return _record(
+    row = _record(
         session,
         submission,
         user,
@@ -170,6 +171,8 @@ def decide(
         contact_result=contact_result,
         remote_addr=remote_addr,
     )
+    messages.create_for_decision(session, row, now)  # sent to the patient once the view has committed
+    return row
 
 
 def reopen(

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint
+from flask import current_app
 from flask import flash
 from flask import redirect
 from flask import render_template
@@ -27,6 +28,7 @@ from ..auth.accounts import current_user
 from ..auth.roles import guard_blueprint
 from ..db import get_session
 from ..errorpages import ERROR
+from ..messaging import service as patient_messages
 from ..models import User
 from ..active_rules import active_ruleset
 from . import pages
@@ -166,13 +168,15 @@ def _act(submission_id: int, action: Action, done: str) -> Response:
         action(db, current_user.user, clock.now())
         return done
 
-    return errorpages.take_step(
+    response = errorpages.take_step(
         db,
         step,
         back=url_for("review.detail", submission_id=submission_id),
         gone=url_for("review.queue"),
         refused=ReviewError,
     )
+    patient_messages.enqueue_created(current_app, db)  # a decision's message to the patient; never raises
+    return response
 
 
 @bp.post("/submissions/<int:submission_id>/claim")

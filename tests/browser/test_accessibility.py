@@ -28,7 +28,7 @@ from .wizard import send_answers
 
 pytestmark = pytest.mark.browser
 
-QUESTION_STEPS = ("age", "about", "pain", "symptoms", "mood", "anxiety", "sleep", "treatments", "history")
+QUESTION_STEPS = ("age", "about", "pain", "symptoms", "mood", "anxiety", "sleep", "treatments", "history", "contact")
 
 
 def submit_empty(page: Page, axe: AxeChecker, key: str, button: str = "Save and continue") -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import orm
@@ -14,6 +16,9 @@ from sqlalchemy import orm
 from ... import audit
 from ...alerts import create_safety_alert
 from ...answers import parse_answers
+from ...contacts.details import in_service_area
+from ...contacts.details import served_states
+from ...contacts.service import store_contact
 from ...decisions import apply_to_submission
 from ...decisions import decide
 from ...errors import DraftExpired
@@ -23,6 +28,7 @@ from ...models import Draft
 from ...models import Submission
 from ..status.service import issue_status_token
 from ...engine.model import RuleSet
+from . import contact_step
 from . import steps
 
 #: Crockford's base32 without I, L, O and U: easy to read aloud and to type.
@@ -97,6 +103,13 @@ def save_step(draft: Draft, key: str, pairs: steps.Pairs, *, now: datetime, ttl_
         draft.safety_flagged_at = now
 
 
+def save_contact(draft: Draft, config: Mapping[str, Any], pairs: steps.Pairs, *, now: datetime, ttl_days: int) -> None:
+    """Keep the contact step's answers encrypted (only the choice when declined) and push back the expiry."""
+    contact_step.store(draft, config, pairs)
+    draft.updated_at = now
+    draft.expires_at = now + timedelta(days=ttl_days)
+
+
 def item9_above_zero(pairs: steps.Pairs) -> bool:
     """Return True when the posted PHQ-9 answers put item 9 above 0, valid or not."""
     return any(name == PHQ9_ITEM9 and _points(value) != 0 for name, value in pairs)
@@ -116,18 +129,27 @@ def submission_for(session: orm.Session, draft: Draft) -> Submission | None:
 
 
 def submit_draft(
-    session: orm.Session, draft: Draft, *, ruleset: RuleSet | None, now: datetime, remote_addr: str | None
+    session: orm.Session,
+    draft: Draft,
+    *,
+    ruleset: RuleSet | None,
+    now: datetime,
+    remote_addr: str | None,
+    config: Mapping[str, Any],
 ) -> Submitted:
     """Score, decide and store the draft's answers once; a second call returns the first submission.
 
     The submission (with its status link token), its decision and the audit event are added in the
-    caller's transaction.
+    caller's transaction. The contact details (if given) are stored apart, encrypted with ``config``'s key;
+    the rules read only whether their state is in the service area.
     """
     existing = submission_for(session, draft)
     if existing is not None:
         return Submitted(existing, None)
-    document = parse_answers(steps.build_document(draft.steps)).to_document()
+    document = parse_answers(steps.build_document(contact_step.saved_steps(draft, config))).to_document()
     scores = score_answers(document).as_dict()
+    contact = contact_step.details_of(draft, config)
+    state = contact.state if contact is not None else None
     submission = Submission(
         reference=_unused_reference(session),
         submitted_at=now,
@@ -136,10 +158,13 @@ def submit_draft(
         scores=scores,
         safety_flag=bool(scores["phq9_item9"]) or draft.safety_flagged_at is not None,
         draft_id=draft.id,
+        context_facts={"in_service_area": in_service_area(state, served_states(config.get("SERVICE_STATES")))},
     )
     status_token = issue_status_token(submission)
     session.add(submission)
     session.flush()
+    if contact is not None:
+        store_contact(session, config, submission, contact)
     decision = decide(submission, ruleset, now=now)
     session.add(decision)
     apply_to_submission(submission, decision)
@@ -159,7 +184,8 @@ def submit_draft(
     )
     if submission.safety_flag:  # the on-call e-mail is queued by the caller after the commit
         create_safety_alert(session, submission, now)
-    draft.steps = {}  # the answers now live in the submission only
+    draft.steps = {}  # the answers now live in the submission only, the contact details in their own table
+    draft.contact_sealed = None
     return Submitted(submission, status_token)
 
 

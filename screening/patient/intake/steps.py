@@ -24,9 +24,10 @@ from ...instruments.definitions import SSS_SOMATIC
 from ...instruments.definitions import SSS_SYMPTOMS
 from ...instruments.base import Instrument
 from . import forms
+from .contact_form import ContactForm
 
 #: Changes whenever a question, an option or the document built from them changes.
-FORM_VERSION = "intake-2026.11-1"
+FORM_VERSION = "intake-2026.12-1"
 
 #: Posted names that are not answers.
 NOT_ANSWERS = frozenset({"csrf_token", "action"})
@@ -123,6 +124,8 @@ STEPS: tuple[Step, ...] = (
     Step("sleep", "Sleep (ISI)", forms.IsiForm, lambda form: {"isi": _items(ISI, form)}),
     Step("treatments", "Treatments you have tried", forms.TreatmentsForm, _treatments),
     Step("history", "Medical history", forms.HistoryForm, _history),
+    # Not part of the answers document: the details are stored apart, encrypted (``contact_step``).
+    Step("contact", "How the clinic may reach you", ContactForm, lambda form: {}),
 )
 
 BY_KEY = {step.key: step for step in STEPS}

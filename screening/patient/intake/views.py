@@ -30,10 +30,13 @@ from ...models import Draft
 from ..status.service import hash_status_token
 from ...active_rules import active_ruleset
 from ...answers import MAX_MEDICATION_TRIALS
+from ...contacts.service import has_contact
 from ...instruments import INSTRUMENTS
 from ...instruments import PAIN_AREAS
 from ...instruments import REGIONS
+from . import contact_step
 from . import display
+from . import rows
 from . import service
 from . import steps
 from .fields import aria
@@ -51,7 +54,6 @@ PENDING = "pending_steps"
 #: Longest answer kept in the session cookie before the draft exists (consent and age are short).
 PENDING_VALUE_LENGTH = 40
 FROM_REVIEW = "review"
-RowAction = tuple[str, int | None]
 PAIN_REGIONS = [
     {"label": region.label, "areas": {area.key for area in PAIN_AREAS if area.region == region.key}}
     for region in REGIONS
@@ -99,7 +101,9 @@ def _current_draft() -> Draft | None:
 
 def _saved_steps(draft: Draft | None) -> dict[str, steps.Pairs]:
     """Return the saved answers of every step, including those kept before the draft existed."""
-    return dict(draft.steps) if draft is not None else dict(session.get(PENDING, {}))
+    if draft is not None:
+        return contact_step.saved_steps(draft, current_app.config)
+    return dict(session.get(PENDING, {}))
 
 
 def _first_incomplete(saved: dict[str, steps.Pairs]) -> str | None:
@@ -202,8 +206,8 @@ def _save_and_continue(step: steps.Step) -> Response | tuple[str, int]:
     if not_ready is not None:
         return not_ready
     pairs = steps.posted_pairs(request.form)
-    action, row = _row_action(request.form.get("action", "next"))
-    pairs = _apply_row_action(pairs, action, row)
+    action, row = rows.row_action(request.form.get("action", "next")) or abort(400)
+    pairs = rows.apply_row_action(pairs, action, row)
     form = steps.load_form(step, pairs)
     valid = form.validate()
     if step.key == "age" and valid and form.age.data < 18:
@@ -220,38 +224,12 @@ def _save_and_continue(step: steps.Step) -> Response | tuple[str, int]:
     return redirect(_url_for_destination(target))
 
 
-def _row_action(value: str) -> RowAction:
-    """Split a posted button value such as "remove-2" into its action and row."""
-    name, _, index = value.partition("-")
-    if name == "remove" and index.isascii() and index.isdigit():
-        return name, int(index)
-    if name in {"next", "back", "save", "add"} and not index:
-        return name, None
-    abort(400)
-
-
-def _apply_row_action(pairs: steps.Pairs, action: str, row: int | None) -> steps.Pairs:
-    """Add a blank medicine row, or drop one, before the answers are kept."""
-    if action == "remove":
-        prefix = f"medications-{row}-"
-        return [pair for pair in pairs if not pair[0].startswith(prefix)]
-    if action == "add":
-        return [*pairs, [f"medications-{_next_row(pairs)}-drug", ""]]
-    return pairs
-
-
-def _next_row(pairs: steps.Pairs) -> int:
-    """Return an unused medicine row index."""
-    used = [
-        int(name.split("-")[1])
-        for name, _ in pairs
-        if name.startswith("medications-") and name.split("-")[1].isascii() and name.split("-")[1].isdigit()
-    ]
-    return max(used, default=-1) + 1
-
-
 def _store(step: steps.Step, pairs: steps.Pairs, draft: Draft | None, valid: bool) -> Draft | None:
     """Keep the answers: in the session before the age step, in the draft from then on."""
+    if draft is not None and step.key == contact_step.KEY:
+        service.save_contact(draft, current_app.config, pairs, now=_now(), ttl_days=_ttl())
+        get_session().commit()
+        return draft
     if draft is not None:
         service.save_step(draft, step.key, pairs, now=_now(), ttl_days=_ttl())
         get_session().commit()
@@ -318,10 +296,11 @@ def review() -> Response | str:
     not_ready = _redirect_if_not_ready("review", draft)
     if not_ready is not None or draft is None:
         return not_ready or redirect(url_for("intake.welcome"))
-    document = steps.build_document(draft.steps)
+    document = steps.build_document(_saved_steps(draft))
     return render_template(
         "intake/review.html",
         sections=display.sections(document),
+        contact=contact_step.details_of(draft, current_app.config),
         number=steps.TOTAL_STEPS,
         total=steps.TOTAL_STEPS,
         safety=draft.safety_flagged_at is not None,
@@ -338,7 +317,7 @@ def submit() -> Response:
     db = get_session()
     try:
         submitted = service.submit_draft(
-            db, draft, ruleset=active_ruleset(), now=_now(), remote_addr=request.remote_addr
+            db, draft, ruleset=active_ruleset(), now=_now(), remote_addr=request.remote_addr, config=current_app.config
         )
         db.commit()
         if submitted.status_token is not None:  # a double submit keeps the first link
@@ -371,6 +350,7 @@ def done() -> Response | str:
         safety=service.safety_flagged(draft, submission),
         message=decision.message if decision else FALLBACK_ERROR_MESSAGE,
         notes=patient_notes(decision) if decision else [],
+        declined_contact=not has_contact(get_session(), submission.id),
     )
 
 
@@ -391,7 +371,7 @@ def resume(token: str) -> Response:
     session[DRAFT_TOKEN] = token
     if service.submission_for(get_session(), draft) is not None:
         return redirect(url_for("intake.done"))
-    return redirect(_step_url(_first_incomplete(draft.steps)))
+    return redirect(_step_url(_first_incomplete(_saved_steps(draft))))
 
 
 @bp.get("/adults-only")
