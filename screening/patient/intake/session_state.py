@@ -116,8 +116,8 @@ def mark_seen(response: Response) -> Response:
     """Note when the patient was last seen, while the session holds anything of theirs (an after_request hook)."""
     if holds_patient_state():
         session[SEEN] = int(clock.now().timestamp())
-    else:
-        session.pop(SEEN, None)
+    elif SEEN in session:  # only then: an untouched session sends no cookie
+        session.pop(SEEN)
     return response
 
 
