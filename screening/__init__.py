@@ -96,6 +96,8 @@ def _register_blueprints(app: Flask) -> None:
     from .review.views import bp as review_bp
     from .patient.status.views import bp as status_bp
     from .tuning.views import bp as tuning_bp
+    from .patient.intake import finish_views  # noqa: F401 - adds the confirmation page to intake_bp
+    from .patient.intake import resume_views  # noqa: F401 - adds the resume pages to intake_bp
     from .tuning import dry_run_views  # noqa: F401 - adds the dry-run pages to tuning_bp
     from .tuning import step_views  # noqa: F401 - adds the steps on a draft and roll-back to tuning_bp
 

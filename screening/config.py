@@ -94,6 +94,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # A signed-in session ends after this long without a request, and this long after sign-in.
         "SESSION_IDLE_MINUTES": 15,
         "SESSION_MAX_HOURS": 12,
+        # A patient's session unused this long forgets the form it holds (its resume link still opens it).
+        "PATIENT_IDLE_MINUTES": 30,
         # The task queue: "sqlite:///PATH" (one machine) or "redis://host:6379/0" (several hosts).
         "HUEY_URL": "sqlite:///" + os.path.join(instance_path, "huey.sqlite3"),
         # Run tasks at once inside the caller instead of in the consumers; None means "when TESTING".

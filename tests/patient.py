@@ -165,6 +165,12 @@ class Patient:
             assert response.status_code == 302, (key, response.status_code, response.get_data(as_text=True)[:2000])
         return response
 
+    def resume(self, token: str) -> TestResponse:
+        """Open a resume link: it keeps the token and moves on to /resume, which opens the form or asks first."""
+        kept = self.client.get(f"/resume/{token}")
+        assert kept.status_code == 302 and kept.headers["Location"] == "/resume", kept.status_code
+        return self.get("/resume")
+
     def submit(self) -> TestResponse:
         """Press "Send my answers" on the review page."""
         return self.post("/intake/review", {}, action="submit")

@@ -15,7 +15,12 @@ Expected answers, derived from the route's blueprint:
   ``NARROWED``: starting and resuming dry runs is for staff and admins, not physicians) answer the
   same, with their own roles;
 - a user disabled while signed in: the old session ends at its next request, so every page but
-  the sign-in page sends the browser to /login.
+  the sign-in page sends the browser to /login; but a page whose address is a secret (a resume or status
+  link, ``screening.security.TOKEN_ENDPOINTS``) goes on for an anonymous visitor instead, so the token never
+  lands in the sign-in page's address.
+
+The resume question (``/resume``, after a resume link) is checked apart for every persona: who is asked
+first and who gets the form at once.
 
 Every POST carries a valid CSRF token of the visitor's session, so the answer is the guard's, not the
 CSRF check's. URL parameters are real: a submission, a status link, a resume link, a user, the active rule set
@@ -43,6 +48,7 @@ from screening.models import User
 from screening.patient.status.service import issue_status_token
 from screening.active_rules import require_ruleset
 from screening.active_rules import store
+from screening.security import TOKEN_ENDPOINTS
 from screening.tuning import dry_run_store
 from screening.tuning import drafts
 
@@ -224,7 +230,7 @@ def expected(endpoint: str, persona: str) -> str:
     blueprint = blueprint_of(endpoint)
     roles = roles_of(endpoint)
     if persona == "disabled":
-        return "allowed" if blueprint == "auth" else "login"
+        return "allowed" if blueprint == "auth" or endpoint in TOKEN_ENDPOINTS else "login"
     if roles is OPEN:
         return "allowed"
     if persona in ("anonymous", "patient"):
@@ -278,3 +284,37 @@ def test_access(
     path = path_of(app, world, endpoint, method, rule)
     response = request(client, method, path, token)
     check(response, expected(endpoint, persona), blueprint, method, path)
+
+
+#: What /resume answers after a resume link, per persona: the question page, or the form at once.
+RESUME_QUESTION = {
+    "anonymous": "opens",
+    "patient": "asks",  # holds a form of their own
+    "physician": "asks",
+    "staff": "asks",
+    "admin": "asks",
+    "disabled": "opens",  # the session ended: nothing is held any more
+}
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_the_resume_question(
+    app: Flask, client: FlaskClient, auth: Auth, users: Users, world: World, persona: str
+) -> None:
+    token = become(persona, "intake.resume", app, client, auth, users)
+    kept = client.get(f"/resume/{world.resume_token}")
+    assert kept.status_code == 302 and kept.headers["Location"] == "/resume", kept.status_code
+    assert world.resume_token not in kept.headers["Location"]
+    response = client.get("/resume")
+    if RESUME_QUESTION[persona] == "opens":
+        assert response.status_code == 302 and response.headers["Location"] == "/"  # the world's form is empty
+        return
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "open this form anyway?" in html.lower()
+    assert ("You are signed in as" in html) is (persona not in ("anonymous", "patient"))
+    assert world.resume_token not in html
+    cancelled = client.post("/resume", data={"csrf_token": token, "action": "cancel"})
+    assert cancelled.status_code == 302 and cancelled.headers["Location"] == "/"
+    if persona in auth_roles.ROLES:  # still signed in: the sign-in page sends them on to their home
+        assert client.get("/login").status_code == 302

@@ -94,10 +94,14 @@ def physician(app: Flask, users: Users) -> Physician:
 
 
 def test_the_confirmation_page_offers_the_private_status_link(app: Flask, patient: Patient) -> None:
-    token = submit(patient)
+    patient.answer_all()
+    patient.submit()
     done = page(patient.get("/intake/done"))
     assert done.text_of("status-heading") == "Check the status of your request"
     assert "Keep it private" in done.html
+    found = STATUS_LINK.search(done.html)
+    assert found is not None
+    token = found.group(1)
     submission = only_submission(app)
     assert submission.status_token_hash == hash_status_token(token) != token
     assert len(token) >= 43  # 256 random bits
@@ -105,12 +109,18 @@ def test_the_confirmation_page_offers_the_private_status_link(app: Flask, patien
 
 
 def test_a_double_submit_keeps_the_first_link(app: Flask, patient: Patient) -> None:
-    token = submit(patient)
-    stored = only_submission(app).status_token_hash
+    patient.answer_all()
     assert patient.submit().headers["Location"] == "/intake/done"
-    assert STATUS_LINK.search(patient.get("/intake/done").get_data(as_text=True)).group(1) == token  # type: ignore[union-attr]
+    stored = only_submission(app).status_token_hash
+    assert patient.submit().headers["Location"] == "/intake/done"  # pressed twice, before the confirmation
+    found = STATUS_LINK.search(patient.get("/intake/done").get_data(as_text=True))
+    assert found is not None and hash_status_token(found.group(1)) == stored
     assert only_submission(app).status_token_hash == stored
-    assert state_on(patient.client, token) == "Received"
+    assert state_on(patient.client, found.group(1)) == "Received"
+    # Sent again after the confirmation (the back button): nothing new, and the link is not shown again.
+    assert patient.submit().headers["Location"] == "/"
+    assert patient.get("/intake/done").headers["Location"] == "/"
+    assert only_submission(app).status_token_hash == stored
 
 
 def test_another_browser_resuming_the_draft_gets_no_link(app: Flask, patient: Patient) -> None:
@@ -121,7 +131,7 @@ def test_another_browser_resuming_the_draft_gets_no_link(app: Flask, patient: Pa
     assert patient.submit().headers["Location"] == "/intake/done"
     assert STATUS_LINK.search(patient.get("/intake/done").get_data(as_text=True)) is not None
     other = Patient(app.test_client())
-    assert other.get(f"/resume/{resume}").headers["Location"] == "/intake/done"
+    assert other.resume(resume).headers["Location"] == "/intake/done"
     html = other.get("/intake/done").get_data(as_text=True)
     assert 'id="reference-code"' in html and STATUS_LINK.search(html) is None  # only the sender saw it
 

@@ -2,7 +2,10 @@
 
 Sign-in starts a new session (old content cleared, fresh nonce); an idle timeout and an absolute lifetime
 end it, and so does a change of the user's session version (see ``accounts``). The times come from
-``clock.now()``.
+``clock.now()``. ``sign_out(reason=...)`` ends it on purpose (the sign-out button, a patient's resume link
+opened on a signed-in browser), audited with its reason. A session that ends on a page whose address is a
+secret (``security.TOKEN_ENDPOINTS``: a resume or status link) is never sent to the sign-in page with it:
+the page goes on for an anonymous visitor.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from werkzeug.wrappers import Response
 from .. import audit
 from ..db import get_session
 from ..models import User
+from ..security import TOKEN_ENDPOINTS
 from . import clock
 from .accounts import Account
 from .roles import this_page
@@ -46,6 +50,27 @@ def start_session(user: User) -> None:
     session[STARTED] = stamp
     session[SEEN] = stamp
     session[NONCE] = secrets.token_urlsafe(16)
+
+
+def sign_out(*, reason: str) -> None:
+    """Sign out here and end the user's other sessions (a bumped session version), audited with ``reason``."""
+    if current_user.is_authenticated:
+        user: User = current_user.user
+        db = get_session()
+        user.session_version += 1
+        audit.record(
+            db,
+            actor=current_user.actor,
+            action="auth.signed_out",
+            subject_type="user",
+            subject_id=user.id,
+            at=clock.now(),
+            remote_addr=request.remote_addr,
+            details={"reason": reason},
+        )
+        db.commit()
+    logout_user()
+    session.clear()
 
 
 def enforce_session_lifetime() -> Response | None:
@@ -84,6 +109,8 @@ def _end_session(message: str, *, reason: str | None = None) -> Response | None:
         get_session().commit()
     logout_user()
     session.clear()
+    if request.endpoint in TOKEN_ENDPOINTS:
+        return None  # the address holds a link's token: it must never reach the sign-in page's address
     flash(message)
     if request.blueprint == SIGN_IN_BLUEPRINT:
         return None

@@ -17,10 +17,8 @@ from flask import flash
 from flask import redirect
 from flask import render_template
 from flask import request
-from flask import session
 from flask import url_for
 from flask_login import current_user
-from flask_login import logout_user
 from werkzeug.wrappers import Response
 from wtforms import EmailField
 from wtforms import Form
@@ -29,10 +27,8 @@ from wtforms import PasswordField
 from wtforms.validators import InputRequired
 from wtforms.validators import Length
 
-from .. import audit
 from .. import passwords
 from ..db import get_session
-from ..models import User
 from . import clock
 from . import rate_limit
 from . import roles
@@ -40,10 +36,13 @@ from .accounts import login_manager
 from .accounts import signed_in_account
 from .sessions import SIGN_IN_BLUEPRINT
 from .sessions import enforce_session_lifetime
+from .sessions import sign_out
 from .sessions import start_session
 
 FAILED_MESSAGE = "Email or password is not correct, or the account is temporarily locked."
 SIGNED_OUT_MESSAGE = "You have signed out."
+#: The reason ``sign_out`` records for the sign-out button.
+SIGN_OUT_BUTTON = "sign_out_button"
 
 bp = Blueprint(SIGN_IN_BLUEPRINT, __name__)
 
@@ -137,21 +136,6 @@ def login_submit() -> Response | tuple[str, int]:
 @bp.post("/logout")
 def logout() -> Response:
     """Sign out here and end the user's other sessions; a replayed old cookie no longer works."""
-    if current_user.is_authenticated:
-        user: User = current_user.user
-        db = get_session()
-        user.session_version += 1
-        audit.record(
-            db,
-            actor=current_user.actor,
-            action="auth.signed_out",
-            subject_type="user",
-            subject_id=user.id,
-            at=clock.now(),
-            remote_addr=request.remote_addr,
-        )
-        db.commit()
-    logout_user()
-    session.clear()
+    sign_out(reason=SIGN_OUT_BUTTON)
     flash(SIGNED_OUT_MESSAGE)
     return redirect(url_for("auth.login"))

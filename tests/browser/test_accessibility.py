@@ -2,7 +2,8 @@
 
 One walk through the wizard checks every page as a patient meets it: each step empty, each
 step after an empty submit (the server's 422 page with its error summary), the crisis page,
-the saved page, the review and confirmation pages, the adults-only page and the error pages.
+the saved page, the review and confirmation pages, the question a resume link asks when the browser
+already holds another form, the adults-only page and the error pages.
 Violations are collected page by page and reported together.
 """
 
@@ -50,6 +51,7 @@ def test_axe_finds_no_violation_on_any_page(
     fill_step(page, "welcome")
     press_next(page, "age", button="Start")
 
+    resume_link: str | None = None  # the saved page's link, opened again after the confirmation
     for position, key in enumerate(QUESTION_STEPS):
         axe.check(page, key)
         submit_empty(page, axe, key)
@@ -85,6 +87,7 @@ def test_axe_finds_no_violation_on_any_page(
             page.get_by_role("button", name="Save and finish later").click()
             expect(page).to_have_url(path_of("saved"))
             axe.check(page, "saved")
+            resume_link = page.locator("a.resume-link").first.get_attribute("href")
             page.get_by_role("link", name="Continue now").click()
             expect(page).to_have_url(path_of("history"))
         fill_step(page, key)
@@ -95,6 +98,18 @@ def test_axe_finds_no_violation_on_any_page(
     axe.check(page, "review with the resume link shown")
     send_answers(page)
     axe.check(page, "done (with crisis resources)")
+
+    # The confirmation was shown once: the next visitor starts a new form, then opens the sent form's link.
+    page.goto(live_server("/"))
+    fill_step(page, "welcome")
+    press_next(page, "age", button="Start")
+    fill_step(page, "age")
+    press_next(page, "about")
+    assert resume_link
+    page.goto(resume_link)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Open this saved form?")
+    axe.check(page, "resume question (another form held)")
+    page.get_by_role("button", name="Cancel").click()
 
     page.goto(live_server("/resume/unknown"))
     expect(page.get_by_role("heading", level=1)).to_be_visible()
@@ -111,4 +126,4 @@ def test_axe_finds_no_violation_on_any_page(
     axe.check(minor, "adults-only")
 
     assert not axe.found, "axe found violations:\n" + axe.report()
-    assert len(axe.checked) == 31, axe.checked
+    assert len(axe.checked) == 32, axe.checked

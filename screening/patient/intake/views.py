@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC
 from datetime import datetime
 from typing import Any
 
@@ -22,15 +21,11 @@ from ... import alerts
 from ... import errorpages
 from ...config import public_url
 from ...db import get_session
-from ...decisions import FALLBACK_ERROR_MESSAGE
-from ...decisions import latest_decision
-from ...decisions import patient_notes
+from ...auth import clock
 from ...errors import ScreeningError
 from ...models import Draft
-from ..status.service import hash_status_token
 from ...active_rules import active_ruleset
 from ...answers import MAX_MEDICATION_TRIALS
-from ...contacts.service import has_contact
 from ...instruments import INSTRUMENTS
 from ...instruments import PAIN_AREAS
 from ...instruments import REGIONS
@@ -38,6 +33,7 @@ from . import contact_step
 from . import display
 from . import rows
 from . import service
+from . import session_state
 from . import steps
 from .fields import aria
 from .fields import error_list
@@ -45,12 +41,9 @@ from .fields import error_list
 bp = Blueprint("intake", __name__)
 bp.add_app_template_global(error_list)
 bp.add_app_template_global(aria)
+bp.before_request(session_state.forget_if_idle)
+bp.after_request(session_state.mark_seen)
 
-DRAFT_TOKEN = "draft_token"
-#: The token of the patient's private status link, kept so the confirmation page can show it.
-STATUS_TOKEN = "status_token"
-#: Answers to the steps before the draft exists (consent), kept in the signed session cookie.
-PENDING = "pending_steps"
 #: Longest answer kept in the session cookie before the draft exists (consent and age are short).
 PENDING_VALUE_LENGTH = 40
 FROM_REVIEW = "review"
@@ -77,9 +70,9 @@ def _database_failed(error: SQLAlchemyError) -> tuple[str, int, dict[str, str]]:
     return errorpages.handle_database_error(error, crisis_now=crisis_now)
 
 
-def _now() -> datetime:
-    """Return the current time in UTC."""
-    return datetime.now(UTC)
+def now() -> datetime:
+    """Return the current time in UTC, from the app's clock (tests move it)."""
+    return clock.now()
 
 
 def _ttl() -> int:
@@ -87,15 +80,15 @@ def _ttl() -> int:
     return int(current_app.config["DRAFT_TTL_DAYS"])
 
 
-def _current_draft() -> Draft | None:
+def current_draft() -> Draft | None:
     """Return the draft of this browser session, None if there is none; raise if its link is dead."""
-    token = session.get(DRAFT_TOKEN)
+    token = session_state.draft_token()
     if token is None:
         return None
     try:
-        return service.find_draft(get_session(), token, now=_now())
+        return service.find_draft(get_session(), token, now=now())
     except ScreeningError:
-        session.pop(DRAFT_TOKEN, None)
+        session_state.forget_draft()
         raise
 
 
@@ -103,10 +96,10 @@ def _saved_steps(draft: Draft | None) -> dict[str, steps.Pairs]:
     """Return the saved answers of every step, including those kept before the draft existed."""
     if draft is not None:
         return contact_step.saved_steps(draft, current_app.config)
-    return dict(session.get(PENDING, {}))
+    return session_state.pending_steps()
 
 
-def _first_incomplete(saved: dict[str, steps.Pairs]) -> str | None:
+def first_incomplete(saved: dict[str, steps.Pairs]) -> str | None:
     """Return the key of the first step without valid answers, or None when all are done."""
     for step in steps.STEPS:
         if steps.validated_answers(step, saved.get(step.key)) is None:
@@ -114,7 +107,7 @@ def _first_incomplete(saved: dict[str, steps.Pairs]) -> str | None:
     return None
 
 
-def _step_url(key: str | None) -> str:
+def step_url(key: str | None) -> str:
     """Return the address of a step; None means the review page."""
     if key is None:
         return url_for("intake.review")
@@ -125,7 +118,7 @@ def _step_url(key: str | None) -> str:
 
 def _resume_url() -> str | None:
     """Return this session's private resume link, once a draft exists."""
-    token = session.get(DRAFT_TOKEN)
+    token = session_state.draft_token()
     return public_url(current_app.config, url_for("intake.resume", token=token)) if token else None
 
 
@@ -150,7 +143,7 @@ def _render_step(step: steps.Step, form: Any, draft: Draft | None, status: int =
 def welcome() -> Response | tuple[str, int]:
     """Show what the intake collects and why, and ask for consent."""
     step = steps.BY_KEY["welcome"]
-    draft = _current_draft()
+    draft = current_draft()
     not_ready = _redirect_if_not_ready(step.key, draft)  # after submitting: the confirmation
     if not_ready is not None:
         return not_ready
@@ -167,7 +160,7 @@ def welcome_submit() -> Response | tuple[str, int]:
 def step(key: str) -> Response | tuple[str, int]:
     """Show one step, filled with the answers saved so far."""
     current = _known_step(key)
-    draft = _current_draft()
+    draft = current_draft()
     not_ready = _redirect_if_not_ready(key, draft)
     if not_ready is not None:
         return not_ready
@@ -186,9 +179,9 @@ def _redirect_if_not_ready(key: str, draft: Draft | None) -> Response | None:
         return redirect(url_for("intake.done"))
     if draft is None and key not in steps.BEFORE_DRAFT:
         return redirect(url_for("intake.welcome"))
-    blocking = _first_incomplete(_saved_steps(draft))
+    blocking = first_incomplete(_saved_steps(draft))
     if blocking is not None and steps.number_of(blocking) < steps.number_of(key):
-        return redirect(_step_url(blocking))
+        return redirect(step_url(blocking))
     return None
 
 
@@ -201,7 +194,7 @@ def _known_step(key: str) -> steps.Step:
 
 def _save_and_continue(step: steps.Step) -> Response | tuple[str, int]:
     """Handle a step's POST: keep every answer posted, then navigate."""
-    draft = _current_draft()
+    draft = current_draft()
     not_ready = _redirect_if_not_ready(step.key, draft)
     if not_ready is not None:
         return not_ready
@@ -215,7 +208,7 @@ def _save_and_continue(step: steps.Step) -> Response | tuple[str, int]:
     draft = _store(step, pairs, draft, valid)
     if action in {"add", "remove"}:
         returning = "?from=review" if request.form.get("return_to") == FROM_REVIEW else ""
-        return redirect(_step_url(step.key) + returning + "#medications")
+        return redirect(step_url(step.key) + returning + "#medications")
     if not valid and action == "next":
         return _render_step(step, form, draft, status=422)
     target = _destination(step, action, draft)
@@ -227,21 +220,20 @@ def _save_and_continue(step: steps.Step) -> Response | tuple[str, int]:
 def _store(step: steps.Step, pairs: steps.Pairs, draft: Draft | None, valid: bool) -> Draft | None:
     """Keep the answers: in the session before the age step, in the draft from then on."""
     if draft is not None and step.key == contact_step.KEY:
-        service.save_contact(draft, current_app.config, pairs, now=_now(), ttl_days=_ttl())
+        service.save_contact(draft, current_app.config, pairs, now=now(), ttl_days=_ttl())
         get_session().commit()
         return draft
     if draft is not None:
-        service.save_step(draft, step.key, pairs, now=_now(), ttl_days=_ttl())
+        service.save_step(draft, step.key, pairs, now=now(), ttl_days=_ttl())
         get_session().commit()
         return draft
-    pending = {**session.get(PENDING, {}), step.key: _cookie_pairs(step, pairs)}
+    pending = {**session_state.pending_steps(), step.key: _cookie_pairs(step, pairs)}
     if step.key != "age" or not valid:
-        session[PENDING] = pending
+        session_state.keep_pending_steps(pending)
         return None
-    created = service.create_draft(get_session(), pending, now=_now(), ttl_days=_ttl())
+    created = service.create_draft(get_session(), pending, now=now(), ttl_days=_ttl())
     get_session().commit()
-    session.pop(PENDING, None)
-    session[DRAFT_TOKEN] = created.token
+    session_state.hold_draft(created.token)
     return created.draft
 
 
@@ -268,7 +260,7 @@ def _destination(step: steps.Step, action: str, draft: Draft | None) -> str:
     if action == "back":
         return steps.STEPS[max(index - 1, 0)].key
     returning = request.form.get("return_to") == FROM_REVIEW
-    if index + 1 == len(steps.STEPS) or (returning and _first_incomplete(_saved_steps(draft)) is None):
+    if index + 1 == len(steps.STEPS) or (returning and first_incomplete(_saved_steps(draft)) is None):
         return "review"
     return steps.STEPS[index + 1].key
 
@@ -278,7 +270,7 @@ def _url_for_destination(target: str | None) -> str:
     if target == "saved":
         return url_for("intake.saved")
     if target in steps.BY_KEY:
-        return _step_url(target)
+        return step_url(target)
     return url_for("intake.review")
 
 
@@ -292,7 +284,7 @@ def support() -> str:
 @bp.get("/intake/review")
 def review() -> Response | str:
     """Show every answer with a link to change it, and the submit button."""
-    draft = _current_draft()
+    draft = current_draft()
     not_ready = _redirect_if_not_ready("review", draft)
     if not_ready is not None or draft is None:
         return not_ready or redirect(url_for("intake.welcome"))
@@ -311,67 +303,33 @@ def review() -> Response | str:
 @bp.post("/intake/review")
 def submit() -> Response:
     """Store the submission once, however often the button is pressed."""
-    draft = _current_draft()
+    draft = current_draft()
     if draft is None:
         return redirect(url_for("intake.welcome"))
     db = get_session()
     try:
         submitted = service.submit_draft(
-            db, draft, ruleset=active_ruleset(), now=_now(), remote_addr=request.remote_addr, config=current_app.config
+            db, draft, ruleset=active_ruleset(), now=now(), remote_addr=request.remote_addr, config=current_app.config
         )
         db.commit()
         if submitted.status_token is not None:  # a double submit keeps the first link
-            session[STATUS_TOKEN] = submitted.status_token
+            session_state.keep_status_token(submitted.status_token)
         alerts.enqueue_created(current_app, db)  # a safety submission's e-mail; never raises
     except IntegrityError:
         db.rollback()  # the same draft was submitted at the same moment elsewhere: that one stands
     except steps.StepIncomplete as incomplete:
         db.rollback()
-        return redirect(_step_url(incomplete.step.key))
+        return redirect(step_url(incomplete.step.key))
     return redirect(url_for("intake.done"))
-
-
-@bp.get("/intake/done")
-def done() -> Response | str:
-    """Show the reference code, with crisis resources first when they apply."""
-    draft = _current_draft()
-    submission = service.submission_for(get_session(), draft) if draft is not None else None
-    if draft is None or submission is None:
-        return redirect(url_for("intake.welcome"))
-    decision = latest_decision(get_session(), submission)
-    token = session.get(STATUS_TOKEN)
-    status_url = None
-    if isinstance(token, str) and hash_status_token(token) == submission.status_token_hash:
-        status_url = public_url(current_app.config, url_for("status.show", token=token))
-    return render_template(
-        "intake/done.html",
-        reference=submission.reference,
-        status_url=status_url,
-        safety=service.safety_flagged(draft, submission),
-        message=decision.message if decision else FALLBACK_ERROR_MESSAGE,
-        notes=patient_notes(decision) if decision else [],
-        declined_contact=not has_contact(get_session(), submission.id),
-    )
 
 
 @bp.get("/intake/saved")
 def saved() -> Response | str:
     """Show the private link that resumes this form."""
-    if _current_draft() is None:
+    if current_draft() is None:
         return redirect(url_for("intake.welcome"))
     days = _ttl()
     return render_template("intake/saved.html", resume_url=_resume_url(), days=days)
-
-
-@bp.get("/resume/<token>")
-def resume(token: str) -> Response:
-    """Open a saved form from its private link, then drop the token from the address bar."""
-    draft = service.find_draft(get_session(), token, now=_now())
-    session.clear()
-    session[DRAFT_TOKEN] = token
-    if service.submission_for(get_session(), draft) is not None:
-        return redirect(url_for("intake.done"))
-    return redirect(_step_url(_first_incomplete(_saved_steps(draft))))
 
 
 @bp.get("/adults-only")
