@@ -16,6 +16,7 @@ from werkzeug.test import TestResponse
 
 from screening.db import new_session
 from screening.models import Draft
+from screening.patient.intake import contact_step
 
 T = TypeVar("T")
 
@@ -185,7 +186,7 @@ def _multidict(pairs: list[tuple[str, str]]) -> object:
 
 # --- Reading pages and the database -------------------------------------------------------------
 
-#: Every step of the wizard with its "Step N of 11" number; the review page is the last.
+#: Every step of the wizard with its "Step N of 12" number; the review page is the last.
 STEP_NUMBERS = {key: number for number, key in enumerate(STEP_ORDER, start=1)}
 TOTAL_STEPS = len(STEP_ORDER) + 1
 #: A resume link as the pages show it.
@@ -347,3 +348,8 @@ def only_draft(app: Flask) -> Draft:
     drafts = rows(app, Draft)
     assert len(drafts) == 1, drafts
     return drafts[0]
+
+
+def saved_steps(app: Flask) -> dict[str, list[list[str]]]:
+    """Return every step the one draft keeps, the contact step decrypted (it is never in ``steps`` in clear)."""
+    return contact_step.saved_steps(only_draft(app), app.config)

@@ -26,6 +26,7 @@ from .patient import only_draft
 from .patient import page
 from .patient import posted_pairs
 from .patient import rows
+from .patient import saved_steps
 from .patient import step_path
 
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{43,}$")
@@ -70,7 +71,11 @@ def test_a_draft_is_stored_after_the_age_step_and_updated_after_every_step(app: 
     assert draft.safety_flagged_at is None
     for key in STEP_ORDER[2:]:
         patient.answer(key)
-        assert only_draft(app).steps[key] == [list(pair) for pair in posted_pairs(DEFAULT_ANSWERS[key])], key
+        assert saved_steps(app)[key] == [list(pair) for pair in posted_pairs(DEFAULT_ANSWERS[key])], key
+    # The contact step is kept apart from the clear-text steps, encrypted.
+    draft = only_draft(app)
+    assert "contact" not in draft.steps and draft.contact_sealed is not None
+    assert "decline" not in draft.contact_sealed
 
 
 def test_the_draft_expires_a_configured_number_of_days_after_the_last_save(app: Flask, patient: Patient) -> None:

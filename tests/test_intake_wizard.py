@@ -34,6 +34,7 @@ HEADINGS = {
     "sleep": "Sleep (ISI)",
     "treatments": "Treatments you have tried",
     "history": "Medical history",
+    "contact": "How the clinic may reach you",
 }
 #: Answers that differ from the defaults on every step, to prove a step shows what was posted.
 CHANGED = {
@@ -69,6 +70,16 @@ CHANGED = {
         "sleep_treatment": "never",
     },
     "history": {"medical_history": ["glaucoma"], "current_medications_none": "y"},
+    "contact": {
+        "contact_choice": "contact",
+        "preferred_name": "Sam",
+        "email": "sam@example.org",
+        "phone": "(415) 555-0132",
+        "preferred_method": "phone",
+        "preferred_time": "evening",
+        "state": "CA",
+        "consent": "y",
+    },
 }
 
 
@@ -111,13 +122,13 @@ def test_every_step_renders_with_its_progress_heading_and_footer(patient: Patien
     review = page(patient.get("/intake/review"))
     assert review.status == 200
     assert f"Step {TOTAL_STEPS} of {TOTAL_STEPS}" in review.html
-    assert TOTAL_STEPS == 11
+    assert TOTAL_STEPS == 12
 
 
 def test_a_fresh_visitor_sees_the_welcome_and_consent(client: FlaskClient) -> None:
     welcome = page(client.get("/"))
     assert welcome.status == 200
-    assert "Step 1 of 11" in welcome.html
+    assert "Step 1 of 12" in welcome.html
     assert "What we collect and why" in welcome.html
     assert "not an emergency service" in welcome.html
     assert 'type="checkbox"' in welcome.html and 'name="consent"' in welcome.html
@@ -425,6 +436,7 @@ def test_no_medicines_at_all_is_a_complete_step(app: Flask, patient: Patient) ->
     response = patient.post("/intake/treatments", answers)
     assert response.headers["Location"] == "/intake/history"
     patient.answer("history")
+    patient.answer("contact")
     html = patient.get("/intake/review").get_data(as_text=True)
     assert "<dt>Medicines tried before</dt><dd>None</dd>" in html
 
