@@ -46,6 +46,8 @@ COMMANDS: dict[str, list[str]] = {
     "rules export": ["rules", "export", "sha256:0123", "exported"],
     "rules versions": ["rules", "versions"],
     "rules backtest": ["rules", "backtest"],
+    "contacts rotate-key": ["contacts", "rotate-key"],
+    "contacts purge": ["contacts", "purge"],
 }
 #: Commands that read the rule files only: they work without any database.
 FILES_ONLY = {"rules check", "rules test", "rules facts"}
