@@ -35,7 +35,8 @@ def _send_with_thoughts_of_self_harm(page: Page, live_server: LiveServer) -> Non
         ("anxiety", "sleep"),
         ("sleep", "treatments"),
         ("treatments", "history"),
-        ("history", "review"),
+        ("history", "contact"),
+        ("contact", "review"),
     ):
         fill_step(page, key)
         press_next(page, following)
