@@ -145,7 +145,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
 
 def load(app: Flask, test_config: dict[str, Any] | None) -> None:
     """Fill ``app.config`` in precedence order and make it safe to serve."""
-    app.config.from_mapping(defaults(app.instance_path))
+    defaulted = defaults(app.instance_path)
+    app.config.from_mapping(defaulted)
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env("SCREENING")
     if test_config is not None:
@@ -154,10 +155,28 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
     # Plain http is only acceptable on a developer's own machine.
     app.config["SESSION_COOKIE_SECURE"] = not is_development(app)
     app.config["TRUSTED_HOSTS"] = trusted_hosts(app.config, production=not is_development(app))
+    ensure_numbers(app.config, defaulted)
     ensure_secret_key(app)
     ensure_clinic(app)
     ensure_contact_keys(app)
     ensure_service_states(app)
+
+
+def ensure_numbers(config: Mapping[str, Any], defaulted: Mapping[str, Any]) -> None:
+    """Refuse to start when a numeric setting is not a number of its kind, or is below zero.
+
+    Checked here, at start, so a mistyped ``SCREENING_SAFETY_ESCALATION_MINUTES=thirty`` stops the app with one
+    line instead of failing a periodic task every minute. A whole-number setting takes whole numbers only.
+    """
+    for name, default in defaulted.items():
+        if isinstance(default, bool) or not isinstance(default, int | float) or config.get(name) is None:
+            continue
+        value = config[name]
+        whole = isinstance(default, int)
+        kinds: tuple[type, ...] = (int,) if whole else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds) or value < 0:
+            kind = "a whole number" if whole else "a number"
+            raise ConfigError(f"SCREENING_{name} must be {kind}, 0 or more (default {default}), not {value!r}")
 
 
 def trusted_hosts(config: Mapping[str, Any], *, production: bool) -> list[str] | None:

@@ -168,3 +168,31 @@ def test_proxy_count_trusts_forwarded_client_address(tmp_path: Path) -> None:
 
     app.test_client().get("/__address", headers={"X-Forwarded-For": "203.0.113.9"})
     assert seen == ["203.0.113.9"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "kind"),
+    [
+        ("SAFETY_ESCALATION_MINUTES", "thirty", "a whole number"),
+        ("PATIENT_IDLE_MINUTES", -1, "a whole number"),
+        ("ALERT_RETRIES", 2.5, "a whole number"),
+        ("PATIENT_MESSAGE_RETRY_BACKOFF", "double", "a number"),
+        ("CONTACT_RETENTION_DAYS", True, "a whole number"),
+    ],
+)
+def test_a_numeric_setting_of_the_wrong_kind_is_refused_in_one_line(
+    tmp_path: Path, name: str, value: object, kind: str
+) -> None:
+    with pytest.raises(config.ConfigError) as refused:
+        create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}", name: value})
+    assert (
+        str(refused.value)
+        == f"SCREENING_{name} must be {kind}, 0 or more (default {config.defaults('')[name]}), not {value!r}"
+    )
+
+
+def test_a_number_from_the_environment_is_read_as_a_number(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCREENING_SAFETY_ESCALATION_MINUTES", "45")
+    monkeypatch.setenv("SCREENING_PATIENT_MESSAGE_RETRY_BACKOFF", "3")
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}"})
+    assert (app.config["SAFETY_ESCALATION_MINUTES"], app.config["PATIENT_MESSAGE_RETRY_BACKOFF"]) == (45, 3)
