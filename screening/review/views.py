@@ -11,10 +11,10 @@ from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint
+from flask import current_app
 from flask import flash
 from flask import redirect
 from flask import render_template
@@ -41,6 +41,10 @@ from ..models import User
 from ..active_rules import active_ruleset
 from ..engine.model import RuleSet
 from . import service
+from .contact_panel import contact_panel
+from .formatting import fact_value
+from .formatting import utc
+from .formatting import waited
 from .errors import ReviewError
 from .errors import ReviewInvalid
 from .queue import STATUSES
@@ -105,31 +109,6 @@ class TrialRow:
     summary: str
     counts: bool | None
     reasons: tuple[str, ...]
-
-
-def waited(delta: timedelta) -> str:
-    """Return a waiting time as a person reads it: "25 min", "3 h", "2 d"."""
-    minutes = max(int(delta.total_seconds() // 60), 0)
-    if minutes < 60:
-        return f"{minutes} min"
-    hours = minutes // 60
-    return f"{hours} h" if hours < 48 else f"{hours // 24} d"
-
-
-def utc(moment: datetime | None) -> str:
-    """Return a timestamp in UTC, to the minute."""
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment is not None else ""
-
-
-def fact_value(value: Any) -> str:
-    """Return a fact value as text: yes/no, a list joined, numbers without trailing zeros."""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, list | tuple):
-        return ", ".join(map(fact_value, value)) if value else "none"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
 
 
 def outcome_titles(ruleset: RuleSet | None) -> dict[str, str]:
@@ -318,9 +297,11 @@ def detail(submission_id: int) -> str:
     """Show everything about one submission and the actions open to this physician; record the view."""
     db = get_session()
     found = service.submission_detail(db, submission_id)
-    service.record_view(db, submission_id, current_user.user, clock.now(), remote_addr=request.remote_addr)
+    viewer, at, remote_addr = current_user.user, clock.now(), request.remote_addr
+    service.record_view(db, submission_id, viewer, at, remote_addr=remote_addr)
+    contact = contact_panel(db, current_app.config, found.submission, viewer=viewer, now=at, remote_addr=remote_addr)
     db.commit()
-    return render_template("review/detail.html", **detail_context(found, current_user.id), now=clock.now())
+    return render_template("review/detail.html", **detail_context(found, current_user.id), contact=contact, now=at)
 
 
 def _act(submission_id: int, action: Action, done: str) -> Response:
