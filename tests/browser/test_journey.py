@@ -63,7 +63,7 @@ def test_resume_link_opens_the_answers_in_a_new_browser(
     # The token leaves the address bar; the wizard opens on the first step not yet answered.
     expect(other).to_have_url(path_of("symptoms"))
     expect(other.get_by_role("heading", level=1)).to_have_text("Other symptoms")
-    expect(other.get_by_text("Step 5 of 11")).to_be_visible()
+    expect(other.get_by_text("Step 5 of 12")).to_be_visible()
 
     other.get_by_role("button", name="Back", exact=True).click()
     expect(other).to_have_url(path_of("pain"))
@@ -104,9 +104,12 @@ def test_self_harm_answer_shows_crisis_resources_first(page: Page, live_server: 
     expect(page).to_have_url(path_of("anxiety"))
     # From now on every page keeps a short reminder of the crisis line.
     expect(page.get_by_role("complementary", name="Crisis support")).to_contain_text("988")
-    for key in ("anxiety", "sleep", "treatments", "history"):
+    following = {"anxiety": "sleep", "sleep": "treatments", "treatments": "history", "history": "contact"}
+    for key in ("anxiety", "sleep", "treatments", "history", "contact"):
         fill_step(page, key)
-        press_next(page, {"anxiety": "sleep", "sleep": "treatments", "treatments": "history", "history": "review"}[key])
+        # The contact step, too, keeps the crisis reminder.
+        expect(page.get_by_role("complementary", name="Crisis support")).to_contain_text("988")
+        press_next(page, following.get(key, "review"))
     send_answers(page)
 
     crisis = page.get_by_role("region", name=re.compile("Help is available"))

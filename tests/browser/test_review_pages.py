@@ -149,6 +149,8 @@ def test_typed_payloads_render_inert(
     medicine.get_by_label(OTHER_NAME).fill("agomelatine")
     press_next(page, "history")
     fill_step(page, "history")
+    press_next(page, "contact")
+    fill_step(page, "contact")
     press_next(page, "review")
     from_wizard = send_answers(page)
     assert patient_dialogs == []
