@@ -27,6 +27,7 @@ from .patient import Patient
 from .test_factory import bare_app
 from .test_operator_errors import free_port
 from .test_patient_status import submit
+from .test_patient_status import submit_and_confirm
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -232,8 +233,7 @@ def test_every_page_names_the_clinic_and_gives_its_details_in_the_footer(patient
 
 
 def test_the_confirmation_and_status_pages_say_how_to_reach_the_clinic(client: FlaskClient, patient: Patient) -> None:
-    token = submit(patient)
-    done = patient.get("/intake/done").get_data(as_text=True)
+    token, done = submit_and_confirm(patient)
     main = done[: done.index("<footer")]
     assert "quote it if you contact Harbor Ketamine Clinic." in main
     assert f"reach Harbor Ketamine Clinic by phone at {TEL} (Monday to Friday, 9 am to 5 pm)" in main
@@ -264,10 +264,10 @@ def test_without_the_settings_the_pages_read_well(nameless_app: Flask) -> None:
     client = nameless_app.test_client()
     patient = Patient(client)
     welcome = client.get("/").get_data(as_text=True)
-    token = submit(patient, {"mood": {"phq9_9": "1"}})
+    token, done = submit_and_confirm(patient, {"mood": {"phq9_9": "1"}})
     pages = {
         "welcome": welcome,
-        "done": patient.get("/intake/done").get_data(as_text=True),
+        "done": done,
         "status": client.get(f"/status/{token}").get_data(as_text=True),
         "login": client.get("/login").get_data(as_text=True),
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import stat
 from datetime import UTC
@@ -13,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from flask import Flask
+from flask.testing import FlaskClient
 
 from screening import config
 from screening.contacts import crypto
@@ -22,12 +25,19 @@ from screening.contacts.details import ContactInvalid
 from screening.contacts.details import parse_contact
 from screening.db import new_session
 from screening.models import AuditEvent
+from screening.models import BacktestRun
 from screening.models import ReviewAction
 from screening.models import Submission
 from screening.models import SubmissionContact
 from screening.models import User
 
+from .accounts import Auth
 from .conftest import PRODUCTION_SECRET
+from .patient import CONTACT_DETAILS
+from .patient import Patient
+from .patient import rows
+from .ruleset_files import copy_rules
+from .test_auth import login_redirect
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 EMAIL = "jordan.rivers@example.org"
@@ -328,3 +338,170 @@ def test_purge_with_a_bad_setting_is_one_line(app: Flask) -> None:
     result = app.test_cli_runner().invoke(args=["contacts", "purge"])
     assert result.exit_code == 1
     assert result.output == "Error: SCREENING_CONTACT_RETENTION_DAYS must be a whole number of days, not 'soon'\n"
+
+
+# --- End to end: a real submission with details, and where the details never go -------------------------------
+
+#: What the patient types, and what is stored: none of it may show outside the encrypted table and the panel.
+TYPED = ("jordan.rivers@example.org", "212) 555-0187", "2125550187", "Jordan")
+
+
+def submitted_with_details(app: Flask, **overrides: dict[str, str]) -> tuple[Patient, int, str]:
+    """Walk the wizard in a new browser giving contact details; return the patient, submission id and reference."""
+    patient = Patient(app.test_client())
+    patient.answer_all({"contact": CONTACT_DETAILS, **overrides})
+    assert patient.submit().headers["Location"] == "/intake/done"
+    patient.get("/intake/done")
+    (submission,) = rows(app, Submission)
+    return patient, submission.id, submission.reference
+
+
+def leaks(text: str) -> list[str]:
+    """Return what of the typed contact details ``text`` holds."""
+    return [typed for typed in TYPED if typed.lower() in text.lower()]
+
+
+def test_the_raw_database_file_never_holds_the_details(app: Flask) -> None:
+    url = sa.engine.make_url(app.config["DATABASE_URL"])
+    if url.get_backend_name() != "sqlite":
+        pytest.skip("the raw file is SQLite's")
+    submitted_with_details(app)
+    (row,) = rows(app, SubmissionContact)
+    path = Path(url.database or "")
+    files = [Path(f"{path}{suffix}") for suffix in ("", "-wal", "-journal")]
+    raw = b"".join(file.read_bytes() for file in files if file.exists())
+    assert b"submission_contact" in raw and b"sertraline" in raw  # the grep sees the stored rows: answers in clear
+    for typed in (*TYPED, PHONE):
+        assert typed.encode() not in raw, typed
+        assert typed.encode("utf-16-le") not in raw, typed
+    with new_session(app) as session:
+        assert contacts.consented_email(session, app.config, row.submission_id) == EMAIL
+
+
+def test_the_session_cookie_never_holds_the_details(app: Flask) -> None:
+    patient = Patient(app.test_client())
+    patient.answer_all(until="contact")
+    serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    seen = []
+    for step in (
+        lambda: patient.post("/intake/contact", {**CONTACT_DETAILS, "email": "bad@@x"}),  # refused, kept to redo
+        lambda: patient.post("/intake/contact", CONTACT_DETAILS),
+        lambda: patient.get("/intake/review"),
+        patient.submit,
+        lambda: patient.get("/intake/done"),
+    ):
+        step()
+        cookie = patient.client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+        assert cookie is not None
+        seen.append(json.dumps(serializer.loads(cookie.value)) + cookie.value)
+    for value in seen:
+        assert leaks(value) == [] and PHONE not in value
+
+
+def test_audit_rows_logs_the_screen_command_and_a_dry_run_never_hold_the_details(
+    app: Flask, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    _, submission_id, reference = submitted_with_details(app)
+    with new_session(app) as session:
+        events = session.scalars(sa.select(AuditEvent)).all()
+        answers = session.get_one(Submission, submission_id).answers
+    assert any(event.action == "submission.created" for event in events)
+    for event in events:
+        assert leaks(json.dumps(event.details)) == [], event.action
+    assert leaks(caplog.text) == [] and PHONE not in caplog.text
+    runner = app.test_cli_runner()
+    document = tmp_path / "answers.json"
+    document.write_text(json.dumps(answers))
+    screened = runner.invoke(args=["screen", str(document)])
+    assert screened.exit_code == 0, screened.output
+    assert leaks(screened.output) == [] and PHONE not in screened.output
+    app.config["BACKTEST_PROCESSES"] = 1
+    backtest = runner.invoke(args=["rules", "backtest", str(copy_rules(tmp_path))])
+    assert backtest.exit_code == 0, backtest.output
+    assert "Submissions: 1" in backtest.output
+    assert leaks(backtest.output) == [] and PHONE not in backtest.output
+    with new_session(app) as session:
+        run = session.scalars(sa.select(BacktestRun)).one()
+        stored_run = json.dumps({"result": run.result, "error": run.error}, default=str)
+    assert leaks(stored_run) == [] and PHONE not in stored_run
+
+
+# --- The contact panel ---------------------------------------------------------------------------------------
+
+
+def test_a_physician_sees_the_panel_and_the_view_is_audited(app: Flask, auth: Auth, client: FlaskClient) -> None:
+    _, submission_id, reference = submitted_with_details(app)
+    doctor = auth.login_as("physician")
+    html = client.get(f"/review/submissions/{submission_id}").get_data(as_text=True)
+    panel = html[html.index('aria-labelledby="contact-heading"') :]
+    panel = panel[: panel.index("</section>")]
+    assert '<a href="mailto:jordan.rivers@example.org">jordan.rivers@example.org</a>' in panel
+    assert '<a href="tel:+12125550187">(212) 555-0187</a>' in panel
+    for shown in ("Jordan", "Either", "Morning", "NY (in the service area)", "contact-2026.12-1"):
+        assert shown in panel, shown
+    # The panel follows the actions for a case that is not urgent.
+    assert html.index('id="actions-heading"') < html.index('id="contact-heading"')
+    with new_session(app) as session:
+        (viewed,) = session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "contact.viewed")).all()
+    assert (viewed.actor, viewed.subject_type, viewed.subject_id) == (f"user:{doctor.id}", "submission", submission_id)
+    assert viewed.details == {"reference": reference}
+
+
+def test_an_admin_reads_the_panel_on_their_own_page_audited(app: Flask, auth: Auth, client: FlaskClient) -> None:
+    _, submission_id, reference = submitted_with_details(app)
+    admin = auth.login_as("admin")
+    response = client.get(f"/admin/submissions/{submission_id}/contact")
+    assert response.status_code == 200
+    assert 'href="tel:+12125550187"' in response.get_data(as_text=True)
+    assert client.get("/admin/submissions/999999/contact").status_code == 404
+    with new_session(app) as session:
+        (viewed,) = session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "contact.viewed")).all()
+    assert (viewed.actor, viewed.details) == (f"user:{admin.id}", {"reference": reference})
+
+
+@pytest.mark.parametrize("path", ["/review/submissions/{id}", "/admin/submissions/{id}/contact"])
+def test_staff_are_refused_and_visitors_sent_to_sign_in(app: Flask, auth: Auth, client: FlaskClient, path: str) -> None:
+    _, submission_id, _ = submitted_with_details(app)
+    address = path.format(id=submission_id)
+    login_redirect(client.get(address), address)
+    auth.login_as("staff")
+    refused = client.get(address)
+    assert refused.status_code == 403
+    assert leaks(refused.get_data(as_text=True)) == []
+    with new_session(app) as session:
+        assert session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "contact.viewed")).all() == []
+
+
+def test_a_declined_contact_says_no_details_were_given(app: Flask, auth: Auth, client: FlaskClient) -> None:
+    patient = Patient(app.test_client())
+    patient.answer_all()  # declines
+    patient.submit()
+    (submission,) = rows(app, Submission)
+    auth.login_as("physician")
+    html = client.get(f"/review/submissions/{submission.id}").get_data(as_text=True)
+    assert "No contact details given" in html and "mailto:" not in html.split('id="contact-heading"')[1][:2000]
+
+
+def test_a_safety_case_puts_the_callback_details_first_outside_the_service_area(
+    app: Flask, auth: Auth, client: FlaskClient
+) -> None:
+    app.config["SERVICE_STATES"] = "NJ,CT"
+    _, submission_id, _ = submitted_with_details(app, mood={"phq9_9": "2"})
+    auth.login_as("physician")
+    html = client.get(f"/review/submissions/{submission_id}").get_data(as_text=True)
+    assert "badge-safety" in html
+    first = html.index('id="contact-heading"')
+    assert first < html.index('class="summary"') < html.index('id="actions-heading"')
+    assert "Callback details" in html[first : first + 200]
+    assert "NY (<strong>outside the service area</strong>)" in html
+    assert html.count('id="contact-heading"') == 1
+
+
+def test_details_no_key_decrypts_show_a_notice_not_a_500(app: Flask, auth: Auth, client: FlaskClient) -> None:
+    _, submission_id, _ = submitted_with_details(app)
+    app.config[crypto.KEYS] = (Fernet.generate_key().decode(),)
+    auth.login_as("physician")
+    response = client.get(f"/review/submissions/{submission_id}")
+    assert response.status_code == 200
+    assert "cannot be decrypted with the keys set" in response.get_data(as_text=True)

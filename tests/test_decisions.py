@@ -26,6 +26,7 @@ def submit(patient: Patient, *, no_medicines: bool = False, **overrides: dict[st
         trials = [name for name in DEFAULT_ANSWERS["treatments"] if name.startswith("medications-")]
         assert patient.answer("treatments", drop=trials).status_code == 302
         assert patient.answer("history").status_code == 302
+        assert patient.answer("contact").status_code == 302
     else:
         patient.answer_all(overrides)
     assert patient.submit().headers["Location"] == "/intake/done"

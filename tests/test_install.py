@@ -133,7 +133,7 @@ def test_the_installed_wheel_carries_every_file_migrates_activates_the_default_r
         _, errors = server.communicate(timeout=30)
     status, headers, body = intake
     assert status == 200, errors
-    assert "Step 1 of 11" in body
+    assert "Step 1 of 12" in body
     assert "988" in body
     assert "Secure" in headers["Set-Cookie"]  # screening.wsgi runs in production mode
     assert login[0] == 200

@@ -37,11 +37,17 @@ PHYSICIAN_NOTE_FROM_RULES = "Physician to verify"
 
 def submit(patient: Patient, overrides: dict[str, dict[str, str]] | None = None) -> str:
     """Walk the wizard, send the answers and return the status token the confirmation page shows."""
+    return submit_and_confirm(patient, overrides)[0]
+
+
+def submit_and_confirm(patient: Patient, overrides: dict[str, dict[str, str]] | None = None) -> tuple[str, str]:
+    """Walk the wizard, send the answers; return the status token and the confirmation page (shown only once)."""
     patient.answer_all(overrides)
     assert patient.submit().headers["Location"] == "/intake/done"
-    found = STATUS_LINK.search(patient.get("/intake/done").get_data(as_text=True))
+    done = patient.get("/intake/done").get_data(as_text=True)
+    found = STATUS_LINK.search(done)
     assert found is not None, "no status link on the confirmation page"
-    return found.group(1)
+    return found.group(1), done
 
 
 def only_submission(app: Flask) -> Submission:

@@ -51,7 +51,7 @@ def test_gunicorn_serves_the_intake(tmp_path: Path) -> None:
         server.terminate()
         _, errors = server.communicate(timeout=30)
     assert status == 200, errors
-    assert "Step 1 of 11" in body
+    assert "Step 1 of 12" in body
     assert "988" in body
     assert "Secure" in headers["Set-Cookie"]  # production mode under wsgi.py
     assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]

@@ -44,6 +44,8 @@ KNOWN_ACTIONS = (
     "auth.sign_in_failed",
     "auth.signed_in",
     "auth.signed_out",
+    "contact.purged",
+    "contact.viewed",
     "decision.reevaluated",
     "drafts.purged",
     "review.claimed",
@@ -78,6 +80,7 @@ KNOWN_SUBJECT_TYPES = (
     "rule_draft",
     "ruleset_version",
     "submission",
+    "submission_contact",
     "user",
 )
 #: A spreadsheet runs a cell that starts with one of these as a formula.

@@ -12,6 +12,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask import Blueprint
+from flask import abort
 from flask import current_app
 from flask import flash
 from flask import redirect
@@ -29,7 +30,9 @@ from ..auth.roles import ROLES
 from ..auth.roles import guard_blueprint
 from ..db import get_session
 from ..db import new_session
+from ..review.contact_panel import contact_panel
 from ..models import AuditEvent
+from ..models import Submission
 from ..models import User
 from . import audit_log
 from . import service
@@ -166,3 +169,15 @@ def audit_export() -> Response | tuple[str, int]:
     response = Response(generate(), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="audit-{stamp}.csv"'
     return response
+
+
+@bp.get("/submissions/<int:submission_id>/contact")
+def submission_contact(submission_id: int) -> str:
+    """Show how the clinic may reach the patient of one submission (e.g. when they call in); audited."""
+    db = get_session()
+    submission = db.get(Submission, submission_id) or abort(404)
+    panel = contact_panel(
+        db, current_app.config, submission, viewer=current_user.user, now=clock.now(), remote_addr=request.remote_addr
+    )
+    db.commit()
+    return render_template("admin/contact.html", contact=panel)

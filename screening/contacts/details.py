@@ -14,8 +14,11 @@ from ..errors import Invalid
 
 #: A number written without a country code is read as one of this region's, and must be valid.
 PHONE_REGION = "US"
-METHODS = ("email", "phone", "either")
-TIMES = ("morning", "afternoon", "evening", "any")
+#: How the patient prefers to be reached, and when: the codes stored, with the words every page shows for them.
+METHOD_LABELS = {"email": "By e-mail", "phone": "By phone", "either": "Either"}
+TIME_LABELS = {"morning": "Morning", "afternoon": "Afternoon", "evening": "Evening", "any": "Any time"}
+METHODS = tuple(METHOD_LABELS)
+TIMES = tuple(TIME_LABELS)
 #: The fifty states, the District of Columbia and the inhabited territories, by USPS code.
 _STATE_CODES = (
     "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH OK "
@@ -149,3 +152,10 @@ def served_states(value: object) -> frozenset[str]:
 def in_service_area(state: str | None, served: frozenset[str]) -> bool:
     """Return False only for a given state the clinic does not serve; no state given counts as served."""
     return not served or state is None or state in served
+
+
+def display_phone(e164: str) -> str:
+    """Return a stored E.164 number as a person dials it: "(212) 555-0187" for a US number."""
+    number = phonenumbers.parse(e164, PHONE_REGION)
+    style = phonenumbers.PhoneNumberFormat
+    return phonenumbers.format_number(number, style.NATIONAL if number.country_code == 1 else style.INTERNATIONAL)

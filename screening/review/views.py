@@ -33,6 +33,7 @@ from ..models import User
 from ..active_rules import active_ruleset
 from . import pages
 from . import service
+from .contact_panel import contact_panel
 from .errors import ReviewError
 from .errors import ReviewInvalid
 from .forms import SafetyFollowupForm
@@ -155,9 +156,11 @@ def detail(submission_id: int) -> str:
     """Show everything about one submission and the actions open to this physician; record the view."""
     db = get_session()
     found = service.submission_detail(db, submission_id)
-    service.record_view(db, submission_id, current_user.user, clock.now(), remote_addr=request.remote_addr)
+    viewer, at, remote_addr = current_user.user, clock.now(), request.remote_addr
+    service.record_view(db, submission_id, viewer, at, remote_addr=remote_addr)
+    contact = contact_panel(db, current_app.config, found.submission, viewer=viewer, now=at, remote_addr=remote_addr)
     db.commit()
-    return render_template("review/detail.html", **detail_context(found, current_user.id), now=clock.now())
+    return render_template("review/detail.html", **detail_context(found, current_user.id), contact=contact, now=at)
 
 
 def _act(submission_id: int, action: Action, done: str) -> Response:

@@ -109,6 +109,8 @@ def test_self_harm_answer_shows_crisis_resources_first(page: Page, live_server: 
     following = {"anxiety": "sleep", "sleep": "treatments", "treatments": "history", "history": "contact"}
     for key in ("anxiety", "sleep", "treatments", "history", "contact"):
         fill_step(page, key)
+        # The contact step, too, keeps the crisis reminder.
+        expect(page.get_by_role("complementary", name="Crisis support")).to_contain_text("988")
         press_next(page, following.get(key, "review"))
     send_answers(page)
 

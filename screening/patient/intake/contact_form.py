@@ -15,7 +15,9 @@ from wtforms import StringField
 from wtforms.validators import InputRequired
 from wtforms.validators import ValidationError
 
+from ...contacts.details import METHOD_LABELS
 from ...contacts.details import STATES
+from ...contacts.details import TIME_LABELS
 from ...contacts.details import ContactDetails
 from ...contacts.details import ContactInvalid
 from ...contacts.details import normalized_email
@@ -50,20 +52,11 @@ class ContactForm(Form):
     phone = StringField("Phone number", description="A US number, for example (212) 555-0187.")
     preferred_method = ChoiceField(
         "How would you prefer to be contacted?",
-        choices=[
-            SelectChoice("email", "By e-mail"),
-            SelectChoice("phone", "By phone"),
-            SelectChoice("either", "Either"),
-        ],
+        choices=[SelectChoice(code, label) for code, label in METHOD_LABELS.items()],
     )
     preferred_time = ChoiceField(
         "When is a good time?",
-        choices=[
-            SelectChoice("morning", "Morning"),
-            SelectChoice("afternoon", "Afternoon"),
-            SelectChoice("evening", "Evening"),
-            SelectChoice("any", "Any time"),
-        ],
+        choices=[SelectChoice(code, label) for code, label in TIME_LABELS.items()],
     )
     state = SelectField(
         "Which US state do you live in?",
