@@ -325,7 +325,8 @@ class PatientMessage(Model):
     review_action_id: orm.Mapped[int] = orm.mapped_column(sa.ForeignKey("review_action.id"))
     #: "consult", "decline" or "request_info".
     kind: orm.Mapped[str] = orm.mapped_column(sa.String(16))
-    #: "queued", "sent", "failed" (retried while attempts remain) or "not_sent" (no e-mail given with consent).
+    #: "queued", "sent", "failed" (retried while attempts remain), "not_sent" (no e-mail given with consent) or
+    #: "withdrawn" (the decision was reopened before the message went out).
     status: orm.Mapped[str] = orm.mapped_column(sa.String(16), index=True)
     attempts: orm.Mapped[int] = orm.mapped_column(default=0)
     #: Why the last attempt failed, in a few words: never the address or the text of the message.

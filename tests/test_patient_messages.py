@@ -332,6 +332,25 @@ def test_a_retry_that_goes_through_is_recorded_as_sent(message_app: AppFactory, 
     assert "Retry 1 sent" in page_of(auth, submission)
 
 
+def test_a_decision_reopened_before_its_message_went_out_is_never_sent(
+    message_app: AppFactory, smtp_down: SMTPServer
+) -> None:
+    app = message_app(smtp_down, PATIENT_MESSAGE_RETRIES=2)
+    auth = physician(app)
+    submission = submit_candidate(app)
+    decide(auth, submission, "consult")  # the mail server is down: the invitation waits for its retry
+    assert auth.post(f"/review/submissions/{submission.id}/reopen").status_code == 302
+    smtp_down.start()
+    run_retry(huey_for(app))
+    [message] = rows(app, PatientMessage)
+    assert message.status == "withdrawn"
+    assert smtp_down.messages == []
+    assert [event.action for event in message_events(app)][-1] == "patient_message.withdrawn"
+    page = page_of(auth, submission)
+    assert "Withdrawn: the decision was reopened before the message was sent." in page
+    assert "Invitation to a consultation: withdrawn, the decision was reopened" in page
+
+
 def test_a_refused_recipient_is_described_without_the_address(message_app: AppFactory, smtp: SMTPServer) -> None:
     app = message_app(smtp, PATIENT_MESSAGE_RETRIES=0)
     submission = submit_candidate(app, address="nobody@invalid.example")

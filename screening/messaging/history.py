@@ -16,6 +16,7 @@ from ..models import AuditEvent
 from ..models import PatientMessage
 from . import KIND_LABELS
 
+WITHDRAWN = "Withdrawn: the decision was reopened before the message was sent."
 NOT_SENT = "Not sent: the patient gave no e-mail address with consent to be contacted. Reach them another way."
 PREFIX = "patient_message."
 
@@ -49,6 +50,8 @@ class MessageRow:
             return f"Sent {message.sent_at.strftime('%Y-%m-%d %H:%M UTC')}"
         if message.status == "not_sent":
             return NOT_SENT
+        if message.status == "withdrawn":
+            return WITHDRAWN
         if message.status == "failed":
             return f"Failed after {_attempts(message.attempts)}: {message.last_error}"
         return f"Waiting to be sent ({_attempts(message.attempts)} so far)"
@@ -59,7 +62,7 @@ class MessageEvent:
     """One event of a message to the patient, as a row of the submission's history."""
 
     at: datetime
-    #: "queued", "sent", "failed" or "not_sent".
+    #: "queued", "sent", "failed", "not_sent" or "withdrawn".
     event: str
     label: str
     attempt: int
@@ -73,6 +76,8 @@ class MessageEvent:
             return f"Message to the patient queued: {self.label}"
         if self.event == "not_sent":
             return f"{self.label}: {NOT_SENT}"
+        if self.event == "withdrawn":
+            return f"{self.label}: withdrawn, the decision was reopened before it was sent"
         which = f"Retry {self.attempt - 1}" if self.attempt > 1 else "Attempt 1" if self.attempt else "Queueing"
         if self.event == "sent":
             return f"{self.label}: {which} sent"

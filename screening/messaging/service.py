@@ -110,7 +110,12 @@ def deliver(app: Flask, message_id: int, *, retries_left: int = 0) -> None:
     """Send the message and record the attempt; re-raise a sending error so that it is retried."""
     with new_session(app) as session:
         message = session.get(PatientMessage, message_id, with_for_update=True)  # one sender at a time
-        if message is None or message.status in ("sent", "not_sent"):
+        if message is None or message.status in ("sent", "not_sent", "withdrawn"):
+            return
+        if reopened_since(session, message):
+            message.status = "withdrawn"
+            _audit(session, message, "patient_message.withdrawn", _now())
+            session.commit()
             return
         address = consented_email(session, app.config, message.submission_id)
         if address is None:
@@ -127,6 +132,20 @@ def deliver(app: Flask, message_id: int, *, retries_left: int = 0) -> None:
             raise
         _record_sent(session, message)
         session.commit()
+
+
+def reopened_since(session: orm.Session, message: PatientMessage) -> bool:
+    """Return True when the submission was reopened after the decision ``message`` tells the patient of.
+
+    A physician who reopens a decision takes it back: a message still waiting (for the queue or for a retry)
+    must not tell the patient of it. A new decision sends its own message.
+    """
+    later = sa.select(ReviewAction.id).where(
+        ReviewAction.submission_id == message.submission_id,
+        ReviewAction.id > message.review_action_id,
+        ReviewAction.action == "reopen",
+    )
+    return session.scalar(later.limit(1)) is not None
 
 
 def build_email(
