@@ -431,6 +431,25 @@ def test_a_queued_run_counts_outcomes_and_transitions(stored: Flask, tmp_path: P
     assert (event.subject_id, event.details["candidate"]) == (run_id, run.candidate_version)
 
 
+def test_a_dry_run_reads_each_submissions_stored_context_facts(stored: Flask, tmp_path: Path) -> None:
+    outside = references_of("fibromyalgia_alone")[0]
+    with new_session(stored) as session:
+        submission = session.scalars(sa.select(Submission).where(Submission.reference == outside)).one()
+        submission.context_facts = {"in_service_area": False}
+        session.commit()
+    rules = copy_rules(tmp_path)  # counseling only for patients the clinic can see
+    edit(
+        rules / "fibromyalgia.yaml", "      fibromyalgia_acr2016\n", "      fibromyalgia_acr2016 and in_service_area\n"
+    )
+    run_id = start(stored, read_sources(rules))
+    dry_runs.enqueue_backtest(stored, run_id)
+    report = dry_run_reports.report(fetch(stored, run_id))
+    assert report is not None
+    assert [(change.reference, change.before, change.after) for change in report.changes] == [
+        (outside, "counseling", "not_candidate")
+    ]
+
+
 def test_a_date_range_limits_the_submissions(stored: Flask, tmp_path: Path) -> None:
     first, last = dry_run_store.day_range(START.date() + timedelta(days=3), START.date() + timedelta(days=10))
     run_id = start(stored, read_sources(fibromyalgia_moved(tmp_path)), submitted_from=first, submitted_to=last)

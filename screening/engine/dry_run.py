@@ -38,8 +38,12 @@ from .safety import item9_of
 
 #: A condition remembers at most this many distinct inputs (the memory of one run stays small).
 MEMO_LIMIT = 200_000
-#: One stored submission: (reference, submitted_at, answers, scores).
-StoredRow = tuple[str, datetime, Mapping[str, Any], Mapping[str, Any]]
+#: One stored submission: (reference, submitted_at, answers, scores, context facts such as ``in_service_area``).
+#: A row without the last item (a submission stored before context facts existed) has none.
+StoredRow = (
+    tuple[str, datetime, Mapping[str, Any], Mapping[str, Any], Mapping[str, Any]]
+    | tuple[str, datetime, Mapping[str, Any], Mapping[str, Any]]
+)
 
 
 def outcome_order(candidate: RuleSet, against: RuleSet) -> tuple[str, ...]:
@@ -167,9 +171,9 @@ class Backtest:
         transitions: Counter[tuple[str, str]] = Counter()
         errors_before = errors_after = changed_total = total = 0
         changes: list[Change] = []
-        for reference, submitted_at, answers, scores in rows:
+        for reference, submitted_at, answers, scores, *context in rows:
             total += 1
-            old, new, old_facts, new_facts = self._evaluate(answers, scores)
+            old, new, old_facts, new_facts = self._evaluate(answers, scores, context[0] if context else None)
             before[old.outcome] += 1
             after[new.outcome] += 1
             transitions[(old.outcome, new.outcome)] += 1
@@ -194,11 +198,11 @@ class Backtest:
         )
 
     def _evaluate(
-        self, answers: Mapping[str, Any], scores: Mapping[str, Any]
+        self, answers: Mapping[str, Any], scores: Mapping[str, Any], context: Mapping[str, Any] | None
     ) -> tuple[_Verdict, _Verdict, dict[str, Any], dict[str, Any]]:
         """Return both verdicts of one submission and the facts each was reached with."""
-        old_facts = _facts(answers, scores, self.against)
-        new_facts = old_facts if self.same_tables else _facts(answers, scores, self.candidate)
+        old_facts = _facts(answers, scores, context, self.against)
+        new_facts = old_facts if self.same_tables else _facts(answers, scores, context, self.candidate)
         old_results = self._results(old_facts)
         new_results = old_results if new_facts is old_facts else self._results(new_facts)
         item9 = item9_of(answers)
@@ -219,10 +223,12 @@ def compare(candidate: RuleSet, against: RuleSet, rows: Iterable[StoredRow]) -> 
     return Backtest(candidate, against).compare(rows)
 
 
-def _facts(answers: Mapping[str, Any], scores: Mapping[str, Any], ruleset: RuleSet) -> dict[str, Any] | _Failed:
+def _facts(
+    answers: Mapping[str, Any], scores: Mapping[str, Any], context: Mapping[str, Any] | None, ruleset: RuleSet
+) -> dict[str, Any] | _Failed:
     """Derive the facts of a stored submission, or say how that failed (broken stored data)."""
     try:
-        return derive_facts(answers, scores, ruleset.tables)
+        return derive_facts(answers, scores, ruleset.tables, context)
     except Exception as error:  # noqa: BLE001 - a submission that cannot be evaluated gets the error outcome
         return _Failed(type(error).__name__)
 

@@ -298,7 +298,13 @@ class _ChunkRunner:
     def _query(self, bounds: Bounds) -> sa.Select[tuple[str, datetime, dict[str, object], dict[str, object]]]:
         """Return the query of the submissions with ids from ``bounds[0]`` to ``bounds[1]``."""
         return (
-            sa.select(Submission.reference, Submission.submitted_at, Submission.answers, Submission.scores)
+            sa.select(
+                Submission.reference,
+                Submission.submitted_at,
+                Submission.answers,
+                Submission.scores,
+                Submission.context_facts,
+            )
             .where(Submission.id.between(bounds[0], bounds[1]), *self.range)
             .order_by(Submission.id)
         )
