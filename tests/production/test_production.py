@@ -11,6 +11,7 @@ import csv
 import io
 import re
 from collections.abc import Callable
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode
 
@@ -28,6 +29,8 @@ from tests.browser.wizard import fill_step
 from tests.browser.wizard import path_of
 from tests.browser.wizard import press_next
 from tests.browser.wizard import send_answers
+from tests.patient import CONTACT_DETAILS
+from tests.patient import Answers
 from tests.patient import DEFAULT_ANSWERS
 from tests.patient import STEP_ORDER
 from tests.test_alerts import ANSWERS
@@ -62,12 +65,12 @@ def sign_in(page: Page, deployment: Deployment, role: str, lands_on: str) -> Non
     expect(page).to_have_url(deployment(lands_on))
 
 
-def finish_steps(page: Page, start: str) -> None:
-    """Answer the steps from ``start`` on with the defaults, ending on the review page."""
+def finish_steps(page: Page, start: str, overrides: Mapping[str, Answers] | None = None) -> None:
+    """Answer the steps from ``start`` on with the defaults (or ``overrides``), ending on the review page."""
     order = list(STEP_ORDER)
     for position in range(order.index(start), len(order)):
         following = order[position + 1] if position + 1 < len(order) else "review"
-        fill_step(page, order[position])
+        fill_step(page, order[position], (overrides or {}).get(order[position]))
         press_next(page, following)
 
 
@@ -162,7 +165,7 @@ def test_a_candidate_resumes_on_another_device_and_a_physician_claims_and_decide
     other = browsing.page()
     other.goto(resume_url)
     expect(other).to_have_url(path_of("symptoms"))
-    finish_steps(other, "symptoms")
+    finish_steps(other, "symptoms", {"contact": CONTACT_DETAILS})  # an e-mail, and consent to be contacted
     reference = send_answers(other)
     message = other.locator(".outcome-message")
     expect(message).to_contain_text("A physician will review your answers")
@@ -180,6 +183,25 @@ def test_a_candidate_resumes_on_another_device_and_a_physician_claims_and_decide
     physician.get_by_role("button", name="Record the decision").click()
     expect(physician.get_by_role("status")).to_contain_text("Decision recorded: Invite to a consultation.")
     assert submission(deployment, reference).status == "decided"
+
+    # The invitation reaches the patient: queued by the web host, sent by the work consumer through Redis.
+    address = CONTACT_DETAILS["email"]
+    deployment.stage.wait_until(
+        "the invitation arrives",
+        lambda: any(address in received.rcpt_tos for received in deployment.smtp.messages),
+        deployment.consumer,
+        seconds=30,
+    )
+    [invitation] = [received for received in deployment.smtp.messages if address in received.rcpt_tos]
+    body = body_of(invitation)
+    assert reference in invitation.message["Subject"] and reference in body
+    for word in ANSWERS:
+        assert word.lower() not in (body + invitation.message["Subject"]).lower(), word
+    assert "send_patient_message" in deployment.consumer.log.read_text(), deployment.consumer.tail()
+    physician.reload()
+    expect(physician.get_by_role("region", name="Messages to the patient")).to_contain_text("Sent ")
+    for log in sorted({*deployment.stage.files, *(process.log for process in deployment.stage.processes)}):
+        assert address not in (log.read_text(errors="replace") if log.exists() else ""), f"{log.name} holds the address"
 
     assert_logs_hold_no_token(deployment, TOKEN_LINK.findall(resume_url), "/resume/")
     browsing.assert_hardened()
