@@ -60,12 +60,20 @@ def details(**changes: object) -> ContactDetails:
     return parse_contact(**given)  # type: ignore[arg-type]
 
 
-def a_submission(app: Flask, *, status: str = "open", reference: str = "K7M4-QX9P") -> int:
+def a_submission(
+    app: Flask,
+    *,
+    status: str = "open",
+    reference: str = "K7M4-QX9P",
+    submitted_at: datetime = NOW,
+    needs_action: bool = True,
+) -> int:
     """Store a bare submission and return its id."""
     with new_session(app) as session:
         submission = Submission(
             reference=reference,
-            submitted_at=NOW,
+            submitted_at=submitted_at,
+            needs_action=needs_action,
             form_version="intake-2026.12-1",
             answers={},
             scores={},
@@ -267,6 +275,23 @@ def test_purge_deletes_details_of_submissions_closed_longer_than_the_retention(a
         event = session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "contact.purged"))
     assert left == {recent, still_open}
     assert event is not None and event.details == {"count": 1, "retention_days": 90}
+
+
+def test_purge_deletes_details_of_submissions_that_never_needed_a_physician_after_the_retention(app: Flask) -> None:
+    def no_action(reference: str, days_ago: int, status: str = "open") -> int:
+        at = NOW - timedelta(days=days_ago)
+        return a_submission(app, reference=reference, submitted_at=at, needs_action=False, status=status)
+
+    old, recent = no_action("OLD", 91), no_action("NEW", 89)
+    claimed = no_action("TAKEN", 91, status="claimed")  # a physician is working on it after all: kept
+    waiting = a_submission(app, reference="WAIT", submitted_at=NOW - timedelta(days=91))  # needs a physician: kept
+    with new_session(app) as session:
+        for submission_id in (old, recent, claimed, waiting):
+            contacts.store_contact(session, app.config, session.get(Submission, submission_id), details())
+        session.commit()
+        assert contacts.purge_closed(session, app.config, NOW) == 1
+        session.commit()
+        assert set(session.scalars(sa.select(SubmissionContact.submission_id))) == {recent, claimed, waiting}
 
 
 def test_the_retention_is_a_setting(app: Flask) -> None:

@@ -28,8 +28,10 @@ from .details import ContactDetails
 #: Contact details of a closed submission are deleted this many days after its decision (the default).
 RETENTION_SETTING = "CONTACT_RETENTION_DAYS"
 DEFAULT_RETENTION_DAYS = 90
-#: A submission is closed once a physician decided it (status "decided"); reopening opens it again.
+#: A submission is closed once a physician decided it (status "decided"); reopening opens it again. One whose
+#: outcome needs no physician is closed from the start, while no physician has taken it up.
 CLOSED_STATUS = "decided"
+UNTOUCHED_STATUS = "open"
 
 
 def store_contact(
@@ -139,19 +141,28 @@ def retention_days(config: Mapping[str, Any]) -> int:
 
 
 def purge_closed(session: orm.Session, config: Mapping[str, Any], now: datetime, *, actor: str = "cli") -> int:
-    """Delete the details of submissions decided more than the retention ago; audit the count only."""
+    """Delete the details of submissions closed more than the retention ago; audit the count only.
+
+    Closed: decided that long ago, or sent that long ago with an outcome that needs no physician and nobody
+    working on it. Details of a submission still waiting for a physician are kept, however old.
+    """
     days = retention_days(config)
+    cutoff = now - timedelta(days=days)
     decided_at = (
         sa.select(ReviewAction.submission_id, sa.func.max(ReviewAction.at).label("at"))
         .where(ReviewAction.action == "decide")
         .group_by(ReviewAction.submission_id)
         .subquery()
     )
-    closed = (
+    decided = (
         sa.select(Submission.id)
         .join(decided_at, decided_at.c.submission_id == Submission.id)
-        .where(Submission.status == CLOSED_STATUS, decided_at.c.at <= now - timedelta(days=days))
+        .where(Submission.status == CLOSED_STATUS, decided_at.c.at <= cutoff)
     )
+    needing_nobody = sa.select(Submission.id).where(
+        Submission.needs_action.is_(False), Submission.status == UNTOUCHED_STATUS, Submission.submitted_at <= cutoff
+    )
+    closed = sa.union(decided, needing_nobody)
     result = session.execute(
         sa.delete(SubmissionContact)
         .where(SubmissionContact.submission_id.in_(closed))
