@@ -46,7 +46,7 @@ from .queues import is_immediate
 logger = logging.getLogger(__name__)
 
 SEND_TASK = "screening.alerts.send_alert"
-#: The kinds of alert: the one sent when a safety submission arrives, and the re-alert when nobody claimed it.
+#: The kinds of alert: the one sent when a safety submission arrives, and the re-alert when nobody held it in time.
 SAFETY = "safety"
 ESCALATION = "escalation"
 #: Where the app keeps the minutes after which an unclaimed safety submission is re-alerted.
@@ -256,8 +256,8 @@ def _wording(config: Mapping[str, Any], kind: str) -> tuple[str, str]:
         minutes = int(config[ESCALATION_MINUTES])
         return (
             "Re-alert: safety submission not claimed",
-            f"Re-alert: a safety submission has not been claimed by any physician {minutes} minutes after it was "
-            "sent. The patient's answers show a risk of self-harm: claim it and call the patient now.",
+            f"Re-alert: no physician has held this safety submission for {minutes} minutes since it was sent or "
+            "last released. The patient's answers show a risk of self-harm: claim it and call the patient now.",
         )
     return (
         "Urgent: safety review needed",

@@ -1,8 +1,8 @@
 """Safety follow-up that cannot be forgotten: a safety submission nobody claimed in time re-alerts the on-call list.
 
-Every minute the alert consumer runs ``run_escalation``: each safety submission that is still open,
-that no physician has ever claimed (no review action names it: claiming, deciding and taking over all
-add one) and that was sent more than SAFETY_ESCALATION_MINUTES ago gets one alert of kind ESCALATION,
+Every minute the alert consumer runs ``run_escalation``: each safety submission that is still open (no
+physician holds it: never claimed, or released and left) and that was sent, or last released, more than
+SAFETY_ESCALATION_MINUTES ago gets one alert of kind ESCALATION,
 audited, and sent by the alert queue's own task like any urgent alert, with its retries and recorded
 failures. A partial unique index keeps it to one per submission even when two alert consumers escalate
 the same submission at the same moment.
@@ -87,17 +87,22 @@ def escalate_unclaimed(session: orm.Session, config: Mapping[str, Any], now: dat
     return created
 
 
-def overdue(session: orm.Session, sent_before: datetime) -> list[Submission]:
-    """Return the open safety submissions sent before ``sent_before`` that nobody claimed or escalated yet."""
-    claimed = sa.exists().where(ReviewAction.submission_id == Submission.id)
+def overdue(session: orm.Session, left_before: datetime) -> list[Submission]:
+    """Return the open safety submissions nobody has held since before ``left_before``, not escalated yet.
+
+    Open means no physician holds it: never claimed, or released (or reopened) and left. It is overdue once
+    its sending, or its last review action, is older than ``left_before``.
+    """
+    last_action = (
+        sa.select(sa.func.max(ReviewAction.at)).where(ReviewAction.submission_id == Submission.id).scalar_subquery()
+    )
     escalated = sa.exists().where(Alert.submission_id == Submission.id, Alert.kind == alerts.ESCALATION)
     query = (
         sa.select(Submission)
         .where(
             Submission.status == "open",
             Submission.safety_flag.is_(True),
-            Submission.submitted_at < sent_before,
-            ~claimed,
+            sa.func.coalesce(last_action, Submission.submitted_at) < left_before,
             ~escalated,
         )
         .order_by(Submission.submitted_at, Submission.id)

@@ -92,19 +92,29 @@ def test_the_minutes_are_a_setting(app: Flask, db: orm.Session) -> None:
     assert len(escalate(db, app, NOW + timedelta(minutes=6))) == 1
 
 
-def test_a_claimed_submission_is_not_escalated(app: Flask, db: orm.Session) -> None:
+def test_a_claimed_or_decided_submission_is_not_escalated(app: Flask, db: orm.Session) -> None:
     ada = add_user(db, "ada@clinic.test")
     claimed = add_submission(db, "safety", submitted_at=NOW)
-    released = add_submission(db, "safety", submitted_at=NOW)
     decided = add_submission(db, "safety", submitted_at=NOW)
     db.commit()
     service.claim(db, claimed.id, ada, NOW + timedelta(minutes=10))
-    # A physician who claimed it and let it go knew of it: only a submission nobody ever claimed is re-alerted.
-    service.claim(db, released.id, ada, NOW + timedelta(minutes=10))
-    service.release(db, released.id, ada, NOW + timedelta(minutes=20))
     service.decide(db, decided.id, ada, "safety_followup_done", "Called.", False, NOW, contact_result="reached")
     db.commit()
     assert escalate(db, app, NOW + timedelta(hours=3)) == []
+
+
+def test_a_submission_released_unattended_is_escalated_the_minutes_after_its_release(
+    app: Flask, db: orm.Session
+) -> None:
+    ada = add_user(db, "ada@clinic.test")
+    released = add_submission(db, "safety", submitted_at=NOW)
+    db.commit()
+    service.claim(db, released.id, ada, NOW + timedelta(minutes=10))
+    service.release(db, released.id, ada, NOW + timedelta(minutes=20))  # let go: nobody holds it now
+    db.commit()
+    assert escalate(db, app, NOW + timedelta(minutes=49)) == []  # 29 minutes after the release
+    [alert] = escalate(db, app, NOW + timedelta(minutes=51))
+    assert alert.submission_id == released.id
 
 
 def test_a_submission_without_a_safety_flag_is_not_escalated(app: Flask, db: orm.Session) -> None:
@@ -174,7 +184,7 @@ def test_the_re_alert_goes_to_the_on_call_list_with_no_answers(
     assert received.message["Subject"] == f"Re-alert: safety submission not claimed ({submission.reference})"
     body = body_of(received)
     link = f"https://screening.clinic.example/review/submissions/{submission.id}"
-    assert f"not been claimed by any physician {MINUTES} minutes after it was sent" in body
+    assert f"no physician has held this safety submission for {MINUTES} minutes since it was sent or last released" in body
     assert submission.reference in body and link in body
     whole = received.message.as_string()
     for answer in ANSWERS:
