@@ -184,7 +184,9 @@ def test_the_re_alert_goes_to_the_on_call_list_with_no_answers(
     assert received.message["Subject"] == f"Re-alert: safety submission not claimed ({submission.reference})"
     body = body_of(received)
     link = f"https://screening.clinic.example/review/submissions/{submission.id}"
-    assert f"no physician has held this safety submission for {MINUTES} minutes since it was sent or last released" in body
+    assert (
+        f"no physician has held this safety submission for {MINUTES} minutes since it was sent or last released" in body
+    )
     assert submission.reference in body and link in body
     whole = received.message.as_string()
     for answer in ANSWERS:
