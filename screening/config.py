@@ -17,6 +17,7 @@ from flask import Flask
 
 from . import clinic
 from .contacts import crypto as contact_crypto
+from .instance_files import kept_secret
 from .contacts import details as contact_details
 
 #: The value a SECRET_KEY has until a deployment sets one; never valid in production.
@@ -278,15 +279,4 @@ def secret_key_problem(key: str) -> str | None:
 
 def _development_secret(instance: Path) -> str:
     """Return the development secret stored in ``instance``, creating it on first run."""
-    path = instance / SECRET_KEY_FILE
-    if path.exists():
-        return path.read_text().strip()
-    instance.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_hex(32)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process created it first: use theirs
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secret)
-    return secret
+    return kept_secret(instance / SECRET_KEY_FILE, lambda: secrets.token_hex(32))

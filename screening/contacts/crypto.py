@@ -9,7 +9,6 @@ In development (and tests) without the setting, a key is generated once into ``i
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Mapping
 from collections.abc import MutableMapping
 from pathlib import Path
@@ -20,6 +19,7 @@ from cryptography.fernet import InvalidToken
 from cryptography.fernet import MultiFernet
 
 from ..errors import ScreeningError
+from ..instance_files import kept_secret
 
 #: The setting, by config key (``SCREENING_CONTACT_KEYS`` in the environment).
 KEYS = "CONTACT_KEYS"
@@ -69,18 +69,7 @@ def ensure_keys(config: MutableMapping[str, Any], instance: Path, *, production:
 
 def _development_key(instance: Path) -> str:
     """Return the development key stored in ``instance``, creating it (mode 0600) on first use."""
-    path = instance / KEY_FILE
-    if path.exists():
-        return path.read_text().strip()
-    instance.mkdir(parents=True, exist_ok=True)
-    key = Fernet.generate_key().decode()
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first: use theirs
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key)
-    return key
+    return kept_secret(instance / KEY_FILE, lambda: Fernet.generate_key().decode())
 
 
 def _keys(config: Mapping[str, Any]) -> tuple[str, ...]:
