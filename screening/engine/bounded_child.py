@@ -173,7 +173,9 @@ def watched(ruleset: RuleSet) -> RuleSet:
         line, column = document.position(("rules", rule.index, "when")) if document else (1, 1)
         where = Where(rule.file, line, column, rule.id)
         condition = rule.condition
-        watching = _WatchedCondition(condition.text, condition.rule, condition.symbols, where, where.packed())
+        watching = _WatchedCondition(
+            condition.text, condition.rule, condition.symbols, condition.native, where, where.packed()
+        )
         rules.append(dataclasses.replace(rule, condition=watching))
     return dataclasses.replace(ruleset, rules=tuple(rules))
 

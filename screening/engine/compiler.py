@@ -22,6 +22,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
+from dataclasses import field
 from functools import lru_cache
 from typing import Any
 
@@ -32,6 +33,8 @@ from rule_engine import errors
 
 from .facts import FACT_TYPES
 from .facts import FACTS
+from .native import NativeFunction
+from .native import native_function
 
 _TYPE_NAMES = {fact.name: fact.type_name for fact in FACTS}
 _STRING = r"\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'"
@@ -114,14 +117,26 @@ class ConditionError(Exception):
 
 @dataclass(frozen=True)
 class Condition:
-    """A compiled condition and the facts it reads."""
+    """A compiled condition and the facts it reads.
+
+    ``native`` is the same condition as a plain Python function (``engine.native``), where the translation
+    covers it: it answers for well-typed facts, and rule-engine answers whatever it raises for.
+    """
 
     text: str
     rule: rule_engine.Rule
     symbols: tuple[str, ...]
+    native: NativeFunction | None = field(default=None, compare=False, repr=False)
 
     def matches(self, facts: dict[str, Any]) -> bool:
         """Return True when the condition holds for ``facts``."""
+        if self.native is not None:
+            try:
+                return self.native(facts)
+            except MemoryError:
+                raise
+            except Exception:  # noqa: BLE001, S110 - rule-engine decides (and names the error) below
+                pass
         return bool(self.rule.matches(facts))
 
 
@@ -153,7 +168,7 @@ def compile_condition(text: str) -> Condition:
     _require_boolean(text, rule)
     _require_bounded(text, rule.statement.expression)
     _require_cheap(rule.statement.expression)
-    return Condition(text, rule, tuple(symbols))
+    return Condition(text, rule, tuple(symbols), native_function(rule.statement.expression))
 
 
 def _tokens(text: str) -> list[Any]:
