@@ -16,10 +16,15 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from screening.engine import evaluation
 from screening.engine import native
+from screening.engine.bounded_child import watched
 from screening.engine.cases import all_cases
+from screening.engine.compiler import Condition
 from screening.engine.compiler import ConditionError
 from screening.engine.compiler import compile_condition
+from screening.engine.evaluation import RuleFailed
+from screening.engine.evaluation import fire
 from screening.engine.evaluation import screen_answers
 from screening.engine.facts import CODES
 from screening.engine.facts import FACTS
@@ -215,3 +220,59 @@ def test_numbers_compare_as_rule_engine_decimals() -> None:
     assert native._constant(decimal.Decimal("10.0")) == 10 and type(native._constant(decimal.Decimal("10"))) is int
     _agree("pain_average == 0.1", {"pain_average": 0.1})
     _agree("pain_average < 0.3", {"pain_average": 0.30000000000000004})
+
+
+def _rule_engine_fire(ruleset: RuleSet, facts: dict[str, Any]) -> tuple[list[str], str | None]:
+    """Return the rules rule-engine fires for ``facts`` and the first one that raised, as ``fire`` reports them."""
+    fired, failure = [], None
+    for rule in ruleset.rules:
+        try:
+            if rule.condition.rule.matches(facts):
+                fired.append(rule.id)
+        except Exception as error:  # noqa: BLE001 - reported as fire reports it
+            failure = failure or str(RuleFailed(rule, error))
+    return fired, failure
+
+
+def _fire(ruleset: RuleSet, facts: dict[str, Any]) -> tuple[list[str], str | None]:
+    fired, failure = fire(ruleset, facts)
+    return [rule.id for rule in fired], str(failure) if failure else None
+
+
+_MIXED = load_ruleset(
+    {
+        **read_sources(RULES),
+        "extra.yaml": "rules:\n"
+        "  - {id: extra-arithmetic, description: x, when: 'age + phq9 > 80', notes: [{audience: physician, text: a}]}\n"
+        "  - {id: extra-comprehension, description: x, when: '[c for c in diagnoses if c == \"bipolar\"].length > 0', outcome: counseling}\n",
+    }
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(facts=_FACTS, drop=st.sets(st.sampled_from([fact.name for fact in FACTS]), max_size=2))
+def test_a_rule_set_fires_as_rule_engine_does(facts: dict[str, Any], drop: set[str]) -> None:
+    facts = {name: value for name, value in facts.items() if name not in drop}
+    for ruleset in (_RULESET, _MIXED):
+        assert _fire(ruleset, facts) == _rule_engine_fire(ruleset, facts)
+
+
+def test_a_rule_set_fires_derived_facts_as_rule_engine_does() -> None:
+    for document in answers_documents(300, seed=2711):
+        facts = derive_facts(document, score_answers(document).as_dict(), _RULESET.tables)
+        for ruleset in (_RULESET, _MIXED):
+            assert _fire(ruleset, facts) == _rule_engine_fire(ruleset, facts)
+
+
+def test_a_rule_set_is_decided_by_one_function(monkeypatch: pytest.MonkeyPatch) -> None:
+    facts = _baseline_facts()
+    expected = _fire(_RULESET, facts)
+    monkeypatch.setattr(Condition, "matches", lambda self, thing: pytest.fail("a condition was asked on its own"))
+    assert _fire(_RULESET, facts) == expected
+
+
+def test_watched_conditions_are_evaluated_one_by_one_so_a_slow_one_is_named() -> None:
+    watched_ruleset = watched(_RULESET)
+    assert evaluation._prepared(watched_ruleset.rules).decide is None
+    assert evaluation._prepared(_RULESET.rules).decide is not None
+    assert _fire(watched_ruleset, _baseline_facts()) == _fire(_RULESET, _baseline_facts())

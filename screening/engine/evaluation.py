@@ -19,10 +19,13 @@ import rule_engine
 
 from ..answers import parse_answers
 from ..instruments.scoring import score_answers
+from .compiler import Condition
 from .facts import derive_facts
 from .facts import trial_assessments
 from .model import Rule
 from .model import RuleSet
+from .native import BatchFunction
+from .native import batch_function
 from .safety import SAFETY_NOTES
 from .safety import SAFETY_OUTCOME
 from .safety import SAFETY_PRIORITY
@@ -101,17 +104,64 @@ def evaluate(ruleset: RuleSet, facts: dict[str, Any]) -> Evaluation:
         raise failure
     proposed = [rule.outcome for rule in fired if rule.outcome is not None]
     outcome = max(proposed, key=ruleset.rank) if proposed else ruleset.default_outcome
+    notes = _prepared(ruleset.rules).notes
     return Evaluation(
         outcome=outcome,
         priority=ruleset.outcomes[outcome].priority,
         fired=tuple(_fired(rule, facts) for rule in fired),
-        notes=tuple(Note(rule.id, note.audience, note.text) for rule in fired for note in rule.notes),
+        notes=tuple(note for rule in fired for note in notes[rule.id]),
         ruleset_version=ruleset.version,
     )
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """What evaluating a rule set needs beyond its rules, made once per rule set (and process).
+
+    ``decide`` is every condition as one plain Python function (``native.batch_function``); it is None
+    where conditions record their rule while evaluated (``bounded_child.watched``), so that a condition
+    stopped by the evaluation budget is still named.
+    """
+
+    rules: tuple[Rule, ...]
+    decide: BatchFunction | None
+    notes: dict[str, tuple[Note, ...]]
+
+
+_PREPARED_MAX = 16
+_prepared_cache: dict[int, _Prepared] = {}
+
+
+def _prepared(rules: tuple[Rule, ...]) -> _Prepared:
+    """Return the prepared form of ``rules``, kept by the identity of the tuple (held, so the id stays its own)."""
+    found = _prepared_cache.get(id(rules))
+    if found is not None and found.rules is rules:
+        return found
+    plain = all(type(rule.condition) is Condition for rule in rules)
+    conditions = [(rule.condition.rule.statement.expression, rule.condition.matches) for rule in rules]
+    prepared = _Prepared(
+        rules,
+        batch_function(conditions) if plain else None,
+        {rule.id: tuple(Note(rule.id, note.audience, note.text) for note in rule.notes) for rule in rules},
+    )
+    if len(_prepared_cache) >= _PREPARED_MAX:
+        _prepared_cache.pop(next(iter(_prepared_cache)))
+    _prepared_cache[id(rules)] = prepared
+    return prepared
+
+
 def fire(ruleset: RuleSet, facts: dict[str, Any]) -> tuple[list[Rule], RuleFailed | None]:
     """Return the rules whose condition holds, in rule order, and the first rule that raised (if any)."""
+    decide = _prepared(ruleset.rules).decide
+    if decide is not None:
+        try:
+            results = decide(facts)
+        except MemoryError:
+            raise
+        except Exception:  # noqa: BLE001, S110 - each rule is evaluated on its own below, naming what raised
+            pass
+        else:
+            return [rule for rule, result in zip(ruleset.rules, results, strict=True) if result], None
     fired: list[Rule] = []
     failure: RuleFailed | None = None
     for rule in ruleset.rules:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import decimal
 from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 
 from rule_engine import DataType
@@ -36,6 +37,8 @@ from rule_engine import ast
 from .facts import FACT_TYPES
 
 NativeFunction = Callable[[dict[str, Any]], bool]
+#: All conditions of a rule set at once: each one's result, in order.
+BatchFunction = Callable[[dict[str, Any]], list[bool]]
 
 _BOOL = DataType.BOOLEAN
 _NUMBER = DataType.FLOAT
@@ -44,6 +47,7 @@ _CODES = DataType.ARRAY(DataType.STRING)
 _SCALARS = (_BOOL, _NUMBER, _TEXT)
 _ORDER = {"lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 _EQUALITY = {"eq": "==", "ne": "!="}
+_TEXT_ONLY = {str}
 
 
 class Unsupported(Exception):
@@ -67,7 +71,7 @@ def _number(value: Any) -> Any:
 def _codes(value: Any) -> Any:
     """Return a list-of-text fact, checked to hold text only."""
     kind = type(value)
-    if (kind is list or kind is tuple) and all(type(item) is str for item in value):
+    if (kind is list or kind is tuple) and (not value or set(map(type, value)) == _TEXT_ONLY):
         return value
     raise _Fallback()
 
@@ -163,19 +167,22 @@ class _Emitter:
     def _contains(self, node: Any) -> tuple[str, Any]:
         """Return ``member in container`` for text in text, or a scalar in an array of scalars."""
         (container, container_type), (member, member_type) = self.emit(node.container), self.emit(node.member)
-        if member_type not in _SCALARS:
-            raise Unsupported("in")
-        if container_type == _TEXT:
-            if member_type != _TEXT:
-                raise Unsupported("in")
-        elif not DataType.is_type(container_type, DataType.ARRAY) or container_type.value_type not in (
-            *_SCALARS,
-            DataType.UNDEFINED,
-        ):
-            raise Unsupported("in")
-        elif container_type.value_type == DataType.UNDEFINED and type(node.container) is not ast.ArrayExpression:
+        if not _containable(node.container, container_type, member_type):
             raise Unsupported("in")
         return f"({member} in {container})", _BOOL
+
+
+def _containable(container: Any, container_type: Any, member_type: Any) -> bool:
+    """Return True when ``in`` means the same in Python: text in text, a scalar in an array of scalar literals."""
+    if member_type not in _SCALARS:
+        return False
+    if container_type == _TEXT:
+        return bool(member_type == _TEXT)
+    if not DataType.is_type(container_type, DataType.ARRAY):
+        return False
+    if container_type.value_type == DataType.UNDEFINED:
+        return type(container) is ast.ArrayExpression  # an empty literal, or one of mixed types
+    return container_type.value_type in _SCALARS
 
 
 def native_function(expression: Any) -> NativeFunction | None:
@@ -188,9 +195,33 @@ def native_function(expression: Any) -> NativeFunction | None:
         body, _ = emitter.emit(expression)
     except Unsupported:
         return None
-    lines = ["def condition(facts):", *(f"    {load}" for load in emitter.loads), f"    return bool({body})"]
+    function: NativeFunction = _define(emitter, f"bool({body})")
+    return function
+
+
+def batch_function(conditions: Sequence[tuple[Any, Callable[[dict[str, Any]], bool]]]) -> BatchFunction:
+    """Return one function deciding every condition (its expression tree and its own ``matches``), in order.
+
+    Each fact is loaded and checked once for all of them; a condition the translation does not cover is
+    decided by its ``matches``. The function raises where any condition would need rule-engine's answer:
+    the caller then decides each condition on its own, so that a condition that raises is named as before.
+    """
+    emitter = _Emitter()
+    results = []
+    for expression, matches in conditions:
+        try:
+            body, _ = emitter.emit(expression)
+            results.append(f"bool({body})")
+        except Unsupported:
+            results.append(f"{emitter.constant(matches)}(facts)")
+    batch: BatchFunction = _define(emitter, f"[{', '.join(results)}]")
+    return batch
+
+
+def _define(emitter: _Emitter, result: str) -> Any:
+    """Return the function that loads the emitter's facts and returns ``result``."""
+    lines = ["def condition(facts):", *(f"    {load}" for load in emitter.loads), f"    return {result}"]
     namespace: dict[str, Any] = {"__builtins__": {"bool": bool, "type": type, "int": int, "str": str, "len": len}}
     namespace.update(emitter.constants)
     exec(compile("\n".join(lines), "<rule condition>", "exec"), namespace)  # noqa: S102 - our own tokens only
-    function: NativeFunction = namespace["condition"]
-    return function
+    return namespace["condition"]
