@@ -1,7 +1,8 @@
 """Time of a dry run (backtest) of a rule change against many stored submissions.
 
-Run by hand: ``.venv/bin/python bench/backtest.py [COUNT] [--rounds N] [--processes P]`` (default:
-100000 submissions, 3 rounds, BACKTEST_PROCESSES unset, i.e. one worker process per CPU). It seeds
+Run by hand: ``.venv/bin/python bench/backtest.py [COUNT] [--rounds N] [--processes P] [--keep DIR]``
+(default: 100000 submissions, 3 rounds, BACKTEST_PROCESSES unset; ``--keep`` seeds once into DIR and
+reuses it, so that settings and versions are compared on the same submissions). It seeds
 COUNT fake submissions, decided by the shipped rules, into a fresh SQLite database in a temporary
 folder, then times ``run_backtest`` of a candidate that is the shipped rules with the fibromyalgia-alone
 outcome changed from counseling to not_candidate, against the active (shipped) version, once per round.
@@ -19,11 +20,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask
 
 from screening import create_app
 from screening import migrate
 from screening.db import new_session
+from screening.models import Submission
 from screening.review.seed import seed_submissions
 from screening.active_rules import require_ruleset
 from screening.active_rules import store
@@ -37,7 +40,7 @@ RULES = Path(__file__).resolve().parent.parent / "rules"
 FIBROMYALGIA = "fibromyalgia.yaml"
 
 
-def make_app(folder: Path, processes: int | None) -> Flask:
+def make_app(folder: Path, processes: int | None, options: argparse.Namespace) -> Flask:
     """Return an app on a migrated SQLite database in ``folder``."""
     url = f"sqlite:///{folder / 'bench.sqlite3'}"
     migrate.upgrade(url)
@@ -48,7 +51,17 @@ def make_app(folder: Path, processes: int | None) -> Flask:
     }
     if processes is not None:
         config["BACKTEST_PROCESSES"] = processes
+    if options.parallel_from is not None:
+        config["BACKTEST_PARALLEL_FROM"] = options.parallel_from
+    if options.evaluation_ms is not None:
+        config["RULES_EVALUATION_MS"] = options.evaluation_ms
     return create_app(config)
+
+
+def stored_count(app: Flask) -> int:
+    """Return how many submissions the database holds."""
+    with new_session(app) as session:
+        return int(session.scalar(sa.select(sa.func.count()).select_from(Submission)) or 0)
 
 
 def candidate_sources() -> Sources:
@@ -93,12 +106,22 @@ def main() -> None:
     parser.add_argument("count", nargs="?", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--processes", type=int, default=None, help="BACKTEST_PROCESSES (default: CPUs)")
+    parser.add_argument("--parallel-from", type=int, default=None, help="BACKTEST_PARALLEL_FROM")
+    parser.add_argument("--evaluation-ms", type=int, default=None, help="RULES_EVALUATION_MS (a loaded machine)")
+    parser.add_argument("--keep", type=Path, default=None, help="a folder to keep the seeded database in, and reuse")
     options = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        app = make_app(Path(folder), options.processes)
-        print(f"seeding {options.count} submissions ...", flush=True)
-        print(f"seeded in {seed(app, options.count):.1f} s", flush=True)
-        print(f"worker processes: {dry_runs.backtest_processes(app)}", flush=True)
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = options.keep or Path(temporary)
+        folder.mkdir(parents=True, exist_ok=True)
+        app = make_app(folder, options.processes, options)
+        if stored_count(app) != options.count:
+            if stored_count(app):
+                raise SystemExit(f"{folder} holds another number of submissions")
+            print(f"seeding {options.count} submissions ...", flush=True)
+            print(f"seeded in {seed(app, options.count):.1f} s", flush=True)
+        chosen = getattr(dry_runs, "worker_processes", None)  # absent from versions before it was measured
+        processes = chosen(app, options.count) if chosen else dry_runs.backtest_processes(app)
+        print(f"worker processes: {processes}", flush=True)
         sources = candidate_sources()
         times = []
         found = None

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.context import BaseContext
+from types import CodeType
 from types import FrameType
 from typing import Any
 from typing import TypeVar
@@ -34,6 +35,8 @@ from .budget import Budget
 from .budget import Where
 from .compiler import Condition
 from .model import RuleSet
+from .native import BatchFunction
+from .native import condition_at
 from .sourcemap import parse
 
 log = logging.getLogger(__name__)
@@ -127,6 +130,17 @@ class Watch:
             signal.setitimer(signal.ITIMER_PROF, 0)
             self.records.deadlines[self.slot] = 0.0
 
+    def locate(self, frame: FrameType | None) -> None:
+        """Record the condition a batch function (``label_batch``) was deciding in ``frame`` or a caller of it."""
+        while frame is not None:
+            found = _batches.get(frame.f_code)
+            if found is not None:
+                index = condition_at(found[0], frame.f_lineno)
+                if index is not None and index < len(found[1]) and found[1][index] is not None:
+                    self.current = found[1][index]
+                return
+            frame = frame.f_back
+
     def each(self, items: Iterable[Item]) -> Iterator[Item]:
         """Yield ``items``, timing what the caller does with each one as one evaluation."""
         for item in items:
@@ -135,6 +149,20 @@ class Watch:
 
 
 _watch = Watch()
+#: Batch functions (``native.batch_function``) by their code, with the rule of each condition they decide.
+_BATCHES_MAX = 64
+_batches: dict[CodeType, tuple[BatchFunction, tuple[Where | None, ...]]] = {}
+
+
+def label_batch(function: BatchFunction, wheres: Iterable[Where | None]) -> None:
+    """Name the rule of each condition ``function`` decides, so that a time limit reached in it names the rule.
+
+    A batch function records nothing while it runs (that would cost what it saves): the timer's handler
+    finds the line being executed and so the condition (``Watch.locate``).
+    """
+    _batches[function.__code__] = (function, tuple(wheres))
+    while len(_batches) > _BATCHES_MAX:
+        _batches.pop(next(iter(_batches)))
 
 
 def watch() -> Watch:
@@ -144,6 +172,7 @@ def watch() -> Watch:
 
 def _on_timer(signum: int, frame: FrameType | None) -> None:
     """Stop the evaluation under way: its time is up."""
+    _watch.locate(frame)
     raise _OverTime()
 
 

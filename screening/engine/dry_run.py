@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any
 from typing import Callable
 
+from . import bounded_child
 from . import dry_run_comparison
 from .compiler import Condition
 from .dry_run_comparison import Change
@@ -32,6 +33,8 @@ from .dry_run_comparison import RuleRef
 from .facts import derive_facts
 from .model import Rule
 from .model import RuleSet
+from .native import BatchFunction
+from .native import batch_function
 from .safety import SAFETY_OUTCOME
 from .safety import at_risk
 from .safety import item9_of
@@ -73,39 +76,83 @@ def _frozen(value: Any) -> Any:
 
 
 class _ConditionTable:
-    """Every distinct condition of both rule sets, evaluated once per set of facts, remembered by input."""
+    """Every distinct condition of both rule sets, decided together for one set of facts.
+
+    All of them are decided by one plain Python function (``native.batch_function``) where it answers;
+    otherwise (it raises: a fact of another type, a condition that raises) each one on its own, its result
+    remembered by the values of the facts it reads (a condition is a pure function of those values).
+    """
 
     def __init__(self, conditions: Iterable[Condition]) -> None:
         self.texts: list[str] = []
+        self._conditions: list[Condition] = []
         self._entries: list[tuple[Callable[[dict[str, Any]], Any], tuple[str, ...], dict[Any, bool] | None]] = []
         self.index: dict[str, int] = {}
+        self._batch: BatchFunction | None = None
         for condition in conditions:
             if condition.text in self.index:
                 continue
             self.index[condition.text] = len(self.texts)
             self.texts.append(condition.text)
+            self._conditions.append(condition)
             # "$" names rule-engine builtins such as $now: the result may not depend on the facts alone.
             memo: dict[Any, bool] | None = None if "$" in condition.text else {}
             self._entries.append((condition.matches, condition.symbols, memo))
 
     def evaluate(self, facts: dict[str, Any]) -> list[bool | _Failed]:
         """Return, for each condition in order, whether it holds for ``facts`` (or how it failed)."""
-        results: list[bool | _Failed] = []
-        for matches, symbols, memo in self._entries:
-            try:
-                if memo is None:
-                    results.append(bool(matches(facts)))
-                    continue
-                key = tuple([_frozen(facts[name]) for name in symbols])
-                found = memo.get(key)
-                if found is None:
-                    found = bool(matches(facts))
-                    if len(memo) < MEMO_LIMIT:
-                        memo[key] = found
-                results.append(found)
-            except Exception as error:  # noqa: BLE001 - a failing condition gives the error outcome
-                results.append(_Failed(type(error).__name__))
-        return results
+        if self._batch is None:
+            self._batch = self._compile()
+        try:
+            return self._batch(facts)  # type: ignore[return-value]
+        except Exception:  # noqa: BLE001 - each condition on its own says which one failed, and how
+            return self._one_by_one(facts)
+
+    def _compile(self) -> BatchFunction:
+        """Return the batch function of the conditions, each rule-engine one remembering its results."""
+        conditions = self._conditions
+        batch = batch_function([(c.rule.statement.expression, self._remembered(i)) for i, c in enumerate(conditions)])
+        bounded_child.label_batch(batch, [getattr(condition, "where", None) for condition in conditions])
+        return batch
+
+    def _remembered(self, position: int) -> Callable[[dict[str, Any]], bool]:
+        """Return condition ``position`` deciding by its remembered results; raise as it does."""
+
+        def decide(facts: dict[str, Any]) -> bool:
+            result = self._decide(position, facts)
+            if isinstance(result, _Failed):
+                raise _Raised()
+            return result
+
+        return decide
+
+    def _one_by_one(self, facts: dict[str, Any]) -> list[bool | _Failed]:
+        """Return each condition's result, deciding them one by one (a list that may hold failures)."""
+        return _OneByOne(self._decide(position, facts) for position in range(len(self._entries)))
+
+    def _decide(self, position: int, facts: dict[str, Any]) -> bool | _Failed:
+        """Return whether condition ``position`` holds for ``facts`` (or how it failed), remembered by input."""
+        matches, symbols, memo = self._entries[position]
+        try:
+            if memo is None:
+                return bool(matches(facts))
+            key = tuple([_frozen(facts[name]) for name in symbols])
+            found = memo.get(key)
+            if found is None:
+                found = bool(matches(facts))
+                if len(memo) < MEMO_LIMIT:
+                    memo[key] = found
+            return found
+        except Exception as error:  # noqa: BLE001 - a failing condition gives the error outcome
+            return _Failed(type(error).__name__)
+
+
+class _OneByOne(list[bool | _Failed]):
+    """Results decided one by one: some may be failures."""
+
+
+class _Raised(Exception):
+    """A condition decided on its own raised: the batch leaves every condition to ``_one_by_one``."""
 
 
 @dataclass(frozen=True)
@@ -128,7 +175,9 @@ class _Side:
         """Return the outcome as ``engine.evaluate`` decides it: safety first, else the highest-ranked one wins."""
         fired: list[Rule] = []
         failure = results.kind if isinstance(results, _Failed) else None
-        if not isinstance(results, _Failed):
+        if type(results) is list:  # decided together: every result is True or False
+            fired = [rule for rule, position in self.rules if results[position]]
+        elif not isinstance(results, _Failed):
             for rule, position in self.rules:
                 result = results[position]
                 if isinstance(result, _Failed):

@@ -205,22 +205,33 @@ def batch_function(conditions: Sequence[tuple[Any, Callable[[dict[str, Any]], bo
     Each fact is loaded and checked once for all of them; a condition the translation does not cover is
     decided by its ``matches``. The function raises where any condition would need rule-engine's answer:
     the caller then decides each condition on its own, so that a condition that raises is named as before.
+    Condition ``i`` is decided on line ``first_line + i`` of the function's code (``condition_at``).
     """
     emitter = _Emitter()
     results = []
-    for expression, matches in conditions:
+    for index, (expression, matches) in enumerate(conditions):
         try:
             body, _ = emitter.emit(expression)
-            results.append(f"bool({body})")
+            results.append(f"_r{index} = bool({body})")
         except Unsupported:
-            results.append(f"{emitter.constant(matches)}(facts)")
-    batch: BatchFunction = _define(emitter, f"[{', '.join(results)}]")
-    return batch
+            results.append(f"_r{index} = {emitter.constant(matches)}(facts)")
+    names = ", ".join(f"_r{index}" for index in range(len(results)))
+    batch = _define(emitter, f"[{names}]", results)
+    batch.first_line = 2 + len(emitter.loads)  # the "def" line is 1
+    function: BatchFunction = batch
+    return function
 
 
-def _define(emitter: _Emitter, result: str) -> Any:
-    """Return the function that loads the emitter's facts and returns ``result``."""
-    lines = ["def condition(facts):", *(f"    {load}" for load in emitter.loads), f"    return {result}"]
+def condition_at(function: BatchFunction, line: int) -> int | None:
+    """Return the index of the condition a batch function decides on ``line`` of its code, if any."""
+    first = getattr(function, "first_line", None)
+    return line - first if first is not None and line >= first else None
+
+
+def _define(emitter: _Emitter, result: str, steps: Sequence[str] = ()) -> Any:
+    """Return the function that loads the emitter's facts, takes ``steps`` (one line each) and returns ``result``."""
+    body = [*emitter.loads, *steps, f"return {result}"]
+    lines = ["def condition(facts):", *(f"    {line}" for line in body)]
     namespace: dict[str, Any] = {"__builtins__": {"bool": bool, "type": type, "int": int, "str": str, "len": len}}
     namespace.update(emitter.constants)
     exec(compile("\n".join(lines), "<rule condition>", "exec"), namespace)  # noqa: S102 - our own tokens only
