@@ -8,6 +8,7 @@ conditions. "Decide" includes raising: where rule-engine raises, ``Condition.mat
 from __future__ import annotations
 
 import decimal
+import sys
 from typing import Any
 
 import pytest
@@ -18,7 +19,10 @@ from hypothesis import strategies as st
 
 from screening.engine import evaluation
 from screening.engine import native
+from screening.engine.bounded_child import Watch
+from screening.engine.bounded_child import label_batch
 from screening.engine.bounded_child import watched
+from screening.engine.budget import Where
 from screening.engine.cases import all_cases
 from screening.engine.compiler import Condition
 from screening.engine.compiler import ConditionError
@@ -276,3 +280,19 @@ def test_watched_conditions_are_evaluated_one_by_one_so_a_slow_one_is_named() ->
     assert evaluation._prepared(watched_ruleset.rules).decide is None
     assert evaluation._prepared(_RULESET.rules).decide is not None
     assert _fire(watched_ruleset, _baseline_facts()) == _fire(_RULESET, _baseline_facts())
+
+
+def test_a_time_limit_reached_inside_a_batch_names_the_condition_it_was_deciding() -> None:
+    watch = Watch()
+
+    def slow(facts: dict[str, Any]) -> bool:
+        watch.locate(sys._getframe(0))  # what the timer's handler does with the frame it interrupted
+        return True
+
+    native_one = compile_condition("age >= 65").rule.statement.expression
+    rule_engine_one = compile_condition("age + 1 > 65").rule.statement.expression
+    batch = native.batch_function([(native_one, lambda facts: False), (rule_engine_one, slow), (native_one, bool)])
+    wheres = [Where("flags.yaml", line, 11, f"rule-{line}") for line in (6, 12, 18)]
+    label_batch(batch, wheres)
+    assert batch({"age": 70}) == [True, True, True]
+    assert watch.current == wheres[1]

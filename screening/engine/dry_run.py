@@ -7,10 +7,11 @@ per outcome before and after, every (before, after) transition, and the submissi
 would change, with the rules and facts that explain it. Answers and notes are never copied into a
 comparison.
 
-Evaluating is the expensive part, so it is done once where the two rule sets agree: facts are
-derived once when both use the same clinical tables, every distinct condition text is evaluated
-once per submission, and a condition's result is remembered by the values of the facts it reads
-(a condition is a pure function of those values).
+Evaluating is done once where the two rule sets agree: facts are derived once when both use the
+same clinical tables, and every distinct condition text is evaluated once per submission, all of
+them by one plain Python function (``native.batch_function``). A condition rule-engine decides (the
+translation does not cover it) has its result remembered by the values of the facts it reads (a
+condition is a pure function of those values); remembering costs more than deciding a translated one.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ the shipped rules and the common edits use: fact names, number, text and boolean
 literals, ``and``/``or``/``not``, ``==``/``!=``, ``<``/``<=``/``>``/``>=``, ``in``, ``.length`` and
 ``.is_empty``. For any other node (arithmetic, comprehensions, indexing, ``null``, ...), or operand types that
 rule-engine compares differently from Python (arrays compared as wholes), ``native_function`` returns None and
-the condition is evaluated by rule-engine as before.
+the condition is evaluated by rule-engine as before. ``batch_function`` makes one function of all the
+conditions of a rule set (``evaluation``) or of a dry run (``dry_run``), each fact loaded and checked once.
 
 The function agrees with rule-engine by construction of its domain: every fact it reads is loaded once, at
 the start, and checked to hold exactly the Python type its vocabulary entry promises (a number is an ``int``,
