@@ -64,8 +64,12 @@ log = logging.getLogger(__name__)
 RUN_TASK = "screening.tuning.dry_runs.run"
 #: Submissions evaluated per chunk; progress is committed after each (BACKTEST_CHUNK_SIZE overrides).
 CHUNK_SIZE = 2000
-#: Worker processes start only for at least this many submissions (BACKTEST_PARALLEL_FROM overrides):
-#: starting them takes longer than evaluating a smaller run in this process.
+#: Several worker processes start only for at least this many submissions (BACKTEST_PARALLEL_FROM overrides);
+#: below it one bounded worker evaluates the run. Measured with ``bench/backtest.py --keep`` on the 2-core box
+#: (December 2026, conditions compiled to Python): 100,000 submissions took 7.0-8.9 s with two workers and
+#: 9.2-9.7 s with one, so a second worker saves about a fifth there; its fixed cost (a process from the
+#: forkserver that loads both rule sets, plus its memory) is not repaid on small runs, where starting and
+#: checking take most of the time. Reading and decoding the stored answers is now most of a worker's time.
 PARALLEL_FROM = 20_000
 MAX_ERROR_LINES = 50
 MAX_ERROR_LENGTH = 4000
