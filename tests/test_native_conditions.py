@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import decimal
 import sys
+import types
 from typing import Any
 
 import pytest
@@ -95,6 +96,19 @@ def test_an_ill_typed_fact_is_decided_by_rule_engine() -> None:
         condition.matches({"medical_history": ["glaucoma", None]})
     with pytest.raises(type(raised.value)):
         condition.rule.matches({"medical_history": ["glaucoma", None]})
+
+
+class _Items:
+    """Not a mapping, though it has items: rule-engine resolves no fact in it."""
+
+    def __getitem__(self, name: str) -> Any:
+        return 70
+
+
+def test_facts_that_are_not_a_dict_are_decided_by_rule_engine() -> None:
+    _agree("age >= 65", types.MappingProxyType({"age": 70}))  # type: ignore[arg-type]
+    _agree("age >= 65", _Items())  # type: ignore[arg-type]
+    assert _decide(compile_condition("age >= 65").matches, _Items())[0] == "raised"  # type: ignore[arg-type]
 
 
 def _baseline_facts() -> dict[str, Any]:
@@ -193,14 +207,16 @@ def _comparison() -> st.SearchStrategy[str]:
     )
 
 
-_CONDITION_TEXT = st.recursive(
-    _comparison(),
-    lambda inner: st.one_of(
-        st.tuples(inner, st.sampled_from(["and", "or"]), inner).map(lambda parts: f"({' '.join(parts)})"),
-        inner.map(lambda text: f"not ({text})"),
-    ),
-    max_leaves=6,
-)
+def _conditions(depth: int) -> st.SearchStrategy[str]:
+    """Return condition texts: comparisons joined by and/or and negated, at most ``depth`` levels deep."""
+    if depth == 0:
+        return _comparison()
+    inner = _conditions(depth - 1)
+    joined = st.tuples(inner, st.sampled_from(["and", "or"]), inner).map(lambda parts: f"({' '.join(parts)})")
+    return st.one_of(inner, joined, inner.map(lambda text: f"not ({text})"))
+
+
+_CONDITION_TEXT = _conditions(3)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -10,8 +10,9 @@ rule-engine compares differently from Python (arrays compared as wholes), ``nati
 the condition is evaluated by rule-engine as before. ``batch_function`` makes one function of all the
 conditions of a rule set (``evaluation``) or of a dry run (``dry_run``), each fact loaded and checked once.
 
-The function agrees with rule-engine by construction of its domain: every fact it reads is loaded once, at
-the start, and checked to hold exactly the Python type its vocabulary entry promises (a number is an ``int``,
+The function agrees with rule-engine by construction of its domain: the facts are a ``dict``, and every fact
+it reads is loaded once, at the start, and checked to hold exactly the Python type its vocabulary entry
+promises (a number is an ``int``,
 a ``float`` or a ``Decimal``, never a ``bool``; a list of text is a list of ``str``). A number is kept as an
 ``int`` (exact, as rule-engine's ``Decimal`` of it) or turned into ``Decimal(repr(value))`` as rule-engine
 does, so ordering and equality are those of rule-engine's values. A missing fact, a value of another type or
@@ -218,7 +219,7 @@ def batch_function(conditions: Sequence[tuple[Any, Callable[[dict[str, Any]], bo
             results.append(f"_r{index} = {emitter.constant(matches)}(facts)")
     names = ", ".join(f"_r{index}" for index in range(len(results)))
     batch = _define(emitter, f"[{names}]", results)
-    batch.first_line = 2 + len(emitter.loads)  # the "def" line is 1
+    batch.first_line = 3 + len(emitter.loads)  # the "def" line is 1, the check of ``facts`` 2
     function: BatchFunction = batch
     return function
 
@@ -231,9 +232,11 @@ def condition_at(function: BatchFunction, line: int) -> int | None:
 
 def _define(emitter: _Emitter, result: str, steps: Sequence[str] = ()) -> Any:
     """Return the function that loads the emitter's facts, takes ``steps`` (one line each) and returns ``result``."""
-    body = [*emitter.loads, *steps, f"return {result}"]
+    body = ["if type(facts) is not dict: _fallback()", *emitter.loads, *steps, f"return {result}"]
     lines = ["def condition(facts):", *(f"    {line}" for line in body)]
-    namespace: dict[str, Any] = {"__builtins__": {"bool": bool, "type": type, "int": int, "str": str, "len": len}}
+    namespace: dict[str, Any] = {
+        "__builtins__": {"bool": bool, "dict": dict, "type": type, "int": int, "str": str, "len": len}
+    }
     namespace.update(emitter.constants)
     exec(compile("\n".join(lines), "<rule condition>", "exec"), namespace)  # noqa: S102 - our own tokens only
     return namespace["condition"]
