@@ -30,6 +30,7 @@ from screening.models import RuleDraft
 from screening.models import Submission
 from screening.models import User
 from screening.active_rules import store
+from screening.engine import budget
 from screening.tuning import drafts
 from screening.tuning import dry_run_store
 from screening.tuning import dry_runs
@@ -156,6 +157,9 @@ def main() -> None:
         folder = options.database or Path(temporary)
         folder.mkdir(parents=True, exist_ok=True)
         app = make_app(folder, None)
+        # A busy machine must not fail the runs the pages show: what is timed here is the pages.
+        app.config[budget.EVALUATION_MS_SETTING] = 10_000
+        app.config[budget.DRY_RUN_SECONDS_SETTING] = 3_600
         missing = options.count - stored_count(app)
         if missing > 0:
             print(f"seeding {missing} submissions ...", flush=True)
