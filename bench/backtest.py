@@ -81,7 +81,8 @@ def time_backtest(app: Flask, sources: Sources) -> tuple[float, dry_run_reports.
     started = time.perf_counter()
     finished = dry_runs.run_backtest(app, run_id)
     seconds = time.perf_counter() - started
-    found = dry_run_reports.report(finished)
+    with new_session(app) as session:
+        found = dry_run_reports.report(session, finished)
     if found is None:
         raise SystemExit(f"the dry run failed: {finished.error}")
     return seconds, found

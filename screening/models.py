@@ -226,8 +226,8 @@ class BacktestRun(Model):
     """A dry run: a candidate rule set evaluated against stored submissions, compared with another version.
 
     The candidate's files are copied in, so later edits of the draft do not change a finished run.
-    ``result`` holds counts, transitions and the changed submissions (references, rules and facts:
-    never answers or free text).
+    ``result`` holds counts and transitions; ``BacktestChange`` the changed submissions (references,
+    rules and facts: never answers or free text).
     """
 
     __tablename__ = "backtest_run"
@@ -249,8 +249,21 @@ class BacktestRun(Model):
     #: When ``processed`` last moved: a run that stops moving was interrupted.
     progress_at: orm.Mapped[datetime | None]
     finished_at: orm.Mapped[datetime | None]
+    #: The counts and transitions (``Comparison.as_dict`` without its changes, with ``changes_kept``).
     result: orm.Mapped[dict[str, Any] | None]
     error: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+
+
+class BacktestChange(Model):
+    """One changed submission of a finished dry run, in the run's order: a page reads only its own."""
+
+    __tablename__ = "backtest_change"
+
+    run_id: orm.Mapped[int] = orm.mapped_column(sa.ForeignKey("backtest_run.id"), primary_key=True)
+    #: 0 for the first change of the run.
+    position: orm.Mapped[int] = orm.mapped_column(primary_key=True, autoincrement=False)
+    #: ``Change.as_dict``: the reference, outcomes, rules and facts (never answers or free text).
+    change: orm.Mapped[dict[str, Any]]
 
 
 class RulesLoadFailure(Model):

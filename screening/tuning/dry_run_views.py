@@ -100,6 +100,7 @@ def _running(session: orm.Session, now: datetime) -> BacktestRun | None:
     """Return a queued or running dry run that is still moving, if any."""
     going = session.scalars(
         sa.select(BacktestRun)
+        .options(*dry_run_store.LIGHT)
         .where(BacktestRun.status.in_((dry_run_store.QUEUED, dry_run_store.RUNNING)))
         .order_by(BacktestRun.id.desc())
     ).all()
@@ -110,19 +111,19 @@ def _running(session: orm.Session, now: datetime) -> BacktestRun | None:
 def dry_run(run_id: int) -> str:
     """Show a dry run: its progress while it runs, then the comparison."""
     session = get_session()
-    run = dry_run_store.get_run(session, run_id)
+    run = dry_run_store.get_run(session, run_id, light=True)
     page = _page_number()
     facts_shown = current_user.has_role(*dry_run_store.FACT_ROLES)
-    result = dry_run_reports.report(run, with_facts=facts_shown)
-    changes = result.changes[(page - 1) * CHANGES_PER_PAGE : page * CHANGES_PER_PAGE] if result else ()
-    pages = max(1, -(-len(result.changes) // CHANGES_PER_PAGE)) if result else 1
+    shown = slice((page - 1) * CHANGES_PER_PAGE, page * CHANGES_PER_PAGE)
+    result = dry_run_reports.report(session, run, with_facts=facts_shown, changes=shown)
+    pages = max(1, -(-result.changes_kept // CHANGES_PER_PAGE)) if result else 1
     if result is not None and page > pages:
         raise TuningNotFound(f"This dry run has {pages} page(s) of changed submissions, not {page}.")
     return render_template(
         "tuning/dry_run.html",
         run=run,
         report=result,
-        changes=changes,
+        changes=result.changes if result else (),
         page=page,
         pages=pages,
         first_change=(page - 1) * CHANGES_PER_PAGE + 1,
@@ -152,7 +153,7 @@ def _outcome_titles() -> dict[str, str]:
 @bp.get(f"/dry-runs/<{ID}:run_id>/progress")
 def dry_run_progress(run_id: int) -> Response:
     """Return a run's progress as JSON, for the page to poll."""
-    run = dry_run_store.get_run(get_session(), run_id)
+    run = dry_run_store.get_run(get_session(), run_id, light=True)
     return jsonify(
         status=run.status,
         processed=run.processed,
@@ -167,7 +168,7 @@ def dry_run_progress(run_id: int) -> Response:
 def resume_dry_run(run_id: int) -> Response:
     """Hand an interrupted run to the task queue again; it starts over from its stored files."""
     session = get_session()
-    run = dry_run_store.get_run(session, run_id)
+    run = dry_run_store.get_run(session, run_id, light=True)
     if not dry_run_store.is_stalled(run, datetime.now(UTC)):
         flash("This dry run is not interrupted, so it was left as it is.", "warning")
     else:
