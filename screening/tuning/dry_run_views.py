@@ -30,6 +30,7 @@ from ..auth.accounts import current_user
 from ..auth.roles import require_roles
 from ..db import get_session
 from ..models import BacktestRun
+from ..models import RuleDraft
 from ..models import RuleSetVersion
 from ..active_rules import active_ruleset
 from . import dry_run_reports
@@ -48,6 +49,9 @@ from .views import bp
 #: Changed submissions listed per page.
 CHANGES_PER_PAGE = 100
 MAX_PAGE = 10_000
+#: What a result page shows of the version compared with and of the draft: not their files.
+_NAMED_VERSION = orm.load_only(RuleSetVersion.id, RuleSetVersion.version)
+_NAMED_DRAFT = orm.load_only(RuleDraft.id, RuleDraft.title)
 
 
 @bp.post(f"/drafts/<{ID}:draft_id>/dry-runs")
@@ -127,8 +131,8 @@ def dry_run(run_id: int) -> str:
         page=page,
         pages=pages,
         first_change=(page - 1) * CHANGES_PER_PAGE + 1,
-        against=session.get(RuleSetVersion, run.against_version_id),
-        draft=drafts.get_draft(session, run.draft_id) if run.draft_id else None,
+        against=session.get(RuleSetVersion, run.against_version_id, options=(_NAMED_VERSION,)),
+        draft=drafts.get_draft(session, run.draft_id, options=(_NAMED_DRAFT,)) if run.draft_id else None,
         stalled=dry_run_store.is_stalled(run, datetime.now(UTC)),
         percent=dry_run_reports.percent_done(run),
         titles=_outcome_titles(),
