@@ -55,8 +55,7 @@ def stored_rows(session: orm.Session) -> dict[str, list[Any]]:
         for s in session.scalars(sa.select(Submission).order_by(Submission.id))
     ]
     decisions = [
-        [reference[d.submission_id], d.created_at]
-        for d in session.scalars(sa.select(Decision).order_by(Decision.id))
+        [reference[d.submission_id], d.created_at] for d in session.scalars(sa.select(Decision).order_by(Decision.id))
     ]
     alerts = [
         [reference[a.submission_id], a.created_at, a.kind, a.status, a.attempts, a.sent_at, a.last_error]
