@@ -46,9 +46,9 @@ MAX_DEPTH = 200
 CLAIMED_SHARE = 0.1
 
 
-def make_app(folder: Path) -> Flask:
-    """Return an app on a migrated SQLite database in ``folder``."""
-    url = f"sqlite:///{folder / 'bench.sqlite3'}"
+def make_app(folder: Path, url: str | None = None) -> Flask:
+    """Return an app on the migrated database ``url`` (default: a SQLite file in ``folder``)."""
+    url = url or f"sqlite:///{folder / 'bench.sqlite3'}"
     migrate.upgrade(url)
     return create_app(
         {"SECRET_KEY": "bench-secret", "DATABASE_URL": url, "HUEY_URL": f"sqlite:///{folder / 'huey.sqlite3'}"}
