@@ -45,6 +45,8 @@ import queue_latency
 import screen_throughput
 from screening.active_rules.registry import checked_ruleset
 from screening.db import engine_for
+from screening.engine import budget
+from screening.engine.model import RuleSet
 from screening.engine.loader import read_sources
 from screening.fake import answers_documents
 
@@ -61,6 +63,8 @@ SEED = 20261202
 #: Requests timed per page, and documents screened per round.
 REQUESTS = 30
 DOCUMENTS = 3000
+#: Seconds the rule files' tests may take before the bench screens with them (the app's default is 20).
+CHECK_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -272,10 +276,16 @@ def dry_run(bench: Bench) -> Figure:
     )
 
 
+def shipped_ruleset() -> RuleSet:
+    """Return the shipped rules, checked; a busy machine gets more time to run their tests, which are not measured."""
+    budget.configure(replace(budget.configured(), check_seconds=CHECK_SECONDS))
+    return checked_ruleset(read_sources(backtest.RULES))
+
+
 @figure("screening", database=False)
 def screening_throughput(bench: Bench) -> Figure:
     """Documents per second through the rule files against the hand-written policy (bench/screen_throughput.py)."""
-    ruleset = checked_ruleset(read_sources(backtest.RULES))
+    ruleset = shipped_ruleset()
     documents = answers_documents(bench.documents)
     rules = screen_throughput.throughput(screen_throughput.with_rules, documents, ruleset)
     plain = screen_throughput.throughput(screen_throughput.hand_written, documents, ruleset)
@@ -285,7 +295,7 @@ def screening_throughput(bench: Bench) -> Figure:
 @figure("ten_times_rules", database=False)
 def ten_times_rules(bench: Bench) -> Figure:
     """Throughput with every rule ten times against the shipped rules."""
-    ruleset = checked_ruleset(read_sources(backtest.RULES))
+    ruleset = shipped_ruleset()
     tenfold = replace(ruleset, rules=ruleset.rules * 10)
     documents = answers_documents(bench.documents)
     single = screen_throughput.throughput(screen_throughput.with_rules, documents, ruleset)
