@@ -127,9 +127,15 @@ def _seed_chunk(
         apply_to_submission(submission, decision)
         submissions.append(submission)
         decisions.append({key: getattr(decision, key) for key in _DECISION_COLUMNS})
-    insert = sa.insert(_SUBMISSIONS).returning(_SUBMISSIONS.c.id, sort_by_parameter_order=True)
     rows = [{key: getattr(submission, key) for key in _SUBMISSION_COLUMNS} for submission in submissions]
-    ids = connection.execute(insert, rows).scalars().all()
+    connection.execute(sa.insert(_SUBMISSIONS), rows)  # one executemany: RETURNING would go row by row
+    references = [submission.reference for submission in submissions]
+    id_of = dict(
+        connection.execute(
+            sa.select(_SUBMISSIONS.c.reference, _SUBMISSIONS.c.id).where(_SUBMISSIONS.c.reference.in_(references))
+        ).all()
+    )
+    ids = [id_of[reference] for reference in references]
     for submission_id, decision_row in zip(ids, decisions, strict=True):
         decision_row["submission_id"] = submission_id
     connection.execute(sa.insert(_DECISIONS), decisions)
