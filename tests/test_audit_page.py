@@ -315,12 +315,12 @@ ODD_EVENTS: list[dict[str, Any]] = [
 ODD_EXPECTED = (
     "id,at,actor,action,subject_type,subject_id,remote_addr,details\r\n"
     "{4},2020-03-03T12:00:01+00:00,\"'\rreturn\",'\tindented,submission,2147483647,,{{}}\r\n"
-    "{3},2020-03-03T12:00:00+00:00,'+cli,'=SUM(A1),'@user,0,'-1,\"{{\"\"=\"\": \"\"=1\"\"}}\"\r\n"
-    "{2},2020-03-02T13:00:00+00:00,\"crlf\r\nactor\",\"line\nbreak\",ç-type,'-3,,"
-    "\"{{\"\"tab\"\": \"\"a\\tb\"\", \"\"text\"\": \"\"Zo\\u00eb \\u2602 \\ud83d\\ude42\"\"}}\"\r\n"
-    "{1},2020-03-02T12:00:00.123456+00:00,user:1,\"say \"\"hi\"\", then go\",user,,2001:db8::1,"
-    "\"{{\"\"a\"\": \"\"quote \\\"\" and, comma\"\", \"\"n\"\": -4, \"\"none\"\": null, \"\"ok\"\": true, "
-    "\"\"z\"\": \"\"last\"\"}}\"\r\n"
+    '{3},2020-03-03T12:00:00+00:00,\'+cli,\'=SUM(A1),\'@user,0,\'-1,"{{""="": ""=1""}}"\r\n'
+    '{2},2020-03-02T13:00:00+00:00,"crlf\r\nactor","line\nbreak",ç-type,\'-3,,'
+    '"{{""tab"": ""a\\tb"", ""text"": ""Zo\\u00eb \\u2602 \\ud83d\\ude42""}}"\r\n'
+    '{1},2020-03-02T12:00:00.123456+00:00,user:1,"say ""hi"", then go",user,,2001:db8::1,'
+    '"{{""a"": ""quote \\"" and, comma"", ""n"": -4, ""none"": null, ""ok"": true, '
+    '""z"": ""last""}}"\r\n'
     "{0},2020-03-02T12:00:00+00:00,patient,submission.created,submission,7,203.0.113.5,{{}}\r\n"
 )
 
