@@ -35,6 +35,7 @@ from screening.db import engine_for
 from screening.db import new_session
 from screening.models import Submission
 from screening.models import User
+from screening.review import service
 from screening.review.seed import seed_submissions
 from screening.active_rules import require_ruleset
 
@@ -125,6 +126,17 @@ def timings(client: FlaskClient, url: str, requests: int) -> list[float]:
     return spent
 
 
+def count_timings(app: Flask, requests: int) -> list[float]:
+    """Return the milliseconds each of ``requests`` readings of both lists' outcome counts took."""
+    spent = []
+    with new_session(app) as session:
+        for _ in range(requests + 1):
+            started = time.perf_counter()
+            service.outcome_counts(session, needs_action=True), service.outcome_counts(session, needs_action=False)
+            spent.append((time.perf_counter() - started) * 1000)
+    return spent[1:]
+
+
 def describe(label: str, spent: list[float]) -> str:
     """Return one line: the median and 95th percentile of ``spent``."""
     p95 = statistics.quantiles(spent, n=20)[-1]
@@ -153,6 +165,7 @@ def run(count: int, decided_share: float, requests: int, keep: Path | None = Non
         print(describe("GET /review/ (first page)", timings(client, "/review/", requests)))
         print(describe(f"deep page (page {depth}, following cursors)", timings(client, deep_url, requests)))
         print(describe("filtered page (outcome and status)", timings(client, FILTERED, requests)))
+        print(describe("the two outcome counts alone", count_timings(app, requests)))
         engine_for(app).dispose()
 
 
