@@ -37,9 +37,9 @@ RULES = Path(__file__).resolve().parent.parent / "rules"
 FIBROMYALGIA = "fibromyalgia.yaml"
 
 
-def make_app(folder: Path, processes: int | None) -> Flask:
-    """Return an app on a migrated SQLite database in ``folder``."""
-    url = f"sqlite:///{folder / 'bench.sqlite3'}"
+def make_app(folder: Path, processes: int | None, url: str | None = None) -> Flask:
+    """Return an app on the migrated database ``url`` (default: a SQLite file in ``folder``)."""
+    url = url or f"sqlite:///{folder / 'bench.sqlite3'}"
     migrate.upgrade(url)
     config: dict[str, Any] = {
         "SECRET_KEY": "bench-secret",

@@ -61,12 +61,27 @@ class Submission(Model):
     context_facts: orm.Mapped[dict[str, Any]] = orm.mapped_column(default=dict)
 
     #: Each status is one ordered range of the queue index, so a page of open work is an index seek however
-    #: many submissions are decided; the second index does the same for the outcome filter and the counts.
+    #: many submissions are decided; the second index does the same for the outcome filter.
     __table_args__ = (
         sa.Index("ix_submission_queue", "status", "needs_action", "priority", "submitted_at", "id"),
         sa.Index("ix_submission_queue_outcome", "status", "needs_action", "outcome", "priority", "submitted_at", "id"),
     )
     __mapper_args__ = {"version_id_col": row_version}
+
+
+class QueueCount(Model):
+    """How many open or claimed submissions each (list, outcome) has: what the queue page shows.
+
+    Kept in step by database triggers on ``submission`` (migration 0010), in the transaction of the
+    change, whatever code makes it; so the page reads a handful of rows instead of counting the queue.
+    A submission without an outcome counts under "".
+    """
+
+    __tablename__ = "queue_count"
+
+    needs_action: orm.Mapped[bool] = orm.mapped_column(primary_key=True)
+    outcome: orm.Mapped[str] = orm.mapped_column(sa.String(32), primary_key=True)
+    total: orm.Mapped[int]
 
 
 class SubmissionContact(Model):
