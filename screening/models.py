@@ -72,7 +72,7 @@ class Submission(Model):
 class QueueCount(Model):
     """How many open or claimed submissions each (list, outcome) has: what the queue page shows.
 
-    Kept in step by database triggers on ``submission`` (migration 0010), in the transaction of the
+    Kept in step by database triggers on ``submission`` (migration 0009), in the transaction of the
     change, whatever code makes it; so the page reads a handful of rows instead of counting the queue.
     A submission without an outcome counts under "".
     """

@@ -1,4 +1,4 @@
-"""Migration 0011: a stored dry run's changes move to their own rows, read as before, and move back down."""
+"""Migration 0010: a stored dry run's changes move to their own rows, read as before, and move back down."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ RUN = (
 
 
 def old_result() -> dict[str, object]:
-    """Return a result as runs stored it before 0011: counts and every change in one document."""
+    """Return a result as runs stored it before 0010: counts and every change in one document."""
     changes = tuple(
         Change(
             reference=f"ABC-{index}",
@@ -61,14 +61,14 @@ def old_result() -> dict[str, object]:
 def test_stored_changes_move_to_their_rows_and_read_as_before(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
     config = migrate.alembic_config(url)
-    command.upgrade(config, "0010")
+    command.upgrade(config, "0009")
     engine = make_engine(url)
     before = old_result()
     with engine.begin() as connection:
         connection.execute(sa.text(VERSION))
         connection.execute(sa.text(RUN), {"id": 1, "status": "done", "result": json.dumps(before)})
         connection.execute(sa.text(RUN), {"id": 2, "status": "failed", "result": None})
-    command.upgrade(config, "0011")
+    command.upgrade(config, "0010")
     with engine.connect() as connection:
         result = json.loads(connection.execute(sa.text("SELECT result FROM backtest_run WHERE id = 1")).scalar_one())
         rows = connection.execute(sa.text("SELECT run_id, position FROM backtest_change ORDER BY position")).all()
@@ -82,7 +82,7 @@ def test_stored_changes_move_to_their_rows_and_read_as_before(tmp_path: Path) ->
     expected = dry_run_reports.Report.of(Comparison.from_dict(before))
     assert found == expected and found.truncation_note == "Showing the first 3 of 4 changed submissions."
     assert page is not None and page.changes == expected.changes[2:] and page.changes_kept == 3
-    command.downgrade(config, "0010")
+    command.downgrade(config, "0009")
     with engine.connect() as connection:
         restored = connection.execute(sa.text("SELECT result FROM backtest_run ORDER BY id")).scalars().all()
         assert "backtest_change" not in sa.inspect(connection).get_table_names()

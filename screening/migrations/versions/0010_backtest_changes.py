@@ -1,7 +1,7 @@
 """backtest changes: a dry run's changed submissions stored one row each, apart from its counts
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-02 17:30:00.000000
 
 The stored runs are moved over: the changes leave ``backtest_run.result`` (which keeps the counts and
@@ -15,8 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011"
-down_revision: str | None = "0010"
+revision: str = "0010"
+down_revision: str | None = "0009"
 branch_labels: str | None = None
 depends_on: str | None = None
 

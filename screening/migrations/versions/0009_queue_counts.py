@@ -8,7 +8,7 @@ re-evaluation, seeding, a bulk UPDATE), and a rollback takes the change back wit
 releasing and taking over leave a submission open, so they touch no count. A submission without an
 outcome counts under "". The counts start from the submissions stored at upgrade.
 
-Revision ID: 0010
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-02 17:45:00.000000
 """
@@ -18,7 +18,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010"
+revision: str = "0009"
 down_revision: str | None = "0008"
 branch_labels: str | None = None
 depends_on: str | None = None
