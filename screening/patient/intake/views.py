@@ -226,8 +226,10 @@ def _save_and_continue(step: steps.Step) -> Response | tuple[str, int]:
 
 
 def _store(step: steps.Step, pairs: steps.Pairs, draft: Draft | None, answers: dict[str, Any] | None) -> Draft | None:
-    """Keep the answers (``answers``: the step's part of the document, None when not valid): in the session
-    before the age step, in the draft from then on."""
+    """Keep the answers: in the session before the age step, in the draft from then on.
+
+    ``answers`` is the step's part of the answers document, None when the pairs are not valid.
+    """
     if draft is not None and step.key == contact_step.KEY:
         service.save_contact(draft, current_app.config, pairs, now=now(), ttl_days=_ttl())
         get_session().commit()
