@@ -210,7 +210,7 @@ def measure(run: Callable[[], object], repeat: int) -> tuple[float, float]:
         run()
         cpus.append((time.process_time() - cpu) * 1000)
         walls.append((time.perf_counter() - wall) * 1000)
-    return statistics.median(walls), statistics.mean(cpus)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def parts(folder: Path) -> dict[str, Callable[[], object]]:
