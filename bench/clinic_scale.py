@@ -41,6 +41,7 @@ from wtforms import StringField
 from wtforms import validators
 
 import backtest
+import intake_cost
 import queue_latency
 import screen_throughput
 from screening.active_rules.registry import checked_ruleset
@@ -290,6 +291,46 @@ def screening_throughput(bench: Bench) -> Figure:
     rules = screen_throughput.throughput(screen_throughput.with_rules, documents, ruleset)
     plain = screen_throughput.throughput(screen_throughput.hand_written, documents, ruleset)
     return Figure("screening (documents/s)", rules, "doc/s", plain, "hand-written policy", ">= 0.7x")
+
+
+def wizard_cpu_ms(bench: Bench, part: str) -> tuple[float, float]:
+    """Return the median wall and CPU milliseconds of one part of the wizard (bench/intake_cost.py)."""
+    app = intake_cost.wizard_app(bench.folder, bench.url(f"wizard_{part.replace(' ', '_')}"))
+    try:
+        repeat = max(3, bench.requests // 10) if part == "whole intake" else bench.requests
+        return intake_cost.measure(intake_cost.wizard_parts(app)[part], repeat)
+    finally:
+        engine_for(app).dispose()
+
+
+def bare_post_cpu_ms(bench: Bench) -> float:
+    """Return the median CPU milliseconds of the bare endpoint's POST."""
+    client = bare_app(bench.url("bare_cpu")).test_client()
+    data = {"email": "someone@example.org", "age": "42", "note": "a short note"}
+    return intake_cost.measure(lambda: client.post("/", data=data), bench.requests)[1]
+
+
+@figure("wizard_post")
+def wizard_post(bench: Bench) -> Figure:
+    """A wizard step POST (the mood step, into a draft of every step) against the bare POST, wall time."""
+    wall, _ = wizard_cpu_ms(bench, "step POST")
+    return Figure(
+        "a wizard step POST", wall, "ms", bench.bare_post_ms(), "the bare POST", "throughput >= 0.6x: <= 1.67x"
+    )
+
+
+@figure("wizard_get")
+def wizard_get(bench: Bench) -> Figure:
+    """A wizard step GET (36 radio inputs), CPU time, against the bare POST's CPU time."""
+    _, cpu = wizard_cpu_ms(bench, "step GET")
+    return Figure("a wizard step GET, CPU", cpu, "ms", bare_post_cpu_ms(bench), "the bare POST's CPU", "<= 3 ms CPU")
+
+
+@figure("whole_intake")
+def whole_intake(bench: Bench) -> Figure:
+    """A whole intake as a browser does it (every page, every step, submit, confirmation), CPU time."""
+    _, cpu = wizard_cpu_ms(bench, "whole intake")
+    return Figure("a whole intake, CPU", cpu, "ms", bare_post_cpu_ms(bench), "the bare POST's CPU", "<= 25x")
 
 
 @figure("ten_times_rules", database=False)

@@ -24,6 +24,9 @@ class Draft(Model):
     expires_at: orm.Mapped[datetime] = orm.mapped_column(index=True)
     #: Per step key: the [name, value] pairs the patient last posted on that step.
     steps: orm.Mapped[dict[str, Any]] = orm.mapped_column(default=dict)
+    #: The part of the answers document of every step whose pairs are valid, and the form version they were
+    #: validated under: ``{"form_version": ..., "steps": {key: answers}}`` (``intake.steps.kept_answers``).
+    answers: orm.Mapped[dict[str, Any] | None]
     #: Set the first time PHQ-9 item 9 was answered above 0; never cleared.
     safety_flagged_at: orm.Mapped[datetime | None]
     #: The contact step's posted pairs, encrypted (``contacts.crypto``): never in ``steps`` in clear text.
