@@ -40,9 +40,11 @@ RULES = Path(__file__).resolve().parent.parent / "rules"
 FIBROMYALGIA = "fibromyalgia.yaml"
 
 
-def make_app(folder: Path, processes: int | None, options: argparse.Namespace) -> Flask:
-    """Return an app on a migrated SQLite database in ``folder``."""
-    url = f"sqlite:///{folder / 'bench.sqlite3'}"
+def make_app(
+    folder: Path, processes: int | None, url: str | None = None, options: argparse.Namespace | None = None
+) -> Flask:
+    """Return an app on the migrated database ``url`` (default: a SQLite file in ``folder``)."""
+    url = url or f"sqlite:///{folder / 'bench.sqlite3'}"
     migrate.upgrade(url)
     config: dict[str, Any] = {
         "SECRET_KEY": "bench-secret",
@@ -51,9 +53,9 @@ def make_app(folder: Path, processes: int | None, options: argparse.Namespace) -
     }
     if processes is not None:
         config["BACKTEST_PROCESSES"] = processes
-    if options.parallel_from is not None:
+    if options is not None and options.parallel_from is not None:
         config["BACKTEST_PARALLEL_FROM"] = options.parallel_from
-    if options.evaluation_ms is not None:
+    if options is not None and options.evaluation_ms is not None:
         config["RULES_EVALUATION_MS"] = options.evaluation_ms
     return create_app(config)
 
@@ -94,7 +96,8 @@ def time_backtest(app: Flask, sources: Sources) -> tuple[float, dry_run_reports.
     started = time.perf_counter()
     finished = dry_runs.run_backtest(app, run_id)
     seconds = time.perf_counter() - started
-    found = dry_run_reports.report(finished)
+    with new_session(app) as session:
+        found = dry_run_reports.report(session, finished)
     if found is None:
         raise SystemExit(f"the dry run failed: {finished.error}")
     return seconds, found
@@ -113,7 +116,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as temporary:
         folder = options.keep or Path(temporary)
         folder.mkdir(parents=True, exist_ok=True)
-        app = make_app(folder, options.processes, options)
+        app = make_app(folder, options.processes, options=options)
         if stored_count(app) != options.count:
             if stored_count(app):
                 raise SystemExit(f"{folder} holds another number of submissions")

@@ -8,6 +8,8 @@ more claimed; then a physician signs in through the Flask test client and the be
 ``--requests`` times each (default 50), GET /review/ (first page), a deep page reached by following
 the "Next page" links, and a filtered page. It prints the median and 95th percentile of each.
 Requests go through the whole app (guard, session, queries, templates) but not a network socket.
+``--keep FOLDER`` seeds into ``FOLDER/COUNT/`` once and reuses that database on later runs (migrated
+to the code's schema first), so two versions of the code can be timed on the same data.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from screening.db import engine_for
 from screening.db import new_session
 from screening.models import Submission
 from screening.models import User
+from screening.review import service
 from screening.review.seed import seed_submissions
 from screening.active_rules import require_ruleset
 
@@ -46,9 +49,9 @@ MAX_DEPTH = 200
 CLAIMED_SHARE = 0.1
 
 
-def make_app(folder: Path) -> Flask:
-    """Return an app on a migrated SQLite database in ``folder``."""
-    url = f"sqlite:///{folder / 'bench.sqlite3'}"
+def make_app(folder: Path, url: str | None = None) -> Flask:
+    """Return an app on the migrated database ``url`` (default: a SQLite file in ``folder``)."""
+    url = url or f"sqlite:///{folder / 'bench.sqlite3'}"
     migrate.upgrade(url)
     return create_app(
         {"SECRET_KEY": "bench-secret", "DATABASE_URL": url, "HUEY_URL": f"sqlite:///{folder / 'huey.sqlite3'}"}
@@ -123,17 +126,31 @@ def timings(client: FlaskClient, url: str, requests: int) -> list[float]:
     return spent
 
 
+def count_timings(app: Flask, requests: int) -> list[float]:
+    """Return the milliseconds each of ``requests`` readings of both lists' outcome counts took."""
+    spent = []
+    with new_session(app) as session:
+        for _ in range(requests + 1):
+            started = time.perf_counter()
+            service.outcome_counts(session, needs_action=True), service.outcome_counts(session, needs_action=False)
+            spent.append((time.perf_counter() - started) * 1000)
+    return spent[1:]
+
+
 def describe(label: str, spent: list[float]) -> str:
     """Return one line: the median and 95th percentile of ``spent``."""
     p95 = statistics.quantiles(spent, n=20)[-1]
     return f"  {label:<40} median {statistics.median(spent):7.2f} ms   p95 {p95:7.2f} ms"
 
 
-def run(count: int, decided_share: float, requests: int) -> None:
-    """Benchmark the queue page with ``count`` submissions."""
-    with tempfile.TemporaryDirectory(prefix="queue-bench-") as folder:
-        app = make_app(Path(folder))
-        seconds = seed(app, count, decided_share)
+def run(count: int, decided_share: float, requests: int, keep: Path | None = None) -> None:
+    """Benchmark the queue page with ``count`` submissions (seeded into ``keep`` once, when given)."""
+    with tempfile.TemporaryDirectory(prefix="queue-bench-") as scratch:
+        folder = Path(scratch) if keep is None else keep / str(count)
+        folder.mkdir(parents=True, exist_ok=True)
+        seeded = (folder / "bench.sqlite3").exists()
+        app = make_app(folder)
+        seconds = 0.0 if seeded else seed(app, count, decided_share)
         with new_session(app) as session:
             statuses = {
                 status: n
@@ -148,6 +165,7 @@ def run(count: int, decided_share: float, requests: int) -> None:
         print(describe("GET /review/ (first page)", timings(client, "/review/", requests)))
         print(describe(f"deep page (page {depth}, following cursors)", timings(client, deep_url, requests)))
         print(describe("filtered page (outcome and status)", timings(client, FILTERED, requests)))
+        print(describe("the two outcome counts alone", count_timings(app, requests)))
         engine_for(app).dispose()
 
 
@@ -157,9 +175,10 @@ def main() -> None:
     parser.add_argument("counts", nargs="*", type=int, default=[1000, 100_000])
     parser.add_argument("--decided", type=float, default=0.9, help="share of submissions already decided")
     parser.add_argument("--requests", type=int, default=50, help="requests timed per page")
+    parser.add_argument("--keep", type=Path, help="seed into this folder once and reuse the database there")
     args = parser.parse_args()
     for count in args.counts:
-        run(count, args.decided, args.requests)
+        run(count, args.decided, args.requests, args.keep)
 
 
 if __name__ == "__main__":

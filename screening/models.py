@@ -24,6 +24,9 @@ class Draft(Model):
     expires_at: orm.Mapped[datetime] = orm.mapped_column(index=True)
     #: Per step key: the [name, value] pairs the patient last posted on that step.
     steps: orm.Mapped[dict[str, Any]] = orm.mapped_column(default=dict)
+    #: The part of the answers document of every step whose pairs are valid, and the form version they were
+    #: validated under: ``{"form_version": ..., "steps": {key: answers}}`` (``intake.steps.kept_answers``).
+    answers: orm.Mapped[dict[str, Any] | None]
     #: Set the first time PHQ-9 item 9 was answered above 0; never cleared.
     safety_flagged_at: orm.Mapped[datetime | None]
     #: The contact step's posted pairs, encrypted (``contacts.crypto``): never in ``steps`` in clear text.
@@ -61,12 +64,27 @@ class Submission(Model):
     context_facts: orm.Mapped[dict[str, Any]] = orm.mapped_column(default=dict)
 
     #: Each status is one ordered range of the queue index, so a page of open work is an index seek however
-    #: many submissions are decided; the second index does the same for the outcome filter and the counts.
+    #: many submissions are decided; the second index does the same for the outcome filter.
     __table_args__ = (
         sa.Index("ix_submission_queue", "status", "needs_action", "priority", "submitted_at", "id"),
         sa.Index("ix_submission_queue_outcome", "status", "needs_action", "outcome", "priority", "submitted_at", "id"),
     )
     __mapper_args__ = {"version_id_col": row_version}
+
+
+class QueueCount(Model):
+    """How many open or claimed submissions each (list, outcome) has: what the queue page shows.
+
+    Kept in step by database triggers on ``submission`` (migration 0009), in the transaction of the
+    change, whatever code makes it; so the page reads a handful of rows instead of counting the queue.
+    A submission without an outcome counts under "".
+    """
+
+    __tablename__ = "queue_count"
+
+    needs_action: orm.Mapped[bool] = orm.mapped_column(primary_key=True)
+    outcome: orm.Mapped[str] = orm.mapped_column(sa.String(32), primary_key=True)
+    total: orm.Mapped[int]
 
 
 class SubmissionContact(Model):
@@ -226,8 +244,8 @@ class BacktestRun(Model):
     """A dry run: a candidate rule set evaluated against stored submissions, compared with another version.
 
     The candidate's files are copied in, so later edits of the draft do not change a finished run.
-    ``result`` holds counts, transitions and the changed submissions (references, rules and facts:
-    never answers or free text).
+    ``result`` holds counts and transitions; ``BacktestChange`` the changed submissions (references,
+    rules and facts: never answers or free text).
     """
 
     __tablename__ = "backtest_run"
@@ -249,8 +267,21 @@ class BacktestRun(Model):
     #: When ``processed`` last moved: a run that stops moving was interrupted.
     progress_at: orm.Mapped[datetime | None]
     finished_at: orm.Mapped[datetime | None]
+    #: The counts and transitions (``Comparison.as_dict`` without its changes, with ``changes_kept``).
     result: orm.Mapped[dict[str, Any] | None]
     error: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+
+
+class BacktestChange(Model):
+    """One changed submission of a finished dry run, in the run's order: a page reads only its own."""
+
+    __tablename__ = "backtest_change"
+
+    run_id: orm.Mapped[int] = orm.mapped_column(sa.ForeignKey("backtest_run.id"), primary_key=True)
+    #: 0 for the first change of the run.
+    position: orm.Mapped[int] = orm.mapped_column(primary_key=True, autoincrement=False)
+    #: ``Change.as_dict``: the reference, outcomes, rules and facts (never answers or free text).
+    change: orm.Mapped[dict[str, Any]]
 
 
 class RulesLoadFailure(Model):

@@ -296,3 +296,46 @@ def test_spreadsheet_formulas_are_made_inert(app: Flask) -> None:
         cells = audit_log.csv_row(event)
     assert cells[2:7] == ["'=HYPERLINK(1)", "'+x", "'@user", "'-3", "'-1"]
     assert cells[1] == "2020-03-02T12:00:00+00:00" and cells[7] == "{}"
+
+
+#: Events with every awkward cell a trail can hold: quotes, commas, line breaks, non-ASCII text,
+#: formula starts, empty and negative ids, microseconds. The export must stay byte for byte as below.
+ODD_EVENTS: list[dict[str, Any]] = [
+    {"action": "submission.created", "at": BASE, "actor": "patient", "subject_id": 7, "remote_addr": "203.0.113.5"},
+    {"action": 'say "hi", then go', "at": BASE + timedelta(microseconds=123456), "actor": "user:1",
+     "subject_type": "user", "subject_id": None, "remote_addr": "2001:db8::1",
+     "details": {"z": "last", "a": 'quote " and, comma', "n": -4, "ok": True, "none": None}},
+    {"action": "line\nbreak", "at": BASE + timedelta(hours=1), "actor": "crlf\r\nactor", "subject_type": "ç-type",
+     "subject_id": -3, "details": {"text": "Zoë ☂ 🙂", "tab": "a\tb"}},
+    {"action": "=SUM(A1)", "at": BASE + timedelta(days=1), "actor": "+cli", "subject_type": "@user",
+     "subject_id": 0, "remote_addr": "-1", "details": {"=": "=1"}},
+    {"action": "\tindented", "at": BASE + timedelta(days=1, seconds=1), "actor": "\rreturn",
+     "subject_type": "submission", "subject_id": 2**31 - 1, "details": {}},
+]  # fmt: skip
+ODD_EXPECTED = (
+    "id,at,actor,action,subject_type,subject_id,remote_addr,details\r\n"
+    "{4},2020-03-03T12:00:01+00:00,\"'\rreturn\",'\tindented,submission,2147483647,,{{}}\r\n"
+    '{3},2020-03-03T12:00:00+00:00,\'+cli,\'=SUM(A1),\'@user,0,\'-1,"{{""="": ""=1""}}"\r\n'
+    '{2},2020-03-02T13:00:00+00:00,"crlf\r\nactor","line\nbreak",ç-type,\'-3,,'
+    '"{{""tab"": ""a\\tb"", ""text"": ""Zo\\u00eb \\u2602 \\ud83d\\ude42""}}"\r\n'
+    '{1},2020-03-02T12:00:00.123456+00:00,user:1,"say ""hi"", then go",user,,2001:db8::1,'
+    '"{{""a"": ""quote \\"" and, comma"", ""n"": -4, ""none"": null, ""ok"": true, '
+    '""z"": ""last""}}"\r\n'
+    "{0},2020-03-02T12:00:00+00:00,patient,submission.created,submission,7,203.0.113.5,{{}}\r\n"
+)
+
+
+def test_the_export_is_byte_for_byte_the_expected_csv(app: Flask, auth: Auth) -> None:
+    ids = [add_event(app, **fields) for fields in ODD_EVENTS]
+    auth.login_as("admin")
+    response = auth.client.get("/admin/audit.csv?to=2020-03-31")
+    assert response.status_code == 200 and response.is_streamed
+    assert response.get_data() == ODD_EXPECTED.format(*ids).encode("utf-8")
+    (exported,) = audit_rows(app, "audit.exported")
+    assert exported.details == {"filter_to": "2020-03-31"}
+
+
+def test_an_empty_export_is_the_header_alone(app: Flask, auth: Auth) -> None:
+    auth.login_as("admin")
+    response = auth.client.get("/admin/audit.csv?action=nothing.matches")
+    assert response.get_data() == b"id,at,actor,action,subject_type,subject_id,remote_addr,details\r\n"

@@ -399,6 +399,12 @@ def fetch(app: Flask, run_id: int) -> BacktestRun:
         return dry_run_store.get_run(session, run_id)
 
 
+def report_of(app: Flask, run: BacktestRun) -> dry_run_reports.Report | None:
+    """Return the report of a run as stored, every change included."""
+    with new_session(app) as session:
+        return dry_run_reports.report(session, run)
+
+
 def test_a_queued_run_counts_outcomes_and_transitions(stored: Flask, tmp_path: Path) -> None:
     sources = read_sources(fibromyalgia_moved(tmp_path))
     run_id = start(stored, sources)
@@ -407,7 +413,7 @@ def test_a_queued_run_counts_outcomes_and_transitions(stored: Flask, tmp_path: P
     run = fetch(stored, run_id)
     assert (run.status, run.error, run.total, run.processed) == ("done", None, 15, 15)
     assert run.candidate_sources == sources and run.candidate_version == checked_ruleset(sources).version
-    report = dry_run_reports.report(run)
+    report = report_of(stored, run)
     assert report is not None
     assert [(row.outcome, row.before, row.after, row.difference) for row in report.outcomes] == [
         ("safety", 2, 2, 0),
@@ -443,7 +449,7 @@ def test_a_dry_run_reads_each_submissions_stored_context_facts(stored: Flask, tm
     )
     run_id = start(stored, read_sources(rules))
     dry_runs.enqueue_backtest(stored, run_id)
-    report = dry_run_reports.report(fetch(stored, run_id))
+    report = report_of(stored, fetch(stored, run_id))
     assert report is not None
     assert [(change.reference, change.before, change.after) for change in report.changes] == [
         (outside, "counseling", "not_candidate")
@@ -455,7 +461,7 @@ def test_a_date_range_limits_the_submissions(stored: Flask, tmp_path: Path) -> N
     run_id = start(stored, read_sources(fibromyalgia_moved(tmp_path)), submitted_from=first, submitted_to=last)
     assert fetch(stored, run_id).total == 8
     run = dry_runs.run_backtest(stored, run_id)
-    report = dry_run_reports.report(run)
+    report = report_of(stored, run)
     assert report is not None and report.total == 8
     in_range = FIXTURE[3:11]
     expected = Counter(KINDS[kind][1] for kind in in_range)
@@ -493,7 +499,7 @@ def test_progress_is_committed_after_every_chunk(stored: Flask, tmp_path: Path) 
     assert seen == [(4, 15, "running", 4), (8, 15, "running", 8), (12, 15, "running", 12), (15, 15, "running", 15)]
     assert run.status == "done" and run.finished_at is not None and run.progress_at is not None
     assert dry_run_reports.percent_done(run) == 100
-    report = dry_run_reports.report(run)
+    report = report_of(stored, run)
     assert report is not None and [c.reference for c in report.changes] == references_of("fibromyalgia_alone")
 
 
@@ -512,7 +518,7 @@ def test_stored_answers_that_cannot_be_evaluated_get_the_error_outcome(stored: F
         )
         session.commit()
     run = dry_runs.run_backtest(stored, start(stored, read_sources(RULES)))
-    report = dry_run_reports.report(run)
+    report = report_of(stored, run)
     assert report is not None and run.status == "done"
     assert {row.outcome: row.after for row in report.outcomes if row.after}["manual_review"] == 1
     assert (report.errors_before, report.errors_after, report.changed_total) == (1, 1, 0)
@@ -536,7 +542,7 @@ def test_two_worker_processes_give_the_same_result_as_one(
     two = dry_runs.run_backtest(stored, start(stored, sources))
     assert set(contexts) == {"forkserver"}  # never "fork": the caller may be a threaded task consumer
     assert (one.status, two.status) == ("done", "done")
-    assert two.result == one.result
+    assert report_of(stored, two) == report_of(stored, one)
     assert two.processed == 15
 
 
@@ -601,7 +607,7 @@ def test_rows_of_a_database_the_workers_cannot_open_are_read_here_and_sent(
     opened = dry_runs.run_backtest(stored, start(stored, sources))
     monkeypatch.setattr(dry_runs, "_in_memory", lambda url: True)  # as for an in-memory SQLite database
     sent = dry_runs.run_backtest(stored, start(stored, sources))
-    assert (opened.status, sent.status) == ("done", "done") and sent.result == opened.result
+    assert (opened.status, sent.status) == ("done", "done") and report_of(stored, sent) == report_of(stored, opened)
 
 
 def test_a_candidate_that_does_not_load_fails_with_the_loader_messages(stored: Flask, tmp_path: Path) -> None:
@@ -613,7 +619,7 @@ def test_a_candidate_that_does_not_load_fails_with_the_loader_messages(stored: F
     assert run.error.startswith("The candidate rule set does not load:")
     assert "candidates.yaml:" in run.error and "candidate-trd: unknown fact 'phq9x'" in run.error
     assert "Traceback" not in run.error
-    assert dry_run_reports.report(run) is None
+    assert report_of(stored, run) is None
 
 
 def test_a_candidate_whose_own_tests_fail_does_not_run(stored: Flask, tmp_path: Path) -> None:

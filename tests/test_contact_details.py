@@ -25,6 +25,7 @@ from screening.contacts.details import ContactInvalid
 from screening.contacts.details import parse_contact
 from screening.db import new_session
 from screening.models import AuditEvent
+from screening.models import BacktestChange
 from screening.models import BacktestRun
 from screening.models import ReviewAction
 from screening.models import Submission
@@ -448,7 +449,8 @@ def test_audit_rows_logs_the_screen_command_and_a_dry_run_never_hold_the_details
     assert leaks(backtest.output) == [] and PHONE not in backtest.output
     with new_session(app) as session:
         run = session.scalars(sa.select(BacktestRun)).one()
-        stored_run = json.dumps({"result": run.result, "error": run.error}, default=str)
+        changes = session.scalars(sa.select(BacktestChange.change).where(BacktestChange.run_id == run.id)).all()
+        stored_run = json.dumps({"result": run.result, "changes": changes, "error": run.error}, default=str)
     assert leaks(stored_run) == [] and PHONE not in stored_run
 
 

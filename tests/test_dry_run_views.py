@@ -20,6 +20,7 @@ from screening.models import User
 from screening.active_rules import require_ruleset
 from screening.active_rules import store
 from screening.tuning import drafts
+from screening.tuning import dry_run_store
 
 from .accounts import Auth
 from .test_backtest import NOTE_WORDS
@@ -241,14 +242,16 @@ def test_staff_see_counts_rules_and_references_but_no_patients_facts(
     draft_id = draft_moving_fibromyalgia(app, staff, tmp_path)
     _start(auth, app, draft_id)
     [run] = _runs(app)
-    assert run.result is not None and any(change["facts"] for change in run.result["changes"])
+    with new_session(app) as session:
+        stored = dry_run_store.stored_changes(session, run.id)
+    assert any(change.facts for change in stored)
     page = client.get(f"/rules/dry-runs/{run.id}").get_data(as_text=True)
     assert _cells(page, "counseling") == ["4", "0", "−4"]
     assert all(ref in page for ref in references_of("fibromyalgia_alone"))
     assert "<code>fibromyalgia-counseling</code> (not_candidate)" in page
     assert not _facts_shown(page)
     assert "Fact values are shown to physicians and administrators only." in page
-    for name, value in run.result["changes"][0]["facts"].items():
+    for name, value in stored[0].facts.items():
         assert f"{name} = " not in page and f"{name}=" not in page, (name, value)
 
 

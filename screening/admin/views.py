@@ -18,6 +18,7 @@ from flask import flash
 from flask import redirect
 from flask import render_template
 from flask import request
+from flask import stream_with_context
 from flask import url_for
 from werkzeug.wrappers import Response
 from wtforms import Form
@@ -29,7 +30,6 @@ from ..auth.accounts import current_user
 from ..auth.roles import ROLES
 from ..auth.roles import guard_blueprint
 from ..db import get_session
-from ..db import new_session
 from ..review.contact_panel import contact_panel
 from ..models import AuditEvent
 from ..models import Submission
@@ -159,11 +159,12 @@ def audit_export() -> Response | tuple[str, int]:
         return audit_events()
     event = _record("audit.exported", filters)
     get_session().commit()
-    app, below_id = current_app._get_current_object(), event.id  # type: ignore[attr-defined]
+    below_id = event.id
 
+    @stream_with_context
     def generate() -> Iterator[str]:
-        with new_session(app) as session:
-            yield from audit_log.csv_lines(audit_log.iter_events(session, filters, below_id=below_id))
+        """Write the rows as the query streams them; the request's session closes when the last is sent."""
+        yield from audit_log.csv_lines(audit_log.iter_events(get_session(), filters, below_id=below_id))
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     response = Response(generate(), mimetype="text/csv")

@@ -7,6 +7,7 @@ are one contiguous range in sort order, and the decided submissions, however man
 walked past. The cursor names the last row of the previous page by its sort key (priority,
 submitted_at, id), so page 500 costs what page 1 costs, instead of counting past the rows before
 it as OFFSET would. With an outcome filter, ``ix_submission_queue_outcome`` does the same.
+The counts per outcome are not counted here either: the database keeps them in step (``QueueCount``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sqlalchemy import orm
 
 from ..alerts import ESCALATION
 from ..models import Alert
+from ..models import QueueCount
 from ..models import Submission
 from ..models import User
 from .errors import ReviewInvalid
@@ -188,12 +190,13 @@ def _sort_key(row: QueueRow) -> tuple[int, datetime, int]:
 
 
 def outcome_counts(session: orm.Session, needs_action: bool | None = None) -> dict[str, int]:
-    """Return how many open or claimed submissions there are per outcome."""
-    query = (
-        sa.select(Submission.outcome, sa.func.count())
-        .where(Submission.status.in_(OPEN_STATUSES))
-        .group_by(Submission.outcome)
-    )
+    """Return how many open or claimed submissions there are per outcome ("unknown": none yet).
+
+    The counts are kept in step by the database (``QueueCount``), so this reads a row per outcome
+    however long the queue is.
+    """
+    query = sa.select(QueueCount.outcome, sa.func.sum(QueueCount.total)).where(QueueCount.total > 0)
     if needs_action is not None:
-        query = query.where(Submission.needs_action == needs_action)
-    return {outcome or "unknown": count for outcome, count in session.execute(query)}
+        query = query.where(QueueCount.needs_action == needs_action)
+    query = query.group_by(QueueCount.outcome).order_by(QueueCount.outcome)
+    return {outcome or "unknown": int(count) for outcome, count in session.execute(query)}

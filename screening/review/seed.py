@@ -1,13 +1,20 @@
 """Seed realistic fake submissions, for demos and benchmarks. Never real patients.
 
 Each fake intake is scored and decided by the real code (the active rule set), so the queue shows
-the mix of outcomes, priorities and safety flags real intakes would produce. Rows are inserted in
-chunks with one multi-row INSERT per table, which keeps 100,000 submissions within a few minutes.
+the mix of outcomes, priorities and safety flags real intakes would produce. All rows go in the
+caller's one transaction, as Core multi-row INSERTs of a chunk per table, with no ORM unit of work.
+Deciding is the expensive part: each condition's result is remembered by the values of the facts it
+reads (a condition is a pure function of them, as the dry run relies on too), so of 100,000 intakes
+most conditions are evaluated a few hundred times.
 """
 
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
+from dataclasses import field
+from dataclasses import fields
+from dataclasses import replace
 from datetime import datetime
 from datetime import timedelta
 from typing import Any
@@ -18,22 +25,65 @@ from sqlalchemy import orm
 from .. import audit
 from ..decisions import apply_to_submission
 from ..decisions import decide
+from ..engine.compiler import Condition
+from ..engine.dry_run import MEMO_LIMIT
+from ..engine.dry_run import _frozen
+from ..engine.model import RuleSet
 from ..fake import answers_documents
 from ..instruments.scoring import score_answers
-from ..patient.intake.service import REFERENCE_ALPHABET
-from ..patient.intake.service import REFERENCE_LENGTH
-from ..patient.intake.steps import FORM_VERSION
 from ..models import Alert
 from ..models import Decision
 from ..models import Submission
-from ..engine.model import RuleSet
+from ..patient.intake.service import REFERENCE_ALPHABET
+from ..patient.intake.service import REFERENCE_LENGTH
+from ..patient.intake.steps import FORM_VERSION
 
+#: Submissions drawn from one stream of the random generator: part of what a seed means, never change it.
 CHUNK_SIZE = 1000
 #: Submissions are spread evenly over this many days before ``now``.
 SPREAD_DAYS = 90
 #: Share of the urgent alert e-mails recorded as failed, so the queue shows what that looks like.
 FAILED_ALERT_SHARE = 0.05
+_SUBMISSIONS = sa.inspect(Submission).local_table
+_DECISIONS = sa.inspect(Decision).local_table
+_ALERTS = sa.inspect(Alert).local_table
 _DECISION_COLUMNS = tuple(attr.key for attr in sa.inspect(Decision).column_attrs if attr.key != "id")
+_SUBMISSION_COLUMNS = (
+    "reference", "submitted_at", "form_version", "answers", "scores", "safety_flag",
+    "outcome", "priority", "needs_action", "status", "row_version",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RememberedCondition(Condition):
+    """A condition that remembers its result by the values of the facts it reads, for one seeding run."""
+
+    memo: dict[Any, bool] = field(default_factory=dict, compare=False, repr=False)
+
+    def matches(self, facts: dict[str, Any]) -> bool:
+        """Return the remembered result for these fact values, evaluating the condition the first time."""
+        try:
+            key = tuple([_frozen(facts[name]) for name in self.symbols])
+            found = self.memo.get(key)
+        except (KeyError, TypeError):  # a fact missing or unhashable: let the condition raise or decide itself
+            return super().matches(facts)
+        if found is None:
+            found = super().matches(facts)
+            if len(self.memo) < MEMO_LIMIT:
+                self.memo[key] = found
+        return found
+
+
+def remembering(ruleset: RuleSet) -> RuleSet:
+    """Return ``ruleset`` deciding as it does, each condition remembering its results; ``$`` names are not pure."""
+
+    def remembered(condition: Condition) -> Condition:
+        if "$" in condition.text:
+            return condition
+        return RememberedCondition(**{f.name: getattr(condition, f.name) for f in fields(condition) if f.init})
+
+    rules = tuple(replace(rule, condition=remembered(rule.condition)) for rule in ruleset.rules)
+    return replace(ruleset, rules=rules)
 
 
 def seed_submissions(session: orm.Session, count: int, *, seed: int, now: datetime, ruleset: RuleSet | None) -> int:
@@ -43,8 +93,10 @@ def seed_submissions(session: orm.Session, count: int, *, seed: int, now: dateti
     """
     rng = random.Random(seed)
     taken = set(session.scalars(sa.select(Submission.reference)))
+    deciding = remembering(ruleset) if ruleset is not None else None
+    connection = session.connection()
     for start in range(0, count, CHUNK_SIZE):
-        _seed_chunk(session, rng, min(CHUNK_SIZE, count - start), taken, now=now, ruleset=ruleset)
+        _seed_chunk(connection, rng, min(CHUNK_SIZE, count - start), taken, now=now, ruleset=deciding)
     audit.record(
         session,
         actor="cli",
@@ -58,7 +110,7 @@ def seed_submissions(session: orm.Session, count: int, *, seed: int, now: dateti
 
 
 def _seed_chunk(
-    session: orm.Session,
+    connection: sa.Connection,
     rng: random.Random,
     size: int,
     taken: set[str],
@@ -68,25 +120,32 @@ def _seed_chunk(
 ) -> None:
     """Score, decide and insert ``size`` submissions."""
     submissions: list[Submission] = []
-    decisions: list[Decision] = []
+    decisions: list[dict[str, Any]] = []
     for document in answers_documents(size, seed=rng.getrandbits(32)):
         submission = _fake_submission(rng, document, taken, now)
         decision = decide(submission, ruleset, now=submission.submitted_at)
         apply_to_submission(submission, decision)
         submissions.append(submission)
-        decisions.append(decision)
-    insert = sa.insert(Submission).returning(Submission.id, sort_by_parameter_order=True)
-    ids = session.execute(insert, [_submission_row(submission) for submission in submissions]).scalars().all()
-    for submission_id, decision in zip(ids, decisions, strict=True):
-        decision.submission_id = submission_id
-    session.execute(sa.insert(Decision), [{key: getattr(d, key) for key in _DECISION_COLUMNS} for d in decisions])
+        decisions.append({key: getattr(decision, key) for key in _DECISION_COLUMNS})
+    rows = [{key: getattr(submission, key) for key in _SUBMISSION_COLUMNS} for submission in submissions]
+    connection.execute(sa.insert(_SUBMISSIONS), rows)  # one executemany: RETURNING would go row by row
+    references = [submission.reference for submission in submissions]
+    id_of = dict(
+        connection.execute(
+            sa.select(_SUBMISSIONS.c.reference, _SUBMISSIONS.c.id).where(_SUBMISSIONS.c.reference.in_(references))
+        ).all()
+    )
+    ids = [id_of[reference] for reference in references]
+    for submission_id, decision_row in zip(ids, decisions, strict=True):
+        decision_row["submission_id"] = submission_id
+    connection.execute(sa.insert(_DECISIONS), decisions)
     alerts = [
         _alert_row(rng, submission_id, submission)
         for submission_id, submission in zip(ids, submissions, strict=True)
         if submission.outcome == "safety"
     ]
     if alerts:
-        session.execute(sa.insert(Alert), alerts)
+        connection.execute(sa.insert(_ALERTS), alerts)
 
 
 def _fake_submission(rng: random.Random, document: dict[str, Any], taken: set[str], now: datetime) -> Submission:
@@ -102,23 +161,6 @@ def _fake_submission(rng: random.Random, document: dict[str, Any], taken: set[st
         status="open",
         row_version=1,
     )
-
-
-def _submission_row(submission: Submission) -> dict[str, Any]:
-    """Return the INSERT parameters of a submission."""
-    return {
-        "reference": submission.reference,
-        "submitted_at": submission.submitted_at,
-        "form_version": submission.form_version,
-        "answers": submission.answers,
-        "scores": submission.scores,
-        "safety_flag": submission.safety_flag,
-        "outcome": submission.outcome,
-        "priority": submission.priority,
-        "needs_action": submission.needs_action,
-        "status": submission.status,
-        "row_version": submission.row_version,
-    }
 
 
 def _alert_row(rng: random.Random, submission_id: int, submission: Submission) -> dict[str, Any]:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy import orm
+from sqlalchemy.orm.interfaces import ORMOption
 
 from .. import audit
 from ..models import RuleDraft
@@ -54,9 +56,9 @@ def normalize_text(text: str) -> str:
     return text.rstrip("\n") + "\n" if text.strip() else ""
 
 
-def get_draft(session: orm.Session, draft_id: int) -> RuleDraft:
-    """Return a draft or raise TuningNotFound."""
-    draft = session.get(RuleDraft, draft_id)
+def get_draft(session: orm.Session, draft_id: int, *, options: Sequence[ORMOption] = ()) -> RuleDraft:
+    """Return a draft or raise TuningNotFound; ``options`` (such as ``load_only``) say what to read."""
+    draft = session.get(RuleDraft, draft_id, options=options)
     if draft is None:
         raise TuningNotFound(f"There is no draft number {draft_id}.")
     return draft

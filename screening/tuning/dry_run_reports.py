@@ -1,7 +1,8 @@
 """A dry run as pages and the command line show it: progress, counts per outcome, transitions, changes.
 
-Read-only: nothing here changes a run. ``report`` leaves out the fact values of individual patients
-for the roles not in ``dry_run_store.FACT_ROLES``.
+Read-only: nothing here changes a run. ``report`` reads the counts and only the changes asked for
+(a page's worth), and leaves out the fact values of individual patients for the roles not in
+``dry_run_store.FACT_ROLES``.
 """
 
 from __future__ import annotations
@@ -9,10 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from dataclasses import replace
 
+from sqlalchemy import orm
+
 from ..engine.dry_run_comparison import Change
 from ..engine.dry_run_comparison import Comparison
 from ..models import BacktestRun
 from .dry_run_store import DONE
+from .dry_run_store import stored_changes
+from .dry_run_store import stored_counts
 
 
 def percent_done(run: BacktestRun) -> int:
@@ -52,7 +57,11 @@ class TransitionRow:
 
 @dataclass(frozen=True)
 class Report:
-    """A finished dry run as pages and the command line show it."""
+    """A finished dry run as pages and the command line show it.
+
+    ``changes`` holds the changed submissions read (all of them, or one page's); ``changes_kept`` counts
+    those the run kept, ``changed_total`` all that changed.
+    """
 
     candidate_version: str
     against_version: str
@@ -63,18 +72,19 @@ class Report:
     changed_total: int
     errors_before: int
     errors_after: int
+    changes_kept: int = 0
 
     @property
     def truncated(self) -> bool:
         """Return True when more submissions changed than the list keeps."""
-        return self.changed_total > len(self.changes)
+        return self.changed_total > self.changes_kept
 
     @property
     def truncation_note(self) -> str | None:
         """Return the sentence that says the list is cut short, or None when it is complete."""
         if not self.truncated:
             return None
-        return f"Showing the first {len(self.changes):,} of {self.changed_total:,} changed submissions."
+        return f"Showing the first {self.changes_kept:,} of {self.changed_total:,} changed submissions."
 
     def without_facts(self) -> Report:
         """Return the report with no fact value of any patient: references, outcomes and rules stay."""
@@ -108,6 +118,7 @@ class Report:
             changed_total=comparison.changed_total,
             errors_before=comparison.errors_before,
             errors_after=comparison.errors_after,
+            changes_kept=len(comparison.changes),
         )
 
 
@@ -117,12 +128,17 @@ def _unlisted(comparison: Comparison) -> list[str]:
     return [outcome for outcome in dict.fromkeys(counted) if outcome not in comparison.outcomes]
 
 
-def report(run: BacktestRun, *, with_facts: bool = True) -> Report | None:
+def report(
+    session: orm.Session, run: BacktestRun, *, with_facts: bool = True, changes: slice | None = None
+) -> Report | None:
     """Return the report of a finished run, or None while it is queued, running or failed.
 
+    ``changes`` (a slice of positions, from 0) reads only those changes; None reads them all.
     ``with_facts`` False leaves out the fact values of individual patients (for roles not in FACT_ROLES).
     """
-    if run.status != DONE or run.result is None:
+    counted = stored_counts(run)
+    if counted is None:
         return None
-    found = Report.of(Comparison.from_dict(run.result))
+    comparison, kept = counted
+    found = replace(Report.of(comparison), changes=stored_changes(session, run.id, changes), changes_kept=kept)
     return found if with_facts else found.without_facts()

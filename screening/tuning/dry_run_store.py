@@ -1,13 +1,17 @@
 """Stored dry runs: their states, who may start and read them, starting one, listing and reading them.
 
 ``start_backtest`` stores a queued run of a candidate's files against a stored version; ``dry_runs``
-runs it on the task queue and stores its progress and result. Staff and admins start dry runs
+runs it on the task queue and stores its progress and result (``store_result``: the counts in
+``BacktestRun.result``, each changed submission a ``BacktestChange`` row by position, so a page reads
+only the changes it shows). Lists and progress never load a run's result or files
+(``recent_runs``, ``get_run(..., light=True)``). Staff and admins start dry runs
 (DRY_RUN_ROLES); the fact values of individual patients are shown to clinical roles only (FACT_ROLES,
 ``dry_run_reports.report`` leaves them out for the others).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC
 from datetime import date
 from datetime import datetime
@@ -18,9 +22,12 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 
 from .. import audit
+from ..models import BacktestChange
 from ..models import BacktestRun
 from ..models import RuleSetVersion
 from ..models import Submission
+from ..engine.dry_run_comparison import Change
+from ..engine.dry_run_comparison import Comparison
 from ..engine.loader import Sources
 from ..engine.loader import version_of
 from .errors import TuningInvalid
@@ -36,6 +43,12 @@ STALLED_AFTER = timedelta(minutes=5)
 DRY_RUN_ROLES = ("staff", "admin")
 #: Who may read the fact values of individual patients in a dry run's changed submissions.
 FACT_ROLES = ("physician", "admin")
+#: Loader options that leave unread the columns only a result page and the task need (megabytes at scale).
+LIGHT = (orm.defer(BacktestRun.result), orm.defer(BacktestRun.candidate_sources))
+#: The key of ``BacktestRun.result`` that counts the changes stored as ``BacktestChange`` rows.
+CHANGES_KEPT = "changes_kept"
+#: Changes inserted per statement.
+_INSERT_BATCH = 1000
 
 
 # --- Starting a run ---------------------------------------------------------------------------------
@@ -110,20 +123,68 @@ def in_range(submitted_from: datetime | None, submitted_to: datetime | None) -> 
 # --- Reading runs -----------------------------------------------------------------------------------
 
 
-def get_run(session: orm.Session, run_id: int) -> BacktestRun:
-    """Return a dry run or raise TuningNotFound."""
-    run = session.get(BacktestRun, run_id)
+def get_run(session: orm.Session, run_id: int, *, light: bool = False) -> BacktestRun:
+    """Return a dry run or raise TuningNotFound; ``light`` leaves its result and files unread until used."""
+    run = session.get(BacktestRun, run_id, options=LIGHT if light else ())
     if run is None:
         raise TuningNotFound(f"There is no dry run number {run_id}.")
     return run
 
 
 def recent_runs(session: orm.Session, limit: int = 20, *, draft_id: int | None = None) -> list[BacktestRun]:
-    """Return the newest dry runs first (only those of one draft, when ``draft_id`` is given)."""
-    query = sa.select(BacktestRun).order_by(BacktestRun.created_at.desc(), BacktestRun.id.desc()).limit(limit)
+    """Return the newest dry runs first (only those of one draft, when ``draft_id`` is given), result and files unread."""
+    query = (
+        sa.select(BacktestRun)
+        .options(*LIGHT)
+        .order_by(BacktestRun.created_at.desc(), BacktestRun.id.desc())
+        .limit(limit)
+    )
     if draft_id is not None:
         query = query.where(BacktestRun.draft_id == draft_id)
     return list(session.scalars(query))
+
+
+# --- Results ----------------------------------------------------------------------------------------
+
+
+def store_result(session: orm.Session, run: BacktestRun, comparison: Comparison) -> None:
+    """Store a run's comparison: its counts in ``run.result``, its changes as rows in order (any older ones go)."""
+    session.execute(sa.delete(BacktestChange).where(BacktestChange.run_id == run.id))
+    summary = comparison.as_dict()
+    changes = summary.pop("changes")
+    rows = [{"run_id": run.id, "position": position, "change": change} for position, change in enumerate(changes)]
+    for start in range(0, len(rows), _INSERT_BATCH):
+        session.execute(sa.insert(BacktestChange), rows[start : start + _INSERT_BATCH])
+    run.result = {**summary, CHANGES_KEPT: len(rows)}
+
+
+def stored_counts(run: BacktestRun) -> tuple[Comparison, int] | None:
+    """Return a finished run's comparison without its changes, and how many changes are stored; None before."""
+    if run.status != DONE or run.result is None:
+        return None
+    result = dict(run.result)
+    return Comparison.from_dict({**result, "changes": ()}), int(result.get(CHANGES_KEPT, 0))
+
+
+def stored_changes(session: orm.Session, run_id: int, positions: slice | None = None) -> tuple[Change, ...]:
+    """Return a run's stored changes in order: all, or those at ``positions`` (a slice of non-negative bounds)."""
+    query = sa.select(BacktestChange.change).where(BacktestChange.run_id == run_id)
+    if positions is not None:
+        start = positions.start or 0
+        query = query.where(BacktestChange.position >= start)
+        if positions.stop is not None:
+            query = query.where(BacktestChange.position < positions.stop)
+    found = session.scalars(query.order_by(BacktestChange.position))
+    return tuple(Change.from_dict(change) for change in found)
+
+
+def stored_comparison(session: orm.Session, run: BacktestRun) -> Comparison | None:
+    """Return a finished run's whole comparison, changes included; None while it is not done."""
+    counted = stored_counts(run)
+    if counted is None:
+        return None
+    comparison, _ = counted
+    return replace(comparison, changes=stored_changes(session, run.id))
 
 
 def is_stalled(run: BacktestRun, now: datetime) -> bool:

@@ -30,6 +30,7 @@ from ..auth.accounts import current_user
 from ..auth.roles import require_roles
 from ..db import get_session
 from ..models import BacktestRun
+from ..models import RuleDraft
 from ..models import RuleSetVersion
 from ..active_rules import active_ruleset
 from . import dry_run_reports
@@ -48,6 +49,9 @@ from .views import bp
 #: Changed submissions listed per page.
 CHANGES_PER_PAGE = 100
 MAX_PAGE = 10_000
+#: What a result page shows of the version compared with and of the draft: not their files.
+_NAMED_VERSION = orm.load_only(RuleSetVersion.id, RuleSetVersion.version)
+_NAMED_DRAFT = orm.load_only(RuleDraft.id, RuleDraft.title)
 
 
 @bp.post(f"/drafts/<{ID}:draft_id>/dry-runs")
@@ -100,6 +104,7 @@ def _running(session: orm.Session, now: datetime) -> BacktestRun | None:
     """Return a queued or running dry run that is still moving, if any."""
     going = session.scalars(
         sa.select(BacktestRun)
+        .options(*dry_run_store.LIGHT)
         .where(BacktestRun.status.in_((dry_run_store.QUEUED, dry_run_store.RUNNING)))
         .order_by(BacktestRun.id.desc())
     ).all()
@@ -110,24 +115,24 @@ def _running(session: orm.Session, now: datetime) -> BacktestRun | None:
 def dry_run(run_id: int) -> str:
     """Show a dry run: its progress while it runs, then the comparison."""
     session = get_session()
-    run = dry_run_store.get_run(session, run_id)
+    run = dry_run_store.get_run(session, run_id, light=True)
     page = _page_number()
     facts_shown = current_user.has_role(*dry_run_store.FACT_ROLES)
-    result = dry_run_reports.report(run, with_facts=facts_shown)
-    changes = result.changes[(page - 1) * CHANGES_PER_PAGE : page * CHANGES_PER_PAGE] if result else ()
-    pages = max(1, -(-len(result.changes) // CHANGES_PER_PAGE)) if result else 1
+    shown = slice((page - 1) * CHANGES_PER_PAGE, page * CHANGES_PER_PAGE)
+    result = dry_run_reports.report(session, run, with_facts=facts_shown, changes=shown)
+    pages = max(1, -(-result.changes_kept // CHANGES_PER_PAGE)) if result else 1
     if result is not None and page > pages:
         raise TuningNotFound(f"This dry run has {pages} page(s) of changed submissions, not {page}.")
     return render_template(
         "tuning/dry_run.html",
         run=run,
         report=result,
-        changes=changes,
+        changes=result.changes if result else (),
         page=page,
         pages=pages,
         first_change=(page - 1) * CHANGES_PER_PAGE + 1,
-        against=session.get(RuleSetVersion, run.against_version_id),
-        draft=drafts.get_draft(session, run.draft_id) if run.draft_id else None,
+        against=session.get(RuleSetVersion, run.against_version_id, options=(_NAMED_VERSION,)),
+        draft=drafts.get_draft(session, run.draft_id, options=(_NAMED_DRAFT,)) if run.draft_id else None,
         stalled=dry_run_store.is_stalled(run, datetime.now(UTC)),
         percent=dry_run_reports.percent_done(run),
         titles=_outcome_titles(),
@@ -152,7 +157,7 @@ def _outcome_titles() -> dict[str, str]:
 @bp.get(f"/dry-runs/<{ID}:run_id>/progress")
 def dry_run_progress(run_id: int) -> Response:
     """Return a run's progress as JSON, for the page to poll."""
-    run = dry_run_store.get_run(get_session(), run_id)
+    run = dry_run_store.get_run(get_session(), run_id, light=True)
     return jsonify(
         status=run.status,
         processed=run.processed,
@@ -167,7 +172,7 @@ def dry_run_progress(run_id: int) -> Response:
 def resume_dry_run(run_id: int) -> Response:
     """Hand an interrupted run to the task queue again; it starts over from its stored files."""
     session = get_session()
-    run = dry_run_store.get_run(session, run_id)
+    run = dry_run_store.get_run(session, run_id, light=True)
     if not dry_run_store.is_stalled(run, datetime.now(UTC)):
         flash("This dry run is not interrupted, so it was left as it is.", "warning")
     else:

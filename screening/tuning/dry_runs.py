@@ -8,7 +8,8 @@ The rule text is untrusted: it is evaluated only in those workers, bounded child
 ``RULES_DRY_RUN_SECONDS`` for the whole run); a run that goes over fails with a message naming the
 rule, and the task's thread only waits.
 The result holds counts, transitions and the changed submissions' references, rules and facts:
-never answers or notes (``engine.dry_run_comparison``). ``dry_run_store`` starts, lists and reads runs;
+never answers or notes (``engine.dry_run_comparison``); the changes are stored one row each
+(``dry_run_store.store_result``). ``dry_run_store`` starts, lists and reads runs;
 staff and admins start them (DRY_RUN_ROLES); the fact values of individual patients are shown to clinical
 roles only (FACT_ROLES, ``dry_run_reports.report`` leaves them out for the others).
 """
@@ -58,6 +59,7 @@ from .dry_run_store import RUNNING
 from .dry_run_store import get_run
 from .dry_run_store import in_range
 from .dry_run_store import is_stalled
+from .dry_run_store import store_result
 
 log = logging.getLogger(__name__)
 
@@ -363,7 +365,7 @@ def _run_chunk(work: Work) -> Comparison:
 def _finish(session: orm.Session, run: BacktestRun, comparison: Comparison) -> None:
     """Store the result of a run that went through."""
     now = _now()
-    run.result = comparison.as_dict()
+    store_result(session, run, comparison)
     run.processed = run.total = comparison.total
     run.status = DONE
     run.progress_at = run.finished_at = now

@@ -87,7 +87,8 @@ def dry_run_form(session: orm.Session, formdata: Any = None) -> DryRunForm:
     """Return the form with the stored versions to compare with, the active one first and selected."""
     form = DryRunForm(formdata)
     current = store.active(session)
-    versions = session.scalars(sa.select(RuleSetVersion).order_by(RuleSetVersion.id.desc())).all()
+    shown = orm.load_only(RuleSetVersion.id, RuleSetVersion.version, RuleSetVersion.activated_at)
+    versions = session.scalars(sa.select(RuleSetVersion).options(shown).order_by(RuleSetVersion.id.desc())).all()
     active_id = current.version.id if current else None
     ordered = sorted(versions, key=lambda version: version.id != active_id)
     form.against.choices = [

@@ -59,7 +59,8 @@ def backtest_command(against_text: str | None, first: str | None, last: str | No
         run_id, total = run.id, run.total
         against_label = against.version + (" (active)" if against_text is None else "")
     run = _run_with_progress_bar(run_id, total)
-    found = dry_run_reports.report(run)
+    with new_session(current_app) as session:
+        found = dry_run_reports.report(session, run)
     if found is None:
         click.echo(run.error or "The dry run did not finish.", err=True)
         raise click.ClickException(f"dry run {run_id} failed")

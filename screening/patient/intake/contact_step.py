@@ -49,6 +49,17 @@ def saved_steps(draft: Draft, config: Mapping[str, Any]) -> dict[str, steps.Pair
     return saved
 
 
+def saved(draft: Draft, config: Mapping[str, Any]) -> steps.SavedSteps:
+    """Return what the draft keeps of every step; the contact step's pairs are decrypted only when needed.
+
+    They are needed when the step has no kept answers (it is not valid, or was saved under another form
+    version) and must be validated again.
+    """
+    answers = steps.kept_answers(draft.answers)
+    pairs = dict(draft.steps) if KEY in answers else saved_steps(draft, config)
+    return steps.SavedSteps(pairs=pairs, answers=answers)
+
+
 def details_of(draft: Draft, config: Mapping[str, Any]) -> ContactDetails | None:
     """Return the contact details the draft holds, None when declined; raise StepIncomplete when not valid."""
     form = steps.load_form(steps.BY_KEY[KEY], pairs_of(draft, config))

@@ -103,7 +103,7 @@ def _open(token: str, draft: Draft) -> Response:
     session_state.hold_draft(token)
     if service.submission_for(get_session(), draft) is not None:
         return redirect(url_for("intake.done"))
-    return redirect(step_url(first_incomplete(contact_step.saved_steps(draft, current_app.config))))
+    return redirect(step_url(first_incomplete(contact_step.saved(draft, current_app.config))))
 
 
 def started_text(moment: datetime) -> str:

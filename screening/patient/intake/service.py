@@ -68,14 +68,18 @@ def new_reference() -> str:
 
 
 def create_draft(session: orm.Session, saved: dict[str, steps.Pairs], *, now: datetime, ttl_days: int) -> NewDraft:
-    """Store a new draft holding the steps answered so far."""
+    """Store a new draft holding the steps answered so far, and the answers of those that are valid."""
     token = secrets.token_urlsafe(32)  # 256 bits
+    kept: dict[str, Any] = {"form_version": steps.FORM_VERSION, "steps": {}}
+    for key, pairs in saved.items():
+        kept = steps.keeping(kept, key, steps.validated_answers(steps.BY_KEY[key], pairs))
     draft = Draft(
         token_hash=hash_token(token),
         created_at=now,
         updated_at=now,
         expires_at=now + timedelta(days=ttl_days),
         steps=dict(saved),
+        answers=kept,
     )
     session.add(draft)
     session.flush()
@@ -94,9 +98,12 @@ def find_draft(session: orm.Session, token: str | None, *, now: datetime) -> Dra
     return draft
 
 
-def save_step(draft: Draft, key: str, pairs: steps.Pairs, *, now: datetime, ttl_days: int) -> None:
-    """Keep a step's posted answers and push back the draft's expiry."""
+def save_step(
+    draft: Draft, key: str, pairs: steps.Pairs, answers: dict[str, Any] | None, *, now: datetime, ttl_days: int
+) -> None:
+    """Keep a step's posted pairs and, when they are valid, its ``answers``; push back the draft's expiry."""
     draft.steps = {**draft.steps, key: pairs}
+    draft.answers = steps.keeping(draft.answers, key, answers)
     draft.updated_at = now
     draft.expires_at = now + timedelta(days=ttl_days)
     if key == "mood" and item9_above_zero(pairs) and draft.safety_flagged_at is None:
@@ -104,8 +111,15 @@ def save_step(draft: Draft, key: str, pairs: steps.Pairs, *, now: datetime, ttl_
 
 
 def save_contact(draft: Draft, config: Mapping[str, Any], pairs: steps.Pairs, *, now: datetime, ttl_days: int) -> None:
-    """Keep the contact step's answers encrypted (only the choice when declined) and push back the expiry."""
+    """Keep the contact step's answers encrypted (only the choice when declined) and push back the expiry.
+
+    Whether what is kept is valid is kept in clear, without the details (the step adds nothing to the document).
+    """
     contact_step.store(draft, config, pairs)
+    step = steps.BY_KEY[contact_step.KEY]
+    draft.answers = steps.keeping(
+        draft.answers, step.key, steps.validated_answers(step, contact_step.kept_pairs(pairs))
+    )
     draft.updated_at = now
     draft.expires_at = now + timedelta(days=ttl_days)
 
@@ -146,7 +160,7 @@ def submit_draft(
     existing = submission_for(session, draft)
     if existing is not None:
         return Submitted(existing, None)
-    document = parse_answers(steps.build_document(contact_step.saved_steps(draft, config))).to_document()
+    document = parse_answers(steps.build_document(contact_step.saved(draft, config))).to_document()
     scores = score_answers(document).as_dict()
     contact = contact_step.details_of(draft, config)
     state = contact.state if contact is not None else None
@@ -185,6 +199,7 @@ def submit_draft(
     if submission.safety_flag:  # the on-call e-mail is queued by the caller after the commit
         create_safety_alert(session, submission, now)
     draft.steps = {}  # the answers now live in the submission only, the contact details in their own table
+    draft.answers = None
     draft.contact_sealed = None
     return Submitted(submission, status_token)
 

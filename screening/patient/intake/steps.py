@@ -1,8 +1,11 @@
 """The wizard's steps, in order, and how each step's form becomes part of the answers document.
 
 A step's answers are kept as the (name, value) pairs the patient last posted, so a page
-can be shown again exactly as it was left, valid or not. The canonical answers document
-is built from those pairs by validating every step again.
+can be shown again exactly as it was left, valid or not. When they are valid, the step's part
+of the canonical answers document is kept beside them with the form version it was validated
+under (``kept_answers``), so a request validates only the step it posts and the document is
+built from the kept parts; a step without kept answers (a draft saved under another form
+version, or before answers were kept) is validated again from its pairs.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 from typing import Callable
 from typing import Iterable
+from typing import Mapping
 
 from werkzeug.datastructures import MultiDict
 from wtforms import Form
@@ -173,11 +177,48 @@ def validated_answers(step: Step, pairs: Iterable[Iterable[str]] | None) -> dict
     return step.to_answers(form) if form.validate() else None
 
 
-def build_document(saved: dict[str, Pairs]) -> dict[str, Any]:
-    """Build the answers document from every step's saved pairs; raise for the first incomplete step."""
+@dataclass(frozen=True)
+class SavedSteps:
+    """What is kept of the steps answered so far: the pairs posted, and the answers of the steps found valid."""
+
+    pairs: Mapping[str, Pairs]
+    #: By step key, the part of the answers document, for the steps validated under this ``FORM_VERSION``.
+    answers: Mapping[str, dict[str, Any]]
+
+
+def kept_answers(stored: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """Return the answers kept with a draft by step, none when they were validated under another form version."""
+    if not isinstance(stored, Mapping) or stored.get("form_version") != FORM_VERSION:
+        return {}
+    kept = stored.get("steps")
+    return dict(kept) if isinstance(kept, Mapping) else {}
+
+
+def keeping(stored: Mapping[str, Any] | None, key: str, answers: dict[str, Any] | None) -> dict[str, Any]:
+    """Return the kept answers to store with step ``key``'s replaced by ``answers`` (dropped when None)."""
+    kept = kept_answers(stored)
+    kept.pop(key, None)
+    if answers is not None:
+        kept[key] = answers
+    return {"form_version": FORM_VERSION, "steps": kept}
+
+
+def step_answers(step: Step, saved: SavedSteps) -> dict[str, Any] | None:
+    """Return the step's part of the answers document, kept or validated from its pairs; None when not valid."""
+    kept = saved.answers.get(step.key)
+    return kept if kept is not None else validated_answers(step, saved.pairs.get(step.key))
+
+
+def first_incomplete(saved: SavedSteps) -> Step | None:
+    """Return the first step without valid answers, or None when all are done."""
+    return next((step for step in STEPS if step_answers(step, saved) is None), None)
+
+
+def build_document(saved: SavedSteps) -> dict[str, Any]:
+    """Build the answers document from every step's answers; raise for the first incomplete step."""
     document: dict[str, Any] = {}
     for step in STEPS:
-        answers = validated_answers(step, saved.get(step.key))
+        answers = step_answers(step, saved)
         if answers is None:
             raise StepIncomplete(step)
         document.update(answers)

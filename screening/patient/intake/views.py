@@ -92,19 +92,27 @@ def current_draft() -> Draft | None:
         raise
 
 
-def _saved_steps(draft: Draft | None) -> dict[str, steps.Pairs]:
-    """Return the saved answers of every step, including those kept before the draft existed."""
+def _saved_steps(draft: Draft | None) -> steps.SavedSteps:
+    """Return what is kept of every step, including the answers kept before the draft existed."""
     if draft is not None:
-        return contact_step.saved_steps(draft, current_app.config)
-    return session_state.pending_steps()
+        return contact_step.saved(draft, current_app.config)
+    return steps.SavedSteps(pairs=session_state.pending_steps(), answers={})
 
 
-def first_incomplete(saved: dict[str, steps.Pairs]) -> str | None:
+def _step_pairs(step: steps.Step, draft: Draft | None) -> steps.Pairs | None:
+    """Return the pairs last posted on ``step``, None when it has not been answered."""
+    if draft is None:
+        return session_state.pending_steps().get(step.key)
+    if step.key == contact_step.KEY:
+        return contact_step.pairs_of(draft, current_app.config)
+    pairs: steps.Pairs | None = draft.steps.get(step.key)
+    return pairs
+
+
+def first_incomplete(saved: steps.SavedSteps) -> str | None:
     """Return the key of the first step without valid answers, or None when all are done."""
-    for step in steps.STEPS:
-        if steps.validated_answers(step, saved.get(step.key)) is None:
-            return step.key
-    return None
+    step = steps.first_incomplete(saved)
+    return step.key if step is not None else None
 
 
 def step_url(key: str | None) -> str:
@@ -147,7 +155,7 @@ def welcome() -> Response | tuple[str, int]:
     not_ready = _redirect_if_not_ready(step.key, draft)  # after submitting: the confirmation
     if not_ready is not None:
         return not_ready
-    return _render_step(step, steps.load_form(step, _saved_steps(draft).get("welcome")), draft)
+    return _render_step(step, steps.load_form(step, _step_pairs(step, draft)), draft)
 
 
 @bp.post("/")
@@ -164,7 +172,7 @@ def step(key: str) -> Response | tuple[str, int]:
     not_ready = _redirect_if_not_ready(key, draft)
     if not_ready is not None:
         return not_ready
-    return _render_step(current, steps.load_form(current, _saved_steps(draft).get(key)), draft)
+    return _render_step(current, steps.load_form(current, _step_pairs(current, draft)), draft)
 
 
 @bp.post("/intake/<key>")
@@ -205,7 +213,7 @@ def _save_and_continue(step: steps.Step) -> Response | tuple[str, int]:
     valid = form.validate()
     if step.key == "age" and valid and form.age.data < 18:
         return _stop_under_age(draft)
-    draft = _store(step, pairs, draft, valid)
+    draft = _store(step, pairs, draft, step.to_answers(form) if valid else None)
     if action in {"add", "remove"}:
         returning = "?from=review" if request.form.get("return_to") == FROM_REVIEW else ""
         return redirect(step_url(step.key) + returning + "#medications")
@@ -217,18 +225,21 @@ def _save_and_continue(step: steps.Step) -> Response | tuple[str, int]:
     return redirect(_url_for_destination(target))
 
 
-def _store(step: steps.Step, pairs: steps.Pairs, draft: Draft | None, valid: bool) -> Draft | None:
-    """Keep the answers: in the session before the age step, in the draft from then on."""
+def _store(step: steps.Step, pairs: steps.Pairs, draft: Draft | None, answers: dict[str, Any] | None) -> Draft | None:
+    """Keep the answers: in the session before the age step, in the draft from then on.
+
+    ``answers`` is the step's part of the answers document, None when the pairs are not valid.
+    """
     if draft is not None and step.key == contact_step.KEY:
         service.save_contact(draft, current_app.config, pairs, now=now(), ttl_days=_ttl())
         get_session().commit()
         return draft
     if draft is not None:
-        service.save_step(draft, step.key, pairs, now=now(), ttl_days=_ttl())
+        service.save_step(draft, step.key, pairs, answers, now=now(), ttl_days=_ttl())
         get_session().commit()
         return draft
     pending = {**session_state.pending_steps(), step.key: _cookie_pairs(step, pairs)}
-    if step.key != "age" or not valid:
+    if step.key != "age" or answers is None:
         session_state.keep_pending_steps(pending)
         return None
     created = service.create_draft(get_session(), pending, now=now(), ttl_days=_ttl())
