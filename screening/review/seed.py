@@ -3,18 +3,13 @@
 Each fake intake is scored and decided by the real code (the active rule set), so the queue shows
 the mix of outcomes, priorities and safety flags real intakes would produce. All rows go in the
 caller's one transaction, as Core multi-row INSERTs of a chunk per table, with no ORM unit of work.
-Deciding is the expensive part: each condition's result is remembered by the values of the facts it
-reads (a condition is a pure function of them, as the dry run relies on too), so of 100,000 intakes
-most conditions are evaluated a few hundred times.
+Deciding is the expensive part; the active rule set decides each intake with its conditions compiled
+into one plain Python function (``engine.native``), as every screening does.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
-from dataclasses import field
-from dataclasses import fields
-from dataclasses import replace
 from datetime import datetime
 from datetime import timedelta
 from typing import Any
@@ -25,9 +20,6 @@ from sqlalchemy import orm
 from .. import audit
 from ..decisions import apply_to_submission
 from ..decisions import decide
-from ..engine.compiler import Condition
-from ..engine.dry_run import MEMO_LIMIT
-from ..engine.dry_run import _frozen
 from ..engine.model import RuleSet
 from ..fake import answers_documents
 from ..instruments.scoring import score_answers
@@ -54,38 +46,6 @@ _SUBMISSION_COLUMNS = (
 )  # fmt: skip
 
 
-@dataclass(frozen=True)
-class RememberedCondition(Condition):
-    """A condition that remembers its result by the values of the facts it reads, for one seeding run."""
-
-    memo: dict[Any, bool] = field(default_factory=dict, compare=False, repr=False)
-
-    def matches(self, facts: dict[str, Any]) -> bool:
-        """Return the remembered result for these fact values, evaluating the condition the first time."""
-        try:
-            key = tuple([_frozen(facts[name]) for name in self.symbols])
-            found = self.memo.get(key)
-        except (KeyError, TypeError):  # a fact missing or unhashable: let the condition raise or decide itself
-            return super().matches(facts)
-        if found is None:
-            found = super().matches(facts)
-            if len(self.memo) < MEMO_LIMIT:
-                self.memo[key] = found
-        return found
-
-
-def remembering(ruleset: RuleSet) -> RuleSet:
-    """Return ``ruleset`` deciding as it does, each condition remembering its results; ``$`` names are not pure."""
-
-    def remembered(condition: Condition) -> Condition:
-        if "$" in condition.text:
-            return condition
-        return RememberedCondition(**{f.name: getattr(condition, f.name) for f in fields(condition) if f.init})
-
-    rules = tuple(replace(rule, condition=remembered(rule.condition)) for rule in ruleset.rules)
-    return replace(ruleset, rules=rules)
-
-
 def seed_submissions(session: orm.Session, count: int, *, seed: int, now: datetime, ruleset: RuleSet | None) -> int:
     """Add ``count`` fake submissions with their decisions (and alerts for safety cases); return the count.
 
@@ -93,10 +53,9 @@ def seed_submissions(session: orm.Session, count: int, *, seed: int, now: dateti
     """
     rng = random.Random(seed)
     taken = set(session.scalars(sa.select(Submission.reference)))
-    deciding = remembering(ruleset) if ruleset is not None else None
     connection = session.connection()
     for start in range(0, count, CHUNK_SIZE):
-        _seed_chunk(connection, rng, min(CHUNK_SIZE, count - start), taken, now=now, ruleset=deciding)
+        _seed_chunk(connection, rng, min(CHUNK_SIZE, count - start), taken, now=now, ruleset=ruleset)
     audit.record(
         session,
         actor="cli",
