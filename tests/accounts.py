@@ -24,9 +24,9 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.security import generate_password_hash
 from werkzeug.test import TestResponse
 
-from screening import passwords
 from screening.db import new_session
 from screening.models import User
 
@@ -37,10 +37,16 @@ _HASHES: dict[str, str] = {}
 _numbers = itertools.count(1)
 
 
+#: The accounts made here are hashed with scrypt at a low work factor, so that signing in (hundreds of times a
+#: session) costs a millisecond rather than a tenth of a second. The app's own hashing, at its own cost, is tested
+#: in tests/test_auth.py and used by every account the app makes (``users create``, a password change).
+FIXTURE_HASH_METHOD = "scrypt:1024:8:1"
+
+
 def hashed(password: str) -> str:
-    """Return a hash of ``password``, made once per test session (scrypt is deliberately slow)."""
+    """Return a cheap scrypt hash of ``password``, made once per test session."""
     if password not in _HASHES:
-        _HASHES[password] = passwords.hash_password(password)
+        _HASHES[password] = generate_password_hash(password, method=FIXTURE_HASH_METHOD)
     return _HASHES[password]
 
 

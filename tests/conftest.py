@@ -24,10 +24,14 @@ from screening.db import Model
 from screening.db import engine_for
 
 from .accounts import auth, users  # noqa: F401
+from .app_cost import TEMPLATES
+from .app_cost import share_url_builders
 from .consumers import consumer_env  # noqa: F401 - the environment of a consumer process
 from .mail import smtp, smtp_down  # noqa: F401 - fixtures of the e-mail tests
 from .patient import Patient
 from .production.scheduling import pytest_xdist_make_scheduler  # noqa: F401 - one worker for the stage
+
+share_url_builders()
 
 POSTGRES_URL = os.environ.get("SCREENING_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
@@ -115,7 +119,7 @@ def app(request: pytest.FixtureRequest, database_urls: dict[str, str]) -> Iterat
 
 def make_app(database_url: str, **config: Any) -> Flask:
     """Create an app for tests, with a fixed secret and the test clinic (both of which production accepts)."""
-    return create_app(
+    app = create_app(
         {
             "TESTING": True,
             "SECRET_KEY": PRODUCTION_SECRET,
@@ -127,6 +131,8 @@ def make_app(database_url: str, **config: Any) -> Flask:
             **config,
         }
     )
+    app.jinja_env.bytecode_cache = TEMPLATES  # templates compiled once per test process
+    return app
 
 
 @pytest.fixture()

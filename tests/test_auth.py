@@ -176,8 +176,9 @@ def test_every_failure_spends_one_password_hash(
         return real(stored, password)
 
     monkeypatch.setattr(passwords, "check_password_hash", counting)
-    known = users.create("staff")
-    locked = users.create("staff", locked_until=clock() + timedelta(minutes=5))
+    real_hash = passwords.hash_password(DEFAULT_PASSWORD)  # as the app stores one, not the fixtures' cheap one
+    known = users.create("staff", password_hash=real_hash)
+    locked = users.create("staff", password_hash=real_hash, locked_until=clock() + timedelta(minutes=5))
     for email, password in [
         ("nobody@clinic.test", "x" * 14),
         (known.email, "x" * 14),
