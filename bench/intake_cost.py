@@ -37,6 +37,7 @@ from werkzeug.datastructures import MultiDict
 from wtforms import Form
 from wtforms import IntegerField
 from wtforms import RadioField
+from wtforms import SelectChoice
 from wtforms import StringField
 from wtforms.validators import InputRequired
 from wtforms.validators import NumberRange
@@ -103,7 +104,7 @@ class _Row(_Base):
 class _BareForm(Form):
     name = StringField(validators=[InputRequired()])
     age = IntegerField(validators=[InputRequired(), NumberRange(0, 130)])
-    choice = RadioField(choices=[("a", "A"), ("b", "B"), ("c", "C")], validators=[InputRequired()])
+    choice = RadioField(choices=[SelectChoice(code, code.upper()) for code in "abc"], validators=[InputRequired()])
 
 
 def bare_app(url: str) -> Flask:
