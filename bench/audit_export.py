@@ -23,6 +23,7 @@ import statistics
 import tempfile
 import time
 import tracemalloc
+from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -128,24 +129,53 @@ def peak_memory(client: FlaskClient) -> int:
         tracemalloc.stop()
 
 
+@dataclass(frozen=True)
+class Export:
+    """What downloading the export measured: medians in seconds, the body's size and digest, the peak memory."""
+
+    first_byte: float
+    whole_body: float
+    size: int
+    digest: str
+    peak_bytes: int
+
+
+def seeded_client(folder: Path, database_url: str | None, count: int) -> tuple[FlaskClient, float]:
+    """Return an admin's client of an app with ``count`` events (see ``make_app``) and the seconds seeding took."""
+    app = make_app(folder, database_url)
+    seconds = seed(app, count)
+    client = app.test_client()
+    sign_in(client)
+    return client, seconds
+
+
+def measure(client: FlaskClient, requests: int) -> Export:
+    """Download the export ``requests`` times, then once more for its memory; the same data must give one body."""
+    results = [download(client) for _ in range(requests)]
+    sizes = {size for _first, _total, size, _digest in results}
+    digests = {digest for *_rest, digest in results}
+    assert len(sizes) == 1 and len(digests) == 1, "the same data gave different exports"
+    return Export(
+        first_byte=statistics.median(r[0] for r in results),
+        whole_body=statistics.median(r[1] for r in results),
+        size=sizes.pop(),
+        digest=digests.pop(),
+        peak_bytes=peak_memory(client),
+    )
+
+
 def run(count: int, requests: int, database_url: str | None) -> None:
     """Benchmark the export with ``count`` events."""
     with tempfile.TemporaryDirectory(prefix="audit-bench-") as folder:
-        app = make_app(Path(folder), database_url)
-        seconds = seed(app, count)
-        client = app.test_client()
-        sign_in(client)
-        results = [download(client) for _ in range(requests)]
-        sizes = {size for _first, _total, size, _digest in results}
-        digests = {digest for *_rest, digest in results}
-        assert len(sizes) == 1 and len(digests) == 1, "the same data gave different exports"
-        peak = peak_memory(client)
+        client, seconds = seeded_client(Path(folder), database_url, count)
+        found = measure(client, requests)
+        app = client.application
         backend = engine_for(app).dialect.name
-        print(f"{count} audit events on {backend} (inserted in {seconds:.1f} s), {sizes.pop():,} bytes")
-        print(f"  first byte  median {statistics.median(r[0] for r in results) * 1000:8.1f} ms")
-        print(f"  whole body  median {statistics.median(r[1] for r in results) * 1000:8.1f} ms")
-        print(f"  peak Python allocations during one download {peak / 2**20:6.1f} MiB")
-        print(f"  sha256 {digests.pop()}")
+        print(f"{count} audit events on {backend} (inserted in {seconds:.1f} s), {found.size:,} bytes")
+        print(f"  first byte  median {found.first_byte * 1000:8.1f} ms")
+        print(f"  whole body  median {found.whole_body * 1000:8.1f} ms")
+        print(f"  peak Python allocations during one download {found.peak_bytes / 2**20:6.1f} MiB")
+        print(f"  sha256 {found.digest}")
         engine_for(app).dispose()
 
 

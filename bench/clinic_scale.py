@@ -6,11 +6,14 @@ Run by hand: ``.venv/bin/python bench/clinic_scale.py [--size 100000] [--databas
 ``--postgres-url``); the bench creates a database of its own there for each data set.
 
 For each database the bench builds, once, the data sets the figures share: ``--size`` and ``--reference-size``
-(default 1000) fake submissions seeded and decided by the shipped rules, and a bare Flask + WTForms +
-SQLAlchemy endpoint that validates a small form and inserts one row. Every figure is a small function in
-``FIGURES`` that returns a ``Figure``: what it measured, the reference it is set against, and the ratio. Other
-benches plug theirs in with ``@figure(...)`` (or ``register``) and are listed when the bench runs; the figures
-of the issue that no bench measures yet are listed as such. No figure asserts anything: they measure.
+(default 1000) fake submissions seeded and decided by the shipped rules (the larger one also gets ``--dry-runs``
+dry runs of a draft for the rule-tuning pages), as many audit events in databases of their own, and the
+reference of most figures: ``bench/intake_cost.py``'s bare Flask + WTForms + SQLAlchemy endpoint (a form
+validated, one row inserted through an ORM session, commit, redirect). Every figure is a small function in
+``FIGURES`` that returns a ``Figure``: what it measured, the reference it is set against, and the ratio; each
+reuses the functions of the bench that measures it on its own (``bench/tuning_pages.py``,
+``bench/audit_export.py``, ``bench/intake_cost.py``, ...). Other benches plug theirs in with ``@figure(...)``
+(or ``register``). No figure asserts anything: they measure. Dry runs report their seconds on standard error.
 Requests go through the Flask test client (guard, session, queries, templates), not a network socket.
 """
 
@@ -21,7 +24,6 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
@@ -30,20 +32,18 @@ from datetime import UTC
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from typing import TypeVar
 
 import sqlalchemy as sa
 from flask import Flask
-from flask import request
 from sqlalchemy.engine import make_url
-from wtforms import Form
-from wtforms import IntegerField
-from wtforms import StringField
-from wtforms import validators
 
+import audit_export
 import backtest
 import intake_cost
 import queue_latency
 import screen_throughput
+import tuning_pages
 from screening.active_rules.registry import checked_ruleset
 from screening.db import engine_for
 from screening.engine import budget
@@ -51,21 +51,16 @@ from screening.engine.model import RuleSet
 from screening.engine.loader import read_sources
 from screening.fake import answers_documents
 
-#: The issue's figures that another bench measures (or will): printed so the table shows what is missing.
-ELSEWHERE = {
-    "rules_list": "/rules/ with 10 dry runs listed (bench/tuning_pages.py)",
-    "draft_page": "a draft page, a dry-run result page, the progress JSON (bench/tuning_pages.py)",
-    "audit_csv": "/admin/audit.csv with 100k events",
-    "wizard_post": "a wizard step POST against the bare POST (bench/intake_cost.py)",
-    "wizard_get": "a wizard step GET, CPU ms (bench/intake_cost.py)",
-    "whole_intake": "a whole intake (23 requests) in bare POSTs of CPU (bench/intake_cost.py)",
-}
 SEED = 20261202
 #: Requests timed per page, and documents screened per round.
 REQUESTS = 30
 DOCUMENTS = 3000
+#: Dry runs of the draft listed on /rules/, and downloads of the audit CSV timed per size.
+DRY_RUNS = 10
+DOWNLOADS = 3
 #: Seconds the rule files' tests may take before the bench screens with them (the app's default is 20).
 CHECK_SECONDS = 300.0
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -103,9 +98,11 @@ class Bench:
     postgres_url: str | None = None
     requests: int = REQUESTS
     documents: int = DOCUMENTS
+    dry_runs: int = DRY_RUNS
+    downloads: int = DOWNLOADS
     seconds_seeded: dict[int, float] = field(default_factory=dict)
     _apps: dict[int, Flask] = field(default_factory=dict)
-    _bare_post_ms: float | None = None
+    _shared: dict[str, Any] = field(default_factory=dict)
 
     def url(self, name: str) -> str:
         """Return a fresh, empty database called ``name`` on this bench's backend."""
@@ -123,17 +120,29 @@ class Bench:
             self._apps[count] = app
         return self._apps[count]
 
+    def shared(self, key: str, build: Callable[[], T]) -> T:
+        """Return what ``build`` returns, built the first time a figure asks for ``key``."""
+        if key not in self._shared:
+            self._shared[key] = build()
+        return self._shared[key]
+
+    def bare_post(self) -> tuple[float, float]:
+        """Return the median wall and CPU milliseconds of the bare endpoint's POST (bench/intake_cost.py)."""
+        return self.shared("bare", lambda: intake_cost.measure(intake_cost.bare_post(self.url("bare")), self.requests))
+
     def bare_post_ms(self) -> float:
         """Return the median milliseconds of the bare endpoint's POST (the reference of the page figures)."""
-        if self._bare_post_ms is None:
-            client = bare_app(self.url("bare")).test_client()
-            data = {"email": "someone@example.org", "age": "42", "note": "a short note"}
-            self._bare_post_ms = statistics.median(timed(lambda: client.post("/", data=data), self.requests))
-        return self._bare_post_ms
+        return self.bare_post()[0]
+
+    def bare_post_cpu_ms(self) -> float:
+        """Return the median CPU milliseconds of the bare endpoint's POST."""
+        return self.bare_post()[1]
 
     def close(self) -> None:
         """Release every app's connections."""
-        for app in self._apps.values():
+        apps = [*self._apps.values()]
+        apps += [found[0].application for key, found in self._shared.items() if key.startswith("audit_client_")]
+        for app in apps:
             engine_for(app).dispose()
 
 
@@ -160,17 +169,6 @@ def figure(name: str, *, database: bool = True) -> Callable[[Callable[[Bench], F
     return add
 
 
-def timed(call: Callable[[], Any], times: int) -> list[float]:
-    """Return the milliseconds each of ``times`` calls took, after one untimed call to warm caches."""
-    call()
-    spent = []
-    for _ in range(times):
-        started = time.perf_counter()
-        call()
-        spent.append((time.perf_counter() - started) * 1000)
-    return spent
-
-
 def fresh_postgres_database(server_url: str, name: str) -> str:
     """Create (again) the database ``name`` on the server of ``server_url`` and return its URL."""
     engine = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
@@ -179,41 +177,6 @@ def fresh_postgres_database(server_url: str, name: str) -> str:
         connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
     engine.dispose()
     return make_url(server_url).set(database=name).render_as_string(hide_password=False)
-
-
-class BareForm(Form):
-    """The bare endpoint's form: three fields, validated as the intake validates its own."""
-
-    email = StringField(validators=[validators.InputRequired(), validators.Length(max=200)])
-    age = IntegerField(validators=[validators.InputRequired(), validators.NumberRange(18, 120)])
-    note = StringField(validators=[validators.Length(max=500)])
-
-
-def bare_app(url: str) -> Flask:
-    """Return the reference: a bare Flask + WTForms + SQLAlchemy endpoint that inserts one row per valid POST."""
-    engine = sa.create_engine(url)
-    metadata = sa.MetaData()
-    table = sa.Table(
-        "bare_entry",
-        metadata,
-        sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("email", sa.String(200)),
-        sa.Column("age", sa.Integer),
-        sa.Column("note", sa.Text),
-    )
-    metadata.create_all(engine)
-    app = Flask("bare")
-
-    @app.post("/")
-    def insert() -> tuple[str, int]:
-        form = BareForm(request.form)
-        if not form.validate():
-            return "invalid", 400
-        with engine.begin() as connection:
-            connection.execute(sa.insert(table).values(email=form.email.data, age=form.age.data, note=form.note.data))
-        return "stored", 201
-
-    return app
 
 
 def median_ms(app: Flask, url: str, requests: int) -> float:
@@ -253,6 +216,116 @@ def seed(bench: Bench) -> Figure:
         small * bench.size / bench.reference_size,
         f"{bench.reference_size:,} scaled linearly",
         "<= 60 s at 100,000",
+    )
+
+
+def tuning(bench: Bench, count: int) -> tuning_pages.TuningPages:
+    """Return the rule-tuning pages of the data set of ``count``, with ``dry_runs`` dry runs of the bench draft."""
+
+    def log(line: str) -> None:
+        print(f"    ({count:,} submissions: {line})", file=sys.stderr, flush=True)
+
+    return bench.shared(f"tuning_{count}", lambda: tuning_pages.prepare(bench.seeded(count), bench.dry_runs, log))
+
+
+def tuning_page(bench: Bench, label: str, path: Callable[[tuning_pages.TuningPages], str]) -> Figure:
+    """A rule-tuning page with ``size`` submissions and ``dry_runs`` dry runs against the bare POST."""
+    pages = tuning(bench, bench.size)
+    value = pages.median_ms(path(pages), bench.requests)
+    return Figure(label, value, "ms", bench.bare_post_ms(), "the bare POST", "< 50 ms")
+
+
+@figure("rules_list")
+def rules_list(bench: Bench) -> Figure:
+    """/rules/, which lists the dry runs (bench/tuning_pages.py), against the bare POST."""
+    return tuning_page(bench, f"/rules/, {bench.dry_runs} dry runs listed", lambda pages: pages.rules_home)
+
+
+@figure("draft_page")
+def draft_page(bench: Bench) -> Figure:
+    """The page of the draft the dry runs ran, against the bare POST."""
+    return tuning_page(bench, "a draft page", lambda pages: pages.draft_page)
+
+
+@figure("dry_run_result")
+def dry_run_result(bench: Bench) -> Figure:
+    """The first page of a dry run's result over ``size`` submissions, against the bare POST."""
+    return tuning_page(bench, f"a dry-run result, {bench.size:,}", lambda pages: pages.result_page())
+
+
+@figure("dry_run_result_flat")
+def dry_run_result_flat(bench: Bench) -> Figure:
+    """The first page of a dry run's result over ``size`` submissions against one over ``reference_size``."""
+    large = tuning(bench, bench.size)
+    small = tuning(bench, bench.reference_size)
+    return Figure(
+        f"a dry-run result, {bench.size:,}",
+        large.median_ms(large.result_page(), bench.requests),
+        "ms",
+        small.median_ms(small.result_page(), bench.requests),
+        f"{bench.reference_size:,} submissions",
+        "flat",
+    )
+
+
+@figure("dry_run_progress")
+def dry_run_progress(bench: Bench) -> Figure:
+    """A dry run's progress JSON, against the bare POST."""
+    return tuning_page(bench, "the dry-run progress JSON", lambda pages: pages.progress)
+
+
+def audit_export_of(bench: Bench, count: int) -> audit_export.Export:
+    """Return the audit CSV's download measured with ``count`` events in a database of their own."""
+
+    def measured() -> audit_export.Export:
+        client, _seconds = bench.shared(
+            f"audit_client_{count}",
+            lambda: audit_export.seeded_client(bench.folder, bench.url(f"audit_{count}"), count),
+        )
+        return audit_export.measure(client, bench.downloads)
+
+    return bench.shared(f"audit_export_{count}", measured)
+
+
+@figure("audit_csv")
+def audit_csv(bench: Bench) -> Figure:
+    """The whole audit CSV with ``size`` events (the time a worker is held) against ``reference_size``, scaled."""
+    large, small = audit_export_of(bench, bench.size), audit_export_of(bench, bench.reference_size)
+    return Figure(
+        f"/admin/audit.csv, {bench.size:,} events",
+        large.whole_body,
+        "s",
+        small.whole_body * bench.size / bench.reference_size,
+        f"{bench.reference_size:,} scaled linearly",
+        "a worker held a few seconds at most",
+    )
+
+
+@figure("audit_csv_first_byte")
+def audit_csv_first_byte(bench: Bench) -> Figure:
+    """The audit CSV's first byte with ``size`` events against ``reference_size``: streamed, it does not grow."""
+    large, small = audit_export_of(bench, bench.size), audit_export_of(bench, bench.reference_size)
+    return Figure(
+        "/admin/audit.csv, first byte",
+        large.first_byte * 1000,
+        "ms",
+        small.first_byte * 1000,
+        f"{bench.reference_size:,} events",
+        "streamed: flat",
+    )
+
+
+@figure("audit_csv_memory")
+def audit_csv_memory(bench: Bench) -> Figure:
+    """Peak Python allocations of one audit CSV download with ``size`` events against ``reference_size``."""
+    large, small = audit_export_of(bench, bench.size), audit_export_of(bench, bench.reference_size)
+    return Figure(
+        "/admin/audit.csv, peak memory",
+        large.peak_bytes / 2**20,
+        "MiB",
+        small.peak_bytes / 2**20,
+        f"{bench.reference_size:,} events",
+        "streamed: flat",
     )
 
 
@@ -303,13 +376,6 @@ def wizard_cpu_ms(bench: Bench, part: str) -> tuple[float, float]:
         engine_for(app).dispose()
 
 
-def bare_post_cpu_ms(bench: Bench) -> float:
-    """Return the median CPU milliseconds of the bare endpoint's POST."""
-    client = bare_app(bench.url("bare_cpu")).test_client()
-    data = {"email": "someone@example.org", "age": "42", "note": "a short note"}
-    return intake_cost.measure(lambda: client.post("/", data=data), bench.requests)[1]
-
-
 @figure("wizard_post")
 def wizard_post(bench: Bench) -> Figure:
     """A wizard step POST (the mood step, into a draft of every step) against the bare POST, wall time."""
@@ -323,14 +389,14 @@ def wizard_post(bench: Bench) -> Figure:
 def wizard_get(bench: Bench) -> Figure:
     """A wizard step GET (36 radio inputs), CPU time, against the bare POST's CPU time."""
     _, cpu = wizard_cpu_ms(bench, "step GET")
-    return Figure("a wizard step GET, CPU", cpu, "ms", bare_post_cpu_ms(bench), "the bare POST's CPU", "<= 3 ms CPU")
+    return Figure("a wizard step GET, CPU", cpu, "ms", bench.bare_post_cpu_ms(), "the bare POST's CPU", "<= 3 ms CPU")
 
 
 @figure("whole_intake")
 def whole_intake(bench: Bench) -> Figure:
     """A whole intake as a browser does it (every page, every step, submit, confirmation), CPU time."""
     _, cpu = wizard_cpu_ms(bench, "whole intake")
-    return Figure("a whole intake, CPU", cpu, "ms", bare_post_cpu_ms(bench), "the bare POST's CPU", "<= 25x")
+    return Figure("a whole intake, CPU", cpu, "ms", bench.bare_post_cpu_ms(), "the bare POST's CPU", "<= 25x")
 
 
 @figure("ten_times_rules", database=False)
@@ -359,8 +425,10 @@ def main() -> None:
     parser.add_argument("--postgres-url", default=os.environ.get("SCREENING_TEST_POSTGRES_URL"))
     parser.add_argument("--figure", action="append", choices=sorted(FIGURES), help="only these (repeatable)")
     parser.add_argument("--requests", type=int, default=REQUESTS, help="requests timed per page")
+    parser.add_argument("--dry-runs", type=int, default=DRY_RUNS, help="dry runs listed on the rule-tuning pages")
+    parser.add_argument("--downloads", type=int, default=DOWNLOADS, help="audit CSV downloads timed per size")
     options = parser.parse_args()
-    chosen = options.figure or list(FIGURES)
+    chosen = [name for name in FIGURES if not options.figure or name in options.figure]
     databases = ["sqlite", "postgresql"] if options.database == "both" else [options.database]
     print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
     once = [name for name in chosen if name not in NEEDS_DATABASE]
@@ -372,17 +440,19 @@ def main() -> None:
         print(f"{database}, {options.size:,} and {options.reference_size:,} submissions:", flush=True)
         with tempfile.TemporaryDirectory(prefix="clinic-scale-") as folder:
             bench = Bench(
-                database, options.size, options.reference_size, Path(folder), options.postgres_url, options.requests
+                database,
+                options.size,
+                options.reference_size,
+                Path(folder),
+                options.postgres_url,
+                options.requests,
+                dry_runs=options.dry_runs,
+                downloads=options.downloads,
             )
             try:
                 run(bench, [name for name in chosen if name in NEEDS_DATABASE])
             finally:
                 bench.close()
-    missing = [text for name, text in ELSEWHERE.items() if name not in FIGURES]
-    if missing:
-        print("not measured by this bench yet:")
-        for text in missing:
-            print(f"  {text}")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ import argparse
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
 from pathlib import Path
@@ -89,8 +91,10 @@ def bench_draft(app: Flask, author: User) -> int:
         return draft.id
 
 
-def ensure_runs(app: Flask, draft_id: int, wanted: int) -> int:
-    """Run dry runs of the draft until it has ``wanted`` finished ones; return the newest one's id."""
+def ensure_runs(app: Flask, draft_id: int, wanted: int, log: Callable[[str], object] = print) -> int:
+    """Run dry runs of the draft until it has ``wanted`` finished ones; return the newest one's id.
+
+    Each run's time goes to ``log``."""
     while True:
         with new_session(app) as session:
             done = session.scalars(
@@ -117,7 +121,7 @@ def ensure_runs(app: Flask, draft_id: int, wanted: int) -> int:
         finished = dry_runs.run_backtest(app, run_id)
         if finished.status != dry_run_store.DONE:
             raise SystemExit(f"dry run {run_id} failed: {finished.error}")
-        print(f"dry run {run_id} done in {time.perf_counter() - started:.1f} s", flush=True)
+        log(f"dry run {run_id} done in {time.perf_counter() - started:.1f} s")
 
 
 def signed_in(app: Flask) -> FlaskClient:
@@ -145,6 +149,63 @@ def time_page(client: FlaskClient, path: str, repeat: int) -> tuple[float, float
     return statistics.median(times), min(times), size
 
 
+@dataclass(frozen=True)
+class TuningPages:
+    """The pages that list and show the bench draft's dry runs, and an admin's client to fetch them."""
+
+    client: FlaskClient
+    draft_id: int
+    run_id: int
+
+    @property
+    def rules_home(self) -> str:
+        """Return the address of the rules home, which lists the dry runs."""
+        return "/rules/"
+
+    @property
+    def draft_page(self) -> str:
+        """Return the address of the bench draft's page."""
+        return f"/rules/drafts/{self.draft_id}"
+
+    def result_page(self, page: int = 1) -> str:
+        """Return the address of a page of the newest dry run's result."""
+        return f"/rules/dry-runs/{self.run_id}" + (f"?page={page}" if page != 1 else "")
+
+    @property
+    def progress(self) -> str:
+        """Return the address of the newest dry run's progress JSON."""
+        return f"/rules/dry-runs/{self.run_id}/progress"
+
+    def labelled(self) -> dict[str, str]:
+        """Return every page by the label the bench prints."""
+        return {
+            "/rules/ (lists the dry runs)": self.rules_home,
+            "draft page": self.draft_page,
+            "dry run result, page 1": self.result_page(),
+            "dry run result, page 50": self.result_page(50),
+            "dry run progress JSON": self.progress,
+        }
+
+    def median_ms(self, path: str, repeat: int) -> float:
+        """Return the median milliseconds of ``repeat`` GETs of ``path``, after one to warm templates and caches."""
+        self.client.get(path)
+        median, _best, status = time_page(self.client, path, repeat)
+        if not median:
+            raise SystemExit(f"{path} answered HTTP {status}")
+        return median
+
+
+def prepare(app: Flask, runs: int, log: Callable[[str], object] = print) -> TuningPages:
+    """Add the bench admin and draft to ``app`` (seeded already), run dry runs of it until it has ``runs``, sign in.
+
+    A busy machine must not fail the runs the pages show: what is timed is the pages, so the runs get time."""
+    app.config[budget.EVALUATION_MS_SETTING] = 10_000
+    app.config[budget.DRY_RUN_SECONDS_SETTING] = 3_600
+    draft_id = bench_draft(app, admin(app))
+    run_id = ensure_runs(app, draft_id, runs, log)
+    return TuningPages(signed_in(app), draft_id, run_id)
+
+
 def main() -> None:
     """Seed, run the dry runs, then time every page ``--repeat`` times."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -157,28 +218,15 @@ def main() -> None:
         folder = options.database or Path(temporary)
         folder.mkdir(parents=True, exist_ok=True)
         app = make_app(folder, None)
-        # A busy machine must not fail the runs the pages show: what is timed here is the pages.
-        app.config[budget.EVALUATION_MS_SETTING] = 10_000
-        app.config[budget.DRY_RUN_SECONDS_SETTING] = 3_600
         missing = options.count - stored_count(app)
         if missing > 0:
             print(f"seeding {missing} submissions ...", flush=True)
             print(f"seeded in {seed(app, missing):.1f} s", flush=True)
-        user = admin(app)
-        draft_id = bench_draft(app, user)
-        run_id = ensure_runs(app, draft_id, options.runs)
-        client = signed_in(app)
-        pages = {
-            "/rules/ (lists the dry runs)": "/rules/",
-            "draft page": f"/rules/drafts/{draft_id}",
-            "dry run result, page 1": f"/rules/dry-runs/{run_id}",
-            "dry run result, page 50": f"/rules/dry-runs/{run_id}?page=50",
-            "dry run progress JSON": f"/rules/dry-runs/{run_id}/progress",
-        }
+        pages = prepare(app, options.runs, lambda line: print(line, flush=True))
         print(f"{stored_count(app)} submissions, {options.runs} dry runs; ms per GET ({options.repeat} each)")
-        for label, path in pages.items():
-            client.get(path)  # warm up templates and caches
-            median, best, size = time_page(client, path, options.repeat)
+        for label, path in pages.labelled().items():
+            pages.client.get(path)  # warm up templates and caches
+            median, best, size = time_page(pages.client, path, options.repeat)
             if not median:
                 print(f"  {label:<30} not timed: HTTP {size}", flush=True)
                 continue
