@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,6 +32,8 @@ class Draft(Model):
     safety_flagged_at: orm.Mapped[datetime | None]
     #: The contact step's posted pairs, encrypted (``contacts.crypto``): never in ``steps`` in clear text.
     contact_sealed: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    if TYPE_CHECKING:
+        submitted: bool  # a column property, defined below Submission
 
 
 class Submission(Model):
@@ -70,6 +73,11 @@ class Submission(Model):
         sa.Index("ix_submission_queue_outcome", "status", "needs_action", "outcome", "priority", "submitted_at", "id"),
     )
     __mapper_args__ = {"version_id_col": row_version}
+
+
+#: Whether a submission was made from the draft. Deferred: ``intake.service.find_draft`` reads it with the draft,
+#: so a wizard page asks the database once; elsewhere it is loaded when first read.
+Draft.submitted = orm.column_property(sa.exists().where(Submission.draft_id == Draft.id), deferred=True)
 
 
 class QueueCount(Model):

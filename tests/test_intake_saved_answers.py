@@ -7,6 +7,7 @@ before answers were kept at all) is read from its posted pairs, validated again,
 from __future__ import annotations
 
 from collections import Counter
+from typing import Callable
 from typing import Iterator
 
 import pytest
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 from flask import Flask
 from wtforms import Form
 
+from screening.db import engine_for
 from screening.db import new_session
 from screening.models import Draft
 from screening.models import Submission
@@ -134,3 +136,32 @@ def test_a_draft_from_before_answers_were_kept_walks_on_as_before(app: Flask, pa
 def test_the_pairs_shown_again_stay_the_pairs_posted(app: Flask, patient: Patient) -> None:
     patient.answer_all()
     assert only_draft(app).steps["anxiety"] == [[name, value] for name, value in DEFAULT_ANSWERS["anxiety"].items()]
+
+
+def _statements_of(app: Flask, request: Callable[[], object]) -> list[str]:
+    """Return every SQL statement the app's engine runs while ``request`` is made."""
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    sa.event.listen(engine_for(app), "before_cursor_execute", seen)
+    try:
+        request()
+    finally:
+        sa.event.remove(engine_for(app), "before_cursor_execute", seen)
+    return statements
+
+
+def test_a_step_page_asks_the_database_once(app: Flask, patient: Patient) -> None:
+    patient.answer_all()
+    statements = _statements_of(app, lambda: patient.get("/intake/mood"))
+    assert len(statements) == 1, statements  # the draft, and whether it was submitted, in one query
+    assert "submission" in statements[0]
+
+
+def test_a_step_page_of_a_submitted_draft_still_goes_to_the_confirmation(patient: Patient) -> None:
+    patient.answer_all()
+    patient.submit()
+    for path in ("/", "/intake/mood", "/intake/review"):
+        assert patient.get(path).headers["Location"] == "/intake/done"

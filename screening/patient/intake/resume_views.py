@@ -101,7 +101,7 @@ def _open(token: str, draft: Draft) -> Response:
     """Make ``token``'s form this browser's and go to its first step without answers."""
     session_state.forget_patient()
     session_state.hold_draft(token)
-    if service.submission_for(get_session(), draft) is not None:
+    if draft.submitted:
         return redirect(url_for("intake.done"))
     return redirect(step_url(first_incomplete(contact_step.saved(draft, current_app.config))))
 

@@ -87,10 +87,14 @@ def create_draft(session: orm.Session, saved: dict[str, steps.Pairs], *, now: da
 
 
 def find_draft(session: orm.Session, token: str | None, *, now: datetime) -> Draft:
-    """Return the draft a resume token opens; raise if there is none or it has expired."""
+    """Return the draft a resume token opens; raise if there is none or it has expired.
+
+    Whether it was submitted (``Draft.submitted``) comes in the same query: every wizard page asks.
+    """
     if not token:
         raise DraftNotFound("Start a new form, or open the resume link you were given.")
-    draft = session.scalar(sa.select(Draft).where(Draft.token_hash == hash_token(token)))
+    found = sa.select(Draft).where(Draft.token_hash == hash_token(token)).options(orm.undefer(Draft.submitted))
+    draft = session.scalar(found)
     if draft is None:
         raise DraftNotFound("The link may be mistyped, or the form was deleted. You can start a new form.")
     if draft.expires_at <= now:

@@ -183,7 +183,7 @@ def step_submit(key: str) -> Response | tuple[str, int]:
 
 def _redirect_if_not_ready(key: str, draft: Draft | None) -> Response | None:
     """Return where to go instead when step ``key`` cannot be shown or saved yet, else None."""
-    if draft is not None and service.submission_for(get_session(), draft) is not None:
+    if draft is not None and draft.submitted:
         return redirect(url_for("intake.done"))
     if draft is None and key not in steps.BEFORE_DRAFT:
         return redirect(url_for("intake.welcome"))
