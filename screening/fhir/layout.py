@@ -73,6 +73,8 @@ def child_link(group: str, name: str) -> str:
 def vocabulary_name(link_id: str) -> str:
     """Return the name of the clinic code system that codes the answers of ``link_id``."""
     return link_id.replace("_", "-")
+
+
 #: Instruments whose items the answers document keeps as true or false (0 or 1 point).
 YES_NO_INSTRUMENTS = frozenset({SSS_SOMATIC.key})
 THERAPY_STATUS = vocabulary.THERAPY_STATUS

@@ -69,7 +69,8 @@ def _therapies(base: str, therapies: Mapping[str, str]) -> Json:
     for code, status in therapies.items():
         label = vocabulary.label(vocabulary.THERAPY_STATUS, status)
         items += _answered(
-            layout.child_link(layout.THERAPIES, code), [{"valueCoding": _coding(base, layout.THERAPY_STATUS_SYSTEM, status, label)}]
+            layout.child_link(layout.THERAPIES, code),
+            [{"valueCoding": _coding(base, layout.THERAPY_STATUS_SYSTEM, status, label)}],
         )
     return {"linkId": layout.THERAPIES, "item": items}
 
@@ -153,7 +154,9 @@ def _read_instruments(found: Mapping[str, list[Mapping[str, Any]]]) -> dict[str,
         points = [answers[layout.item_link(instrument, item)] for item in instrument.items]
         if field == "sss":
             as_bool = instrument.key in layout.YES_NO_INSTRUMENTS
-            read["sss"].update({i.key: bool(p) if as_bool else p for i, p in zip(instrument.items, points)})
+            read["sss"].update(
+                {i.key: bool(p) if as_bool else p for i, p in zip(instrument.items, points, strict=True)}
+            )
         else:
             read[field] = points[0] if field == "pain_average" else points
     return read
