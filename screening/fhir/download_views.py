@@ -21,7 +21,12 @@ def bundle_download(submission_id: int) -> Response:
     """Return the Bundle of one submission as a JSON attachment, after committing its audit event."""
     db = get_session()
     bundle = service.submission_bundle(
-        db, current_app.config, submission_id, actor=current_user.actor, now=clock.now(), remote_addr=request.remote_addr
+        db,
+        current_app.config,
+        submission_id,
+        actor=current_user.actor,
+        now=clock.now(),
+        remote_addr=request.remote_addr,
     )
     db.commit()
     response = Response(json.dumps(bundle, ensure_ascii=False), mimetype=service.BUNDLE_MIMETYPE)

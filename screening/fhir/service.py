@@ -24,8 +24,11 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 
 from .. import audit
+from ..answers import parse_answers
 from ..contacts.service import consented_details
+from ..errors import AnswersError
 from ..errors import NotFound
+from ..instruments.scoring import score_answers
 from ..models import Submission
 from ..tuning.dry_run_store import day_range
 from ..tuning.dry_run_store import in_range
@@ -53,17 +56,34 @@ def _instant(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+class NotExportable(AnswersError):
+    """A stored submission's answers do not fit the canonical document, so they cannot be exported as FHIR."""
+
+    http_status = 409
+    title = "This submission cannot be exported"
+
+
+def _document(submission: Submission) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return the submission's answers document, checked, and its scores (those stored, else computed)."""
+    try:
+        document = parse_answers(submission.answers).to_document()
+    except AnswersError as error:
+        raise NotExportable(error.field, "the stored answers do not fit the answers document") from None
+    return document, {**score_answers(document).as_dict(), **(submission.scores or {})}
+
+
 def submission_resources(base: str, submission: Submission, patient_resource: Json | None = None) -> list[Json]:
     """Return the resources of one submission, unvalidated: its response, its score Observations, its Patient."""
+    document, stored_scores = _document(submission)
     response_id = f"submission-{submission.id}"
     authored = _instant(submission.submitted_at)
     response = questionnaire_response(
-        base, submission.answers, resource_id=response_id, authored=authored, form_version=submission.form_version
+        base, document, resource_id=response_id, authored=authored, form_version=submission.form_version
     )
     subject = f"Patient/{patient_resource['id']}" if patient_resource else None
     if subject:
         response["subject"] = {"reference": subject}
-    scores = observations(base, submission.scores, response_id=response_id, effective=authored, subject=subject)
+    scores = observations(base, stored_scores, response_id=response_id, effective=authored, subject=subject)
     return [response, *scores, *([patient_resource] if patient_resource else [])]
 
 
@@ -101,6 +121,8 @@ class ExportCounts:
     """How many resources of each type an export wrote."""
 
     by_type: Mapping[str, int]
+    #: Submissions left out because their stored answers do not fit the answers document.
+    skipped: int = 0
 
     @property
     def submissions(self) -> int:
@@ -151,7 +173,7 @@ def export_ndjson(
     """Write one NDJSON file per resource type for the submissions of the range; audit the export."""
     base = base_of(config)
     kinds = RESOURCE_TYPES if with_contact else RESOURCE_TYPES[:-1]
-    counts = dict.fromkeys(kinds, 0)
+    counts, skipped = dict.fromkeys(kinds, 0), 0
     directory.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         files = {kind: stack.enter_context(open(directory / f"{kind}.ndjson", "w", encoding="utf-8")) for kind in kinds}
@@ -159,8 +181,13 @@ def export_ndjson(
         for submission in _streamed(session, first, last):
             details = consented_details(session, config, submission.id) if with_contact else None
             found = patient(details, resource_id=f"submission-{submission.id}-patient")
-            for resource in submission_resources(base, submission, found):
-                _write(files, counts, resource)
+            try:
+                resources = submission_resources(base, submission, found)
+            except NotExportable:
+                skipped += 1
+            else:
+                for resource in resources:
+                    _write(files, counts, resource)
             progress(1)
     audit.record(
         session,
@@ -173,7 +200,8 @@ def export_ndjson(
             "from": first.isoformat(),
             "to": last.isoformat(),
             "with_contact": with_contact,
+            "skipped": skipped,
             **{f"{kind}_count": count for kind, count in counts.items()},
         },
     )
-    return ExportCounts(counts)
+    return ExportCounts(counts, skipped)
