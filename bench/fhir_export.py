@@ -19,35 +19,15 @@ from datetime import date
 from datetime import datetime
 from pathlib import Path
 
-import sqlalchemy as sa
-from flask import Flask
+from audit_export import make_app  # run from bench/: the same fresh database
 
-from screening import create_app
-from screening import migrate
 from screening.db import engine_for
 from screening.db import new_session
 from screening.fhir.service import export_ndjson
-from screening.models import Model
-from screening.review.seed import SPREAD_DAYS
 from screening.review.seed import seed_submissions
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
-FIRST, LAST = date(2026, 8, 1), date(2026, 12, 1)  # every seeded day (SPREAD_DAYS before NOW)
-
-
-def make_app(folder: Path, database_url: str | None) -> Flask:
-    """Return an app on a migrated, empty database: ``database_url`` emptied first, else SQLite in ``folder``."""
-    url = database_url or f"sqlite:///{folder / 'bench.sqlite3'}"
-    if database_url:
-        engine = sa.create_engine(database_url)
-        with engine.begin() as connection:
-            Model.metadata.drop_all(connection)
-            connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
-        engine.dispose()
-    migrate.upgrade(url)
-    return create_app(
-        {"SECRET_KEY": "bench-secret", "DATABASE_URL": url, "HUEY_URL": f"sqlite:///{folder / 'huey.sqlite3'}"}
-    )
+FIRST, LAST = date(2026, 8, 1), date(2026, 12, 1)  # every day seeded (review.seed.SPREAD_DAYS before NOW)
 
 
 def run(count: int, database_url: str | None) -> None:
@@ -78,7 +58,6 @@ def main() -> None:
     parser.add_argument("counts", nargs="*", type=int, default=[1000, 10000])
     parser.add_argument("--database-url", default=None)
     arguments = parser.parse_args()
-    assert SPREAD_DAYS <= (LAST - FIRST).days
     for count in arguments.counts:
         run(count, arguments.database_url)
 

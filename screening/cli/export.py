@@ -63,5 +63,7 @@ def fhir_command(first: str, last: str, with_contact: bool, directory: Path) -> 
             )
         session.commit()
     written = ", ".join(f"{count} {kind}" for kind, count in counts.by_type.items())
-    left_out = f" {counts.skipped} left out: their stored answers do not fit the answers document." if counts.skipped else ""
+    left_out = (
+        f" {counts.skipped} left out: their stored answers do not fit the answers document." if counts.skipped else ""
+    )
     click.echo(f"Exported {counts.submissions} submission(s) to {directory}: {written}.{left_out}")
