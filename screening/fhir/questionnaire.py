@@ -47,12 +47,18 @@ def _coded(
     }
 
 
+def _loinc_code(code: str | None) -> Json:
+    """Return an item's ``code`` element when LOINC has a confirmed code for it; FHIR has no empty arrays."""
+    coding = codes.loinc(code)
+    return {"code": coding} if coding else {}
+
+
 def _instrument_item(base: str, instrument: Instrument, index: int) -> Json:
     item = instrument.items[index]
     options = instrument.options_for(item)
     return {
         "linkId": layout.item_link(instrument, item),
-        "code": codes.loinc(codes.ITEMS.get(item.key)),
+        **_loinc_code(codes.ITEMS.get(item.key)),
         "text": item.text,
         "type": "choice",
         "required": True,
@@ -64,7 +70,7 @@ def _instrument(base: str, instrument: Instrument) -> Json:
     """Return the group of one instrument: its stem and time frame, then its items."""
     return {
         "linkId": instrument.key,
-        "code": codes.loinc(codes.PANELS.get(instrument.key)),
+        **_loinc_code(codes.PANELS.get(instrument.key)),
         "text": f"{instrument.title}. {instrument.stem} (Time frame: {instrument.time_frame}.)",
         "type": "group",
         "required": True,
