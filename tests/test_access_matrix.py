@@ -42,7 +42,9 @@ from werkzeug.test import TestResponse
 from screening.auth import roles as auth_roles
 from screening import create_app
 from screening.admin import service as accounts
+from screening.answers import example_document
 from screening.db import new_session
+from screening.instruments.scoring import score_answers
 from screening.patient.intake import service as intake
 from screening.models import User
 from screening.patient.status.service import issue_status_token
@@ -104,6 +106,11 @@ def test_every_route_belongs_to_a_known_blueprint() -> None:
         "guard the blueprint with screening.auth.roles.guard_blueprint and add it to ACCESS in this file."
     )
     assert len(ROUTES) >= 20 and {blueprint_of(endpoint) for endpoint, _, _ in ROUTES} == set(ACCESS)
+
+
+def test_the_fhir_downloads_are_in_the_matrix() -> None:
+    downloads = {(endpoint, method) for endpoint, method, rule in ROUTES if rule.endswith("/fhir")}
+    assert downloads == {("review.fhir_bundle", "GET"), ("admin.submission_fhir", "GET")}
 
 
 @pytest.mark.parametrize("blueprint", sorted(ACCESS))
@@ -176,6 +183,9 @@ def world(app: Flask, users: Users) -> World:
     target = users.create("staff")
     with new_session(app) as session:
         submission = add_submission(session, "candidate")
+        # Real answers, so the pages that read them (the FHIR downloads) answer as they would in use.
+        submission.answers = example_document()
+        submission.scores = score_answers(submission.answers).as_dict()
         token = issue_status_token(submission)
         draft = intake.create_draft(session, {}, now=now, ttl_days=7)
         rule_draft = drafts.start_draft(session, title="Access matrix", user=session.get_one(User, target.id), now=now)

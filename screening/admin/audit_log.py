@@ -54,6 +54,8 @@ KNOWN_ACTIONS = (
     "contact.viewed",
     "decision.reevaluated",
     "drafts.purged",
+    "fhir.bundle_downloaded",
+    "fhir.exported",
     "review.claimed",
     "review.decided",
     "review.released",

@@ -30,6 +30,7 @@ from ..auth.accounts import current_user
 from ..auth.roles import ROLES
 from ..auth.roles import guard_blueprint
 from ..db import get_session
+from ..fhir.download_views import bundle_download
 from ..review.contact_panel import contact_panel
 from ..models import AuditEvent
 from ..models import Submission
@@ -181,4 +182,10 @@ def submission_contact(submission_id: int) -> str:
         db, current_app.config, submission, viewer=current_user.user, now=clock.now(), remote_addr=request.remote_addr
     )
     db.commit()
-    return render_template("admin/contact.html", contact=panel)
+    return render_template("admin/contact.html", contact=panel, submission_id=submission_id)
+
+
+@bp.get("/submissions/<int:submission_id>/fhir")
+def submission_fhir(submission_id: int) -> Response:
+    """Download one submission as a FHIR R4 Bundle (JSON, no contact details); audited."""
+    return bundle_download(submission_id)

@@ -86,12 +86,16 @@ def read_contact(
     return details
 
 
+def consented_details(session: orm.Session, config: Mapping[str, Any], submission_id: int) -> ContactDetails | None:
+    """Return the patient's details when they consented to be contacted, else None; the caller audits the use."""
+    details = _details(config, _row(session, submission_id))
+    return details if details is not None and details.consent else None
+
+
 def consented_email(session: orm.Session, config: Mapping[str, Any], submission_id: int) -> str | None:
     """Return the patient's e-mail address when they consented to be contacted and gave one, else None."""
-    details = _details(config, _row(session, submission_id))
-    if details is None or not details.consent:
-        return None
-    return details.email
+    details = consented_details(session, config, submission_id)
+    return details.email if details is not None else None
 
 
 def rotate_keys(session: orm.Session, config: Mapping[str, Any]) -> int:

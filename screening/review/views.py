@@ -28,6 +28,7 @@ from ..auth.accounts import current_user
 from ..auth.roles import guard_blueprint
 from ..db import get_session
 from ..errorpages import ERROR
+from ..fhir.download_views import bundle_download
 from ..messaging import service as patient_messages
 from ..models import User
 from ..active_rules import active_ruleset
@@ -161,6 +162,12 @@ def detail(submission_id: int) -> str:
     contact = contact_panel(db, current_app.config, found.submission, viewer=viewer, now=at, remote_addr=remote_addr)
     db.commit()
     return render_template("review/detail.html", **detail_context(found, current_user.id), contact=contact, now=at)
+
+
+@bp.get("/submissions/<int:submission_id>/fhir")
+def fhir_bundle(submission_id: int) -> Response:
+    """Download one submission as a FHIR R4 Bundle (JSON, no contact details); audited."""
+    return bundle_download(submission_id)
 
 
 def _act(submission_id: int, action: Action, done: str) -> Response:
