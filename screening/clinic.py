@@ -78,6 +78,11 @@ class Clinic:
         return (parts.netloc + parts.path).rstrip("/")
 
     @property
+    def names(self) -> tuple[str, ...]:
+        """Return what the clinic is called: the first words a guesser tries against its accounts' passwords."""
+        return (self.name,) if self.name else ()
+
+    @property
     def reachable(self) -> bool:
         """Return True when the pages can say how to reach the clinic (by phone or e-mail)."""
         return self.phone is not None or self.email is not None

@@ -124,12 +124,12 @@ def _contains_email(password: str, user_inputs: Iterable[str]) -> bool:
 
 
 def _words(inputs: Iterable[str]) -> list[str]:
-    """Split emails and names into the words a guesser would try."""
+    """Split emails and names (``Harbor Ketamine Clinic``) into the words a guesser would try."""
     words: list[str] = []
     for text in inputs:
         lowered = text.lower()
         words.append(lowered)
-        words.extend(part for part in lowered.replace("@", ".").replace("-", ".").split(".") if len(part) > 2)
+        words.extend(part for part in re.split(r"[\W_]+", lowered) if len(part) > 2)
     return words
 
 

@@ -514,6 +514,12 @@ def test_the_clinics_own_words_with_digits_or_symbols_are_refused(password: str)
     assert message is not None and "words an attacker tries first" in message
 
 
+def test_the_words_of_a_name_given_with_spaces_are_known() -> None:
+    assert passwords.policy_problem("Harbor2026!!") is None  # not a word of its own, until it is the clinic's
+    message = passwords.policy_problem("Harbor2026!!", user_inputs=["Harbor Ketamine Clinic"])
+    assert message is not None and "words an attacker tries first" in message
+
+
 def test_the_users_own_words_with_digits_are_refused() -> None:
     message = passwords.policy_problem("Hamilton#1906!Hamilton", user_inputs=["margaret.hamilton@clinic.test"])
     assert message is not None

@@ -267,3 +267,13 @@ def test_429_says_when_to_try_again(app: Flask) -> None:
         statuses.append(response.status_code)
     assert statuses == [422, 429]
     assert 0 < int(response.headers["Retry-After"]) <= 60
+
+
+def test_gunicorn_error_log_lines_are_redacted(app: Flask) -> None:
+    token = "Qm9_-xyz" * 5
+    record = logging.LogRecord(
+        "gunicorn.error", logging.ERROR, __file__, 1, "Error handling request %s", (f"/resume/{token}",), None
+    )
+    for log_filter in logging.getLogger("gunicorn.error").filters:
+        log_filter.filter(record)
+    assert record.getMessage() == "Error handling request /resume/[redacted]"

@@ -70,6 +70,17 @@ def test_create_refuses_a_weak_password_and_says_why(
     assert audit_rows(app) == []
 
 
+@pytest.mark.parametrize("password", ["Harbor2026!!", "H4rb0r#2026!"])
+def test_create_refuses_the_clinics_own_name_with_digits_or_symbols(
+    app: Flask, runner: FlaskCliRunner, password: str
+) -> None:
+    assert app.config["CLINIC_NAME"] == "Harbor Ketamine Clinic"
+    result = create(runner, "new.staff@clinic.test", "staff", password)
+    assert result.exit_code == 1, result.output
+    assert "words an attacker tries first" in result.output
+    assert stored_user(app, "new.staff@clinic.test") is None
+
+
 def test_create_stops_when_the_confirmation_differs(app: Flask, runner: FlaskCliRunner) -> None:
     result = create(runner, "x@clinic.test", "staff", DEFAULT_PASSWORD, confirm=DEFAULT_PASSWORD + "!")
     assert result.exit_code != 0

@@ -6,6 +6,7 @@ Each change writes its audit event into the caller's session; the caller commits
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -81,11 +82,15 @@ def create_user(
     actor: str,
     at: datetime,
     remote_addr: str | None = None,
+    site_words: Iterable[str] = (),
 ) -> User:
-    """Add a user with a password that meets the policy; raise AccountError or WeakPassword."""
+    """Add a user with a password that meets the policy; raise AccountError or WeakPassword.
+
+    ``site_words`` (the clinic's name) are refused in a password as the user's own email is.
+    """
     _check_role(role)
     normalized = check_new_email(session, email)
-    passwords.check_policy(password, user_inputs=[normalized])
+    passwords.check_policy(password, user_inputs=[normalized, *site_words])
     user = User(
         email=normalized,
         password_hash=passwords.hash_password(password),

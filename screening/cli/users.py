@@ -11,6 +11,7 @@ from flask import current_app
 from .. import db
 from ..admin import service
 from ..auth.roles import ROLES
+from ..clinic import clinic_of
 from ..dbcheck import needs_database
 from .common import ACTOR
 from .common import fail_on
@@ -32,7 +33,13 @@ def create_command(email: str, role: str) -> None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
         user = fail_on(
             lambda: service.create_user(
-                session, email=email, role=role, password=password, actor=ACTOR, at=datetime.now(UTC)
+                session,
+                email=email,
+                role=role,
+                password=password,
+                actor=ACTOR,
+                at=datetime.now(UTC),
+                site_words=clinic_of(current_app).names,
             )
         )
         session.commit()
