@@ -417,3 +417,9 @@ def test_score_answers_does_not_change_the_document() -> None:
     before = copy.deepcopy(doc)
     score_answers(doc)
     assert doc == before
+
+
+def test_scores_as_dict_equals_the_dataclass_copy_of_them() -> None:
+    scores = score_answers(example_document())
+    assert scores.as_dict() == dataclasses.asdict(scores)
+    assert all(isinstance(value, int | str | bool) for value in scores.as_dict().values())

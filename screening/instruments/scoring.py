@@ -7,8 +7,8 @@ instead of being silently counted.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from dataclasses import dataclass
+from dataclasses import fields
 from typing import Any
 from typing import Iterable
 from typing import Mapping
@@ -124,8 +124,12 @@ class Scores:
     isi_band: str
 
     def as_dict(self) -> dict[str, int | str | bool]:
-        """Return the scores as a plain dict, bands by name."""
-        return asdict(self)
+        """Return the scores as a plain dict, bands by name (every field is a plain value: no deep copy needed)."""
+        return {name: getattr(self, name) for name in _SCORE_FIELDS}
+
+
+#: The names of the scores, in their order.
+_SCORE_FIELDS = tuple(field.name for field in fields(Scores))
 
 
 def _field(doc: Mapping[str, Any], name: str) -> Any:
