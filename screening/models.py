@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,8 +31,10 @@ class Draft(Model):
     safety_flagged_at: orm.Mapped[datetime | None]
     #: The contact step's posted pairs, encrypted (``contacts.crypto``): never in ``steps`` in clear text.
     contact_sealed: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
-    if TYPE_CHECKING:
-        submitted: bool  # a column property, defined below Submission
+    #: Whether a submission was made from it. Deferred: ``intake.service.find_draft`` reads it with the draft.
+    submitted: orm.Mapped[bool] = orm.column_property(
+        sa.exists().where(sa.table("submission", sa.column("draft_id")).c.draft_id == id), deferred=True
+    )
 
 
 class Submission(Model):
@@ -73,11 +74,6 @@ class Submission(Model):
         sa.Index("ix_submission_queue_outcome", "status", "needs_action", "outcome", "priority", "submitted_at", "id"),
     )
     __mapper_args__ = {"version_id_col": row_version}
-
-
-#: Whether a submission was made from the draft. Deferred: ``intake.service.find_draft`` reads it with the draft,
-#: so a wizard page asks the database once; elsewhere it is loaded when first read.
-Draft.submitted = orm.column_property(sa.exists().where(Submission.draft_id == Draft.id), deferred=True)
 
 
 class QueueCount(Model):

@@ -23,3 +23,13 @@ def test_lint() -> None:
 def test_format() -> None:
     result = ruff("format", "--check")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+#: A module a newcomer can read in one sitting: past this, it holds more than one thing and should be split.
+MAX_MODULE_LINES = 400
+
+
+def test_no_module_of_the_app_is_over_400_lines() -> None:
+    lines = {path: len(path.read_text().splitlines()) for path in (ROOT / "screening").rglob("*.py")}
+    too_long = {str(path.relative_to(ROOT)): count for path, count in lines.items() if count > MAX_MODULE_LINES}
+    assert not too_long, too_long
