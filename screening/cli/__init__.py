@@ -1,7 +1,7 @@
 """The command-line commands, one module per group, all registered here by ``init_app``.
 
 ``db``: init-db, purge-drafts; ``users``; ``rules`` (a package: checking, publishing, backtest); ``screen``;
-``seed``; ``alerts``; ``contacts``. No command module imports another; what they share is in ``common`` (and, for the
+``seed``; ``alerts``; ``contacts``; ``export``. No command module imports another; what they share is in ``common`` (and, for the
 ``rules`` commands, reading the rule files in ``rules.files``).
 """
 
@@ -16,6 +16,7 @@ from .alerts import alerts_group
 from .contacts import contacts_group
 from .db import init_db_command
 from .db import purge_drafts_command
+from .export import export_group
 from .rules import rules_group
 from .rules.backtest import backtest_command
 from .rules.checking import activate_command
@@ -63,6 +64,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(users_group)
     app.cli.add_command(alerts_group)
     app.cli.add_command(contacts_group)
+    app.cli.add_command(export_group)
     app.cli.add_command(seed_command)
     _refuse_to_run_without_a_database(app)
 
