@@ -60,7 +60,9 @@ def made(app: Flask, users: Users) -> dict[str, str]:
     doctor_id = users.create("physician").id
     with new_session(app) as session:
         submission = session.scalars(sa.select(Submission).where(Submission.reference == with_contact)).one()
-        service.decide(session, submission.id, session.get_one(User, doctor_id), "consult", NOTE, True, datetime.now(UTC))
+        service.decide(
+            session, submission.id, session.get_one(User, doctor_id), "consult", NOTE, True, datetime.now(UTC)
+        )
         session.commit()
     return {"with_contact": with_contact, "plain": plain}
 
@@ -113,7 +115,9 @@ def test_the_range_is_whole_utc_days_both_included(app: Flask) -> None:
     day = date(2026, 3, 10)
     with new_session(app) as session:
         for hours in (-1, 0, 47, 48):  # the evening before, midnight, the last hour, the next midnight
-            add_submission(session, "candidate", submitted_at=datetime(2026, 3, 10, tzinfo=UTC) + timedelta(hours=hours))
+            add_submission(
+                session, "candidate", submitted_at=datetime(2026, 3, 10, tzinfo=UTC) + timedelta(hours=hours)
+            )
         session.commit()
     _header, rows = read(export_text(app, DayRange(day, day + timedelta(days=1))))
     assert sorted(row["submitted_on"] for row in rows.values()) == ["2026-03-10", "2026-03-11"]
@@ -163,7 +167,9 @@ def test_the_command_writes_the_rows_and_the_dictionary(
 ) -> None:
     out, dictionary = tmp_path / "quality.csv", tmp_path / "dictionary.csv"
     day = TODAY.isoformat()
-    result = runner.invoke(args=["export", "csv", "--from", day, "--to", day, str(out), "--dictionary", str(dictionary)])
+    result = runner.invoke(
+        args=["export", "csv", "--from", day, "--to", day, str(out), "--dictionary", str(dictionary)]
+    )
     assert result.exit_code == 0, result.output
     assert result.output.strip() == f"Wrote 2 submission(s) from {day} to {day} to {out}."
     assert set(read(out.read_text(encoding="utf-8"))[1]) == set(made.values())

@@ -43,9 +43,7 @@ def stream_rows(
         result.close()
 
 
-def csv_lines(
-    header: Sequence[str], rows: Iterable[Sequence[str]], *, chunk_size: int = CHUNK_SIZE
-) -> Iterator[str]:
+def csv_lines(header: Sequence[str], rows: Iterable[Sequence[str]], *, chunk_size: int = CHUNK_SIZE) -> Iterator[str]:
     """Yield the CSV of ``rows`` in pieces of about ``chunk_size`` characters, the header alone first.
 
     The header goes out before the first row is read, so a download starts at once. Lines end in CRLF (RFC 4180).
