@@ -222,21 +222,31 @@ class QualityExport:
     last_id: int
 
 
-def _newest(column: sa.ColumnElement[Any], *where: sa.ColumnElement[bool]) -> sa.ScalarSelect[Any]:
-    """Return a column of the newest (highest id) row of its table about the query's submission."""
-    table = column.table
-    return (
-        sa.select(column)
-        .where(table.c.submission_id == Submission.id, *where)
-        .order_by(table.c.id.desc())
-        .limit(1)
-        .scalar_subquery()
+def _newest(
+    table: sa.Table, columns: tuple[str, ...], within: sa.ColumnElement[bool], *where: sa.ColumnElement[bool]
+) -> sa.Subquery:
+    """Return ``columns`` of ``table``'s newest row (highest id) about each submission ``within`` the export.
+
+    A grouped subquery, not one correlated per row: PostgreSQL answers "newest row of this submission" by walking
+    the whole table's primary key backwards, once per submission, which grows with the square of the table.
+    """
+    newest = (
+        sa.select(sa.func.max(table.c.id).label("id"))
+        .join(Submission, Submission.id == table.c.submission_id)
+        .where(within, *where)
+        .group_by(table.c.submission_id)
+        .subquery()
     )
+    row = table.alias()
+    chosen = [row.c.submission_id, *(row.c[name] for name in columns)]
+    return sa.select(*chosen).join(newest, newest.c.id == row.c.id).subquery()
 
 
 def export_query(export: QualityExport) -> sa.Select[tuple[Any, ...]]:
     """Return the export's one query: the columns the cells read, in submission order. No free-text column."""
-    decide = ReviewAction.action == "decide"
+    within = sa.and_(export.days.contains(Submission.submitted_at), Submission.id <= export.last_id)
+    decision = _newest(Decision.__table__, ("ruleset_version",), within)
+    decided = _newest(ReviewAction.__table__, ("decision", "at"), within, ReviewAction.action == "decide")
     return (
         sa.select(
             Submission.reference,
@@ -246,11 +256,13 @@ def export_query(export: QualityExport) -> sa.Select[tuple[Any, ...]]:
             Submission.safety_flag,
             Submission.outcome,
             Submission.status,
-            _newest(Decision.__table__.c.ruleset_version).label("ruleset_version"),
-            _newest(ReviewAction.__table__.c.decision, decide).label("decision"),
-            _newest(ReviewAction.__table__.c.at, decide).label("decided_at"),
+            decision.c.ruleset_version,
+            decided.c.decision,
+            decided.c.at.label("decided_at"),
         )
-        .where(export.days.contains(Submission.submitted_at), Submission.id <= export.last_id)
+        .outerjoin(decision, decision.c.submission_id == Submission.id)
+        .outerjoin(decided, decided.c.submission_id == Submission.id)
+        .where(within)
         .order_by(Submission.submitted_at, Submission.id)
     )
 
