@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import statistics
 import tempfile
 import time
@@ -28,6 +27,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import Flask
 
+from audit_export import add_database_arguments
+from audit_export import database_url
 from audit_export import make_app
 from screening.active_rules import require_ruleset
 from screening.db import engine_for
@@ -100,15 +101,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("counts", nargs="*", type=int, default=[10_000])
     parser.add_argument("--runs", type=int, default=3, help="exports timed per count")
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("SCREENING_TEST_POSTGRES_URL"),
-        help="an empty PostgreSQL database to use instead of SQLite (emptied first)",
-    )
-    parser.add_argument("--sqlite", action="store_true", help="use SQLite even when a PostgreSQL URL is set")
+    add_database_arguments(parser)
     args = parser.parse_args()
     for count in args.counts:
-        run(count, args.runs, None if args.sqlite else args.database_url)
+        run(count, args.runs, database_url(args))
 
 
 if __name__ == "__main__":

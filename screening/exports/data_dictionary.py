@@ -14,11 +14,11 @@ from datetime import datetime
 
 from sqlalchemy import orm
 
-from .. import audit
 from ..engine.model import RuleSet
 from . import csv_stream
 from .quality_csv import COLUMNS
 from .quality_csv import Column
+from .quality_csv import record_export
 
 #: The audit action of downloading the dictionary.
 EXPORTED = "data_dictionary.exported"
@@ -81,13 +81,4 @@ def outcome_titles(ruleset: RuleSet | None) -> dict[str, str]:
 
 def record_download(session: orm.Session, *, actor: str, at: datetime, remote_addr: str | None = None) -> None:
     """Add the audit event of handing out the dictionary (it holds no patient's data, but every export is audited)."""
-    audit.record(
-        session,
-        actor=actor,
-        action=EXPORTED,
-        subject_type="submission",
-        subject_id=None,
-        at=at,
-        remote_addr=remote_addr,
-        details={"columns": len(COLUMNS)},
-    )
+    record_export(session, EXPORTED, {"columns": len(COLUMNS)}, actor=actor, at=at, remote_addr=remote_addr)

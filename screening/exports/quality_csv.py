@@ -277,17 +277,30 @@ def start_export(
         )
     ).one()
     export = QualityExport(days, count, last_id or 0)
+    record_export(session, EXPORTED, {**days.as_details(), "rows": count}, actor=actor, at=at, remote_addr=remote_addr)
+    return export
+
+
+def record_export(
+    session: orm.Session,
+    action: str,
+    details: dict[str, audit.DetailValue],
+    *,
+    actor: str,
+    at: datetime,
+    remote_addr: str | None = None,
+) -> None:
+    """Add the audit event of an export of submissions: what was asked for and how much, never a row of it."""
     audit.record(
         session,
         actor=actor,
-        action=EXPORTED,
+        action=action,
         subject_type="submission",
         subject_id=None,
         at=at,
         remote_addr=remote_addr,
-        details={**days.as_details(), "rows": count},
+        details=details,
     )
-    return export
 
 
 def csv_lines(session: orm.Session, export: QualityExport, *, batch: int = csv_stream.BATCH) -> Iterator[str]:

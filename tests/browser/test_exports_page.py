@@ -12,12 +12,12 @@ from playwright.sync_api import expect
 
 from screening.db import new_session
 from screening.exports import quality_csv
-from tests.accounts import DEFAULT_PASSWORD
 from tests.accounts import Users
 from tests.test_review_service import add_submission
 
 from .conftest import AxeChecker
 from .conftest import LiveServer
+from .test_tuning_pages import sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -25,15 +25,12 @@ pytestmark = pytest.mark.browser
 def test_the_exports_page_downloads_both_files_and_explains_a_bad_day(
     app: Flask, page: Page, live_server: LiveServer, axe: AxeChecker, users: Users
 ) -> None:
-    users.create("admin", email="admin@clinic.test")
+    admin = users.create("admin")
     with new_session(app) as session:
         add_submission(session, "candidate", submitted_at=datetime(2026, 3, 10, 9, tzinfo=UTC))
         session.commit()
 
-    page.goto(live_server("/admin/users"))
-    page.get_by_label("Email address").fill("admin@clinic.test")
-    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, live_server, users, admin, "/admin/users")
     page.get_by_role("navigation", name="Admin pages").get_by_role("link", name="Exports").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Exports")
     axe.check(page, "exports")
