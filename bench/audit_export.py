@@ -179,20 +179,30 @@ def run(count: int, requests: int, database_url: str | None) -> None:
         engine_for(app).dispose()
 
 
-def main() -> None:
-    """Parse the arguments and run the benchmark for each count."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("counts", nargs="*", type=int, default=[1000, 100_000])
-    parser.add_argument("--requests", type=int, default=3, help="downloads timed per count")
+def add_database_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add --database-url (default: the throwaway server of scripts/with-postgres.sh, if any) and --sqlite."""
     parser.add_argument(
         "--database-url",
         default=os.environ.get("SCREENING_TEST_POSTGRES_URL"),
         help="an empty PostgreSQL database to use instead of SQLite (emptied first)",
     )
     parser.add_argument("--sqlite", action="store_true", help="use SQLite even when a PostgreSQL URL is set")
+
+
+def database_url(args: argparse.Namespace) -> str | None:
+    """Return the PostgreSQL database the arguments name, None for SQLite."""
+    return None if args.sqlite else args.database_url
+
+
+def main() -> None:
+    """Parse the arguments and run the benchmark for each count."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("counts", nargs="*", type=int, default=[1000, 100_000])
+    parser.add_argument("--requests", type=int, default=3, help="downloads timed per count")
+    add_database_arguments(parser)
     args = parser.parse_args()
     for count in args.counts:
-        run(count, args.requests, None if args.sqlite else args.database_url)
+        run(count, args.requests, database_url(args))
 
 
 if __name__ == "__main__":

@@ -100,6 +100,7 @@ def _register_blueprints(app: Flask) -> None:
     from .patient.intake import resume_views  # noqa: F401 - adds the resume pages to intake_bp
     from .tuning import dry_run_views  # noqa: F401 - adds the dry-run pages to tuning_bp
     from .tuning import step_views  # noqa: F401 - adds the steps on a draft and roll-back to tuning_bp
+    from .admin import export_views  # noqa: F401 - adds the exports page to admin_bp
 
     app.register_blueprint(intake_bp)
     app.register_blueprint(status_bp)

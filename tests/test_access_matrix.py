@@ -14,6 +14,8 @@ Expected answers, derived from the route's blueprint:
 - routes narrowed to fewer roles than their blueprint's (``screening.auth.roles.require_roles``, listed in
   ``NARROWED``: starting and resuming dry runs is for staff and admins, not physicians) answer the
   same, with their own roles;
+- a POST that answers with a file (``DOWNLOADS``: the quality export) gets 200 and the file for the right role,
+  sent with the fields it needs, instead of a redirect;
 - a user disabled while signed in: the old session ends at its next request, so every page but
   the sign-in page sends the browser to /login; but a page whose address is a secret (a resume or status
   link, ``screening.security.TOKEN_ENDPOINTS``) goes on for an anonymous visitor instead, so the token never
@@ -75,6 +77,10 @@ NARROWED: dict[str, frozenset[str]] = {
     "tuning.start_dry_run": frozenset({"staff", "admin"}),
     "tuning.resume_dry_run": frozenset({"staff", "admin"}),
 }
+#: POST routes that answer the right role with a file, not a redirect: the form fields they need, and the file's type.
+DOWNLOADS: dict[str, tuple[dict[str, str], str]] = {
+    "admin.export_quality": ({"from": "2020-01-01", "to": "2020-01-31"}, "text/csv"),
+}
 PERSONAS = ("anonymous", "patient", "physician", "staff", "admin", "disabled")
 #: Methods every route answers by itself (Werkzeug adds them); not part of the matrix.
 IMPLICIT = {"HEAD", "OPTIONS"}
@@ -117,6 +123,10 @@ def test_the_fhir_downloads_are_in_the_matrix() -> None:
 def test_guards_match_the_matrix(blueprint: str) -> None:
     expected = None if ACCESS[blueprint] is OPEN else ACCESS[blueprint]
     assert auth_roles.roles_for(blueprint) == expected
+
+
+def test_every_download_is_a_post_route() -> None:
+    assert set(DOWNLOADS) <= {endpoint for endpoint, method, _ in ROUTES if method == "POST"}
 
 
 def roles_of(endpoint: str) -> frozenset[str]:
@@ -248,15 +258,18 @@ def expected(endpoint: str, persona: str) -> str:
     return "allowed" if persona in roles else "forbidden"
 
 
-def request(client: FlaskClient, method: str, path: str, token: str) -> TestResponse:
-    """Send the request; a POST carries the session's CSRF token and harmless form fields."""
+def request(client: FlaskClient, endpoint: str, method: str, path: str, token: str) -> TestResponse:
+    """Send the request; a POST carries the session's CSRF token and harmless form fields (a download's own)."""
     if method == "GET":
         return client.get(path)
-    return client.open(path, method=method, data={"csrf_token": token, "role": "staff", "note": "", "decision": ""})
+    fields = DOWNLOADS.get(endpoint, ({}, ""))[0]
+    data = {"csrf_token": token, "role": "staff", "note": "", "decision": "", **fields}
+    return client.open(path, method=method, data=data)
 
 
-def check(response: TestResponse, verdict: str, blueprint: str, method: str, path: str) -> None:
+def check(response: TestResponse, verdict: str, endpoint: str, method: str, path: str) -> None:
     """Assert the response is the verdict's."""
+    blueprint = blueprint_of(endpoint)
     status = response.status_code
     if verdict == "login":
         login_redirect(response, path if method == "GET" else None)
@@ -266,6 +279,8 @@ def check(response: TestResponse, verdict: str, blueprint: str, method: str, pat
     elif ACCESS[blueprint] is not OPEN:  # the right role on a guarded page
         if method == "GET":
             assert status == 200, status
+        elif endpoint in DOWNLOADS:
+            assert status == 200 and response.mimetype == DOWNLOADS[endpoint][1], status
         else:
             assert status == 302 and not response.headers["Location"].startswith("/login"), status
     else:  # an open page: whatever it answers, it is not refused, not a sign-in, not a failure
@@ -292,8 +307,8 @@ def test_access(
         pytest.fail(f"{rule} belongs to the unknown blueprint {blueprint!r}: add it to ACCESS")
     token = become(persona, endpoint, app, client, auth, users)
     path = path_of(app, world, endpoint, method, rule)
-    response = request(client, method, path, token)
-    check(response, expected(endpoint, persona), blueprint, method, path)
+    response = request(client, endpoint, method, path, token)
+    check(response, expected(endpoint, persona), endpoint, method, path)
 
 
 #: What /resume answers after a resume link, per persona: the question page, or the form at once.

@@ -169,9 +169,9 @@ def test_an_empty_range_writes_only_the_questionnaire_and_exits_0(
 
 def test_a_bad_date_is_one_line_and_a_non_zero_exit(app: Flask, runner: FlaskCliRunner, tmp_path: Path) -> None:
     for first, last, message in (
-        ("2026-13-01", "2026-12-31", "Error: --from: '2026-13-01' is not a date; use YYYY-MM-DD"),
-        ("2026-01-01", "yesterday", "Error: --to: 'yesterday' is not a date; use YYYY-MM-DD"),
-        ("2026-02-01", "2026-01-01", "Error: --from 2026-02-01 is after --to 2026-01-01"),
+        ("2026-13-01", "2026-12-31", "Error: --from: Enter a date as YYYY-MM-DD, such as 2026-11-24."),
+        ("2026-01-01", "yesterday", "Error: --to: Enter a date as YYYY-MM-DD, such as 2026-11-24."),
+        ("2026-02-01", "2026-01-01", "Error: --to: The end date is before the start date."),
     ):
         result = runner.invoke(args=["export", "fhir", "--from", first, "--to", last, str(tmp_path / "out")])
         assert result.exit_code != 0

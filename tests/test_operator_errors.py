@@ -48,6 +48,7 @@ COMMANDS: dict[str, list[str]] = {
     "rules backtest": ["rules", "backtest"],
     "contacts rotate-key": ["contacts", "rotate-key"],
     "contacts purge": ["contacts", "purge"],
+    "export csv": ["export", "csv", "--from", "2026-12-01", "--to", "2026-12-01", "exported.csv"],
     "export fhir": ["export", "fhir", "--from", "2026-12-01", "--to", "2026-12-01", "exported"],
 }
 #: Commands that read the rule files only: they work without any database.

@@ -3,7 +3,8 @@
 A page is one query ordered by (at, id) descending and cut by a keyset cursor, so the database
 walks ``ix_audit_event_at`` backwards from the cursor and stops after one page: page 300 costs
 what page 1 costs. The export is one Core query in the same order, streamed: its rows are written
-as they arrive, so it never holds the table (or ORM objects of it) in memory.
+as they arrive, so it never holds the table (or ORM objects of it) in memory (``exports.csv_stream``, which the other
+exports share).
 Nothing here writes, changes or deletes an audit row; recording that someone looked is the view's job.
 """
 
@@ -11,8 +12,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import csv
-import io
 import json
 from collections.abc import Iterable
 from collections.abc import Iterator
@@ -30,13 +29,16 @@ from sqlalchemy import orm
 
 from .. import passwords
 from ..audit import DetailValue
+from ..exports import csv_stream
+from ..exports.days import DATE_MESSAGE
+from ..exports.days import ORDER_MESSAGE
+from ..exports.days import parse_day
+from ..exports.days import start_of
 from ..models import AuditEvent
 from ..models import User
 
 PAGE_SIZE = 50
-EXPORT_BATCH = 1000
-#: The export goes out in pieces of about this many characters.
-CHUNK_SIZE = 64 * 1024
+EXPORT_BATCH = csv_stream.BATCH
 CSV_COLUMNS = ("id", "at", "actor", "action", "subject_type", "subject_id", "remote_addr", "details")
 #: Offered as suggestions in the filter form; any other value can be typed.
 KNOWN_ACTIONS = (
@@ -52,10 +54,12 @@ KNOWN_ACTIONS = (
     "auth.signed_out",
     "contact.purged",
     "contact.viewed",
+    "data_dictionary.exported",
     "decision.reevaluated",
     "drafts.purged",
     "fhir.bundle_downloaded",
     "fhir.exported",
+    "quality_csv.exported",
     "review.claimed",
     "review.decided",
     "review.released",
@@ -91,8 +95,6 @@ KNOWN_SUBJECT_TYPES = (
     "submission_contact",
     "user",
 )
-#: A spreadsheet runs a cell that starts with one of these as a formula.
-_FORMULA_START = frozenset("=+-@\t\r")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_TEXT = 64
 
@@ -123,9 +125,9 @@ class AuditFilters:
         if self.subject_id is not None:
             conditions.append(AuditEvent.subject_id == self.subject_id)
         if self.since is not None:
-            conditions.append(AuditEvent.at >= _start_of(self.since))
+            conditions.append(AuditEvent.at >= start_of(self.since))
         if self.until is not None:
-            conditions.append(AuditEvent.at < _start_of(self.until + timedelta(days=1)))
+            conditions.append(AuditEvent.at < start_of(self.until + timedelta(days=1)))
         return conditions
 
     def as_args(self) -> dict[str, str]:
@@ -180,7 +182,7 @@ def parse_filters(session: orm.Session, args: Mapping[str, str]) -> tuple[AuditF
         until=_date(args, "to", errors),
     )
     if filters.since and filters.until and filters.since > filters.until:
-        errors["to"] = "The end date is before the start date."
+        errors["to"] = ORDER_MESSAGE
     return filters, errors
 
 
@@ -209,18 +211,10 @@ def _date(args: Mapping[str, str], name: str, errors: dict[str, str]) -> date | 
     value = (args.get(name) or "").strip()
     if not value:
         return None
-    try:
-        parsed = date.fromisoformat(value) if len(value) == 10 else None
-    except ValueError:
-        parsed = None
+    parsed = parse_day(value)
     if parsed is None:
-        errors[name] = "Enter a date as YYYY-MM-DD, such as 2026-11-24."
+        errors[name] = DATE_MESSAGE
     return parsed
-
-
-def _start_of(day: date) -> datetime:
-    """Return midnight UTC at the start of ``day``."""
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 #: Numbers in a page link beyond this fit no database integer column (a damaged or forged link).
@@ -291,13 +285,7 @@ def iter_events(
     One Core query, read ``batch`` rows at a time as they come (a server-side cursor on PostgreSQL;
     SQLite steps through its result anyway): no ORM objects, and memory stays flat however long the export.
     """
-    options = {"stream_results": True, "yield_per": batch}
-    result = session.execute(export_query(filters, below_id=below_id), execution_options=options)
-    try:
-        for rows in result.partitions():
-            yield from rows
-    finally:
-        result.close()
+    yield from csv_stream.stream_rows(session, export_query(filters, below_id=below_id), batch=batch)
 
 
 class EventCells(Protocol):
@@ -338,30 +326,9 @@ def csv_row(event: EventCells) -> list[str]:
         event.remote_addr or "",
         details_text(event),
     ]
-    # Keep a spreadsheet from running a cell as a formula (OWASP CSV injection): prefix a quote.
-    return ["'" + cell if cell[:1] in _FORMULA_START else cell for cell in cells]
+    return csv_stream.inert(cells)
 
 
-def csv_lines(events: Iterable[EventCells], *, chunk_size: int = CHUNK_SIZE) -> Iterator[str]:
-    """Yield the CSV export in pieces of about ``chunk_size`` characters, the header alone first.
-
-    The header goes out before the first event is read, so the download starts at once.
-    """
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    yield _drain(buffer)
-    for event in events:
-        writer.writerow(csv_row(event))
-        if buffer.tell() >= chunk_size:
-            yield _drain(buffer)
-    if buffer.tell():
-        yield _drain(buffer)
-
-
-def _drain(buffer: io.StringIO) -> str:
-    """Return what ``buffer`` holds and empty it."""
-    text = buffer.getvalue()
-    buffer.seek(0)
-    buffer.truncate()
-    return text
+def csv_lines(events: Iterable[EventCells], *, chunk_size: int = csv_stream.CHUNK_SIZE) -> Iterator[str]:
+    """Yield the CSV export in pieces of about ``chunk_size`` characters, the header alone first."""
+    return csv_stream.csv_lines(CSV_COLUMNS, map(csv_row, events), chunk_size=chunk_size)

@@ -64,6 +64,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(users_group)
     app.cli.add_command(alerts_group)
     app.cli.add_command(contacts_group)
+    app.cli.add_command(export_group)
     app.cli.add_command(seed_command)
     app.cli.add_command(export_group)
     _refuse_to_run_without_a_database(app)
