@@ -132,11 +132,11 @@ def start() -> Response | tuple[str, int]:
         db.commit()
     except TuningError as error:
         db.rollback()
-        if not isinstance(error, TuningInvalid) or not (form.title.data or "").strip():
+        if not isinstance(error, TuningInvalid):
             flash(error.message, ERROR)
             return redirect(url_for("tuning.home") + "#start-heading")
-        form.title.errors = [error.message]
-        return home(form, error.http_status, error.message)
+        form.title.errors = [error.message]  # beside the field and in the error summary, which takes the focus
+        return home(form, error.http_status)
     flash(f"Draft {draft.id} started from the active version.")
     return redirect(url_for("tuning.draft", draft_id=draft.id))
 
