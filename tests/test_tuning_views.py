@@ -342,6 +342,11 @@ def test_saving_shows_each_error_beside_its_line(app: Flask, auth: Auth) -> None
     saved = follow(auth, edit(auth, draft_id, "candidates.yaml", *TYPO))
     page = saved.get_data(as_text=True)
     assert "Saved; 1 problem." in text_of(saved)
+    # A draft that no longer loads is an error to fix, not a note.
+    assert re.search(
+        r'class="notice notice-error" role="alert">\s*<p><strong>The draft does not load:</strong> Saved;', page
+    )
+    assert "notice-warning" not in page
     assert TYPO_ERROR in text_of(saved)
     assert f'<a href="#line-7"><code>{escape(TYPO_ERROR)}' in page
     assert '<span id="line-7" class="gutter-error">!   7</span>' in page
