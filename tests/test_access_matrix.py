@@ -266,6 +266,8 @@ def check(response: TestResponse, verdict: str, blueprint: str, method: str, pat
     elif ACCESS[blueprint] is not OPEN:  # the right role on a guarded page
         if method == "GET":
             assert status == 200, status
+        elif status == 422:  # the form was read and refused, shown again beside its fields: access was given
+            assert "You do not have access to this page." not in response.get_data(as_text=True)
         else:
             assert status == 302 and not response.headers["Location"].startswith("/login"), status
     else:  # an open page: whatever it answers, it is not refused, not a sign-in, not a failure
