@@ -94,9 +94,32 @@ def enqueue_alert(app: Flask, alert_id: int) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Register the alert task on the alert queue, and the watch on the alert consumer on the work queue."""
+    """Register the alert task on the alert queue, the watch on the alert consumer on the work queue, and give the
+    templates ``alert_setup_problem()`` (``setup_problem`` of the app's settings)."""
     add_tasks(app, ALERT_QUEUE_NAME, register_tasks)
     add_tasks(app, QUEUE_NAME, register_watch)
+    app.add_template_global(lambda: setup_problem(app.config), "alert_setup_problem")
+
+
+def setup_problem(config: Mapping[str, Any]) -> str | None:
+    """Return what to set before urgent alerts can be sent (no recipients, or no mail server), or None when set."""
+    fixes = []
+    if not recipients(config):
+        fixes.append("set SCREENING_ALERT_RECIPIENTS to the on-call addresses (a JSON list or comma-separated)")
+    host = str(config.get("SMTP_HOST") or "").strip()
+    if not host:
+        fixes.append("set SCREENING_SMTP_HOST (and SCREENING_SMTP_PORT) to the clinic's mail server")
+    if not fixes:
+        return None
+    server = (
+        f" They are sent through the mail server at {host}:{config.get('SMTP_PORT')} "
+        "(SCREENING_SMTP_HOST, SCREENING_SMTP_PORT)."
+        if host
+        else ""
+    )
+    return (
+        f"Urgent alerts are not configured: {'; '.join(fixes)}, then run 'flask --app screening alerts retry'.{server}"
+    )
 
 
 def register_tasks(huey: Huey, app: Flask) -> None:

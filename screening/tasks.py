@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask
 
 from . import create_app
+from .active_rules import mark_serving
 from .queues import alert_huey_for
 from .queues import huey_for
 
@@ -25,6 +26,7 @@ def consumer_app() -> Flask:
     if _consumer_app is None:
         os.environ.setdefault("SCREENING_ENVIRONMENT", "production")
         _consumer_app = create_app()
+        mark_serving(_consumer_app)  # a consumer serves tasks: the rules home lists it among the workers
     return _consumer_app
 
 

@@ -7,6 +7,7 @@ from gunicorn.arbiter import Arbiter
 
 from screening import create_app
 from screening.dbcheck import serving_problem
+from screening.active_rules import mark_serving
 from screening.active_rules import require_ruleset_unless_unreachable
 
 os.environ.setdefault("SCREENING_ENVIRONMENT", "production")
@@ -19,4 +20,5 @@ if (problem := serving_problem(app)) is not None:
     sys.exit(Arbiter.APP_LOAD_ERROR)
 # Refuse to start, listing every error, when neither the rule files nor an earlier version are valid.
 # An unreachable database does not stop the start: the rule set is checked again once it answers.
+mark_serving(app)
 require_ruleset_unless_unreachable(app)

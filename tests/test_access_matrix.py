@@ -281,6 +281,8 @@ def check(response: TestResponse, verdict: str, endpoint: str, method: str, path
             assert status == 200, status
         elif endpoint in DOWNLOADS:
             assert status == 200 and response.mimetype == DOWNLOADS[endpoint][1], status
+        elif status == 422:  # the form was read and refused, shown again beside its fields: access was given
+            assert "You do not have access to this page." not in response.get_data(as_text=True)
         else:
             assert status == 302 and not response.headers["Location"].startswith("/login"), status
     else:  # an open page: whatever it answers, it is not refused, not a sign-in, not a failure

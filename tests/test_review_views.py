@@ -286,7 +286,8 @@ def test_pagination_follows_the_next_page_link(client: FlaskClient, db: orm.Sess
     assert "Next page" not in text(second) and "First page" in text(second)
 
 
-def test_a_failed_alert_is_marked_in_the_queue(client: FlaskClient, db: orm.Session, doctor: User) -> None:
+def test_a_failed_alert_is_marked_in_the_queue(app: Flask, client: FlaskClient, db: orm.Session, doctor: User) -> None:
+    app.config.update(ALERT_RECIPIENTS=["oncall@clinic.example"])  # configured, so a failure is a real failure
     failed = add_submission(db, "safety")
     sent = add_submission(db, "safety")
     db.add(Alert(submission_id=failed.id, created_at=now(), status="failed", attempts=5))
@@ -302,8 +303,9 @@ def test_a_failed_alert_is_marked_in_the_queue(client: FlaskClient, db: orm.Sess
 
 
 def test_the_detail_shows_the_trace_scores_answers_and_trials(
-    client: FlaskClient, db: orm.Session, ruleset: RuleSet, doctor: User
+    app: Flask, client: FlaskClient, db: orm.Session, ruleset: RuleSet, doctor: User
 ) -> None:
+    app.config.update(ALERT_RECIPIENTS=["oncall@clinic.example"])  # configured, so the failed alert reads as failed
     trials = [
         *example_document()["medication_trials"],
         {

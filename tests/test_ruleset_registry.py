@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from flask.testing import FlaskCliRunner
 
 from screening.db import new_session
 from screening.models import AuditEvent
@@ -30,6 +31,7 @@ from screening.tuning import drafts
 from screening.tuning import publishing
 from screening.tuning.reviewed import draft_version
 
+from .accounts import Auth
 from .accounts import Users
 from .ruleset_files import copy_rules
 from .ruleset_files import edit
@@ -47,8 +49,8 @@ def rules(tmp_path: Path) -> Path:
 
 
 def registry_for(app: Flask, rules: Path) -> Registry:
-    """Return a registry on the app's database that checks the database and the files at every call."""
-    return Registry(rules, lambda: new_session(app), check_seconds=0)
+    """Return a serving registry on the app's database that checks the database and the files at every call."""
+    return Registry(rules, lambda: new_session(app), check_seconds=0, serving=True)
 
 
 def stored_versions(app: Flask) -> list[str]:
@@ -274,8 +276,9 @@ WORKER = textwrap.dedent(
     """
     import sys
     from screening import create_app
-    from screening.active_rules import active_ruleset
+    from screening.active_rules import active_ruleset, mark_serving
     app = create_app({"SECRET_KEY": "k", "DATABASE_URL": sys.argv[1], "RULES_DIR": sys.argv[2], "RULES_CHECK_SECONDS": 0})
+    mark_serving(app)  # a web worker: it serves, so it reports itself
     for line in sys.stdin:
         with app.app_context():
             ruleset = active_ruleset()
@@ -329,3 +332,17 @@ def test_every_worker_process_switches_on_publish_and_on_rollback(app: Flask, ru
     rows = worker_rows(app)
     assert len(rows) == 2 and len({row.name for row in rows}) == 2  # each process reports itself
     assert all(row.version == first and row.files_state == "unpublished" for row in rows)
+
+
+# --- Which processes are listed as workers ------------------------------------------------------------
+
+
+def test_a_command_line_process_is_not_listed_as_a_worker(app: Flask, runner: FlaskCliRunner, auth: Auth) -> None:
+    result = runner.invoke(args=["rules", "activate"])
+    assert result.exit_code == 0, result.output
+    assert "Active rule set:" in result.output
+    assert worker_rows(app) == []  # `rules activate` and `seed` serve nobody: the rules home must not list them
+    auth.login_as("staff")
+    assert auth.client.get("/rules/").status_code == 200  # the same app serving a request reports itself
+    [row] = worker_rows(app)
+    assert row.version is not None

@@ -308,9 +308,25 @@ def test_starting_a_draft_opens_it_and_is_audited(app: Flask, auth: Auth) -> Non
     assert actions(app) == [("ruleset.activated", "system"), ("ruleset.draft_created", f"user:{staff.id}")]
 
 
+def test_a_missing_title_is_marked_beside_its_field_and_summarised_at_the_top(auth: Auth) -> None:
+    auth.login_as("staff")
+    page = auth.post("/rules/drafts", {"title": ""}).get_data(as_text=True)
+    summary = page.index('class="error-summary"')
+    assert summary < page.index("<h2")  # the summary comes first, where focus moves on load
+    assert '<a href="#title">' in page[summary:]  # and links to the field
+    field = re.search(r"<input[^>]*\bid=\"title\"[^>]*>", page)
+    assert field is not None
+    assert 'aria-invalid="true"' in field.group(0)
+    described = re.search(r'aria-describedby="([^"]+)"', field.group(0))
+    assert described is not None and "title-error" in described.group(1).split()
+    assert re.search(r'<p class="field-error" id="title-error">.*Give the draft a title', page)
+    assert "Not done:" not in page  # one message in the summary and one beside the field, not a third
+
+
 def test_a_title_is_required_and_short(app: Flask, auth: Auth) -> None:
     auth.login_as("staff")
-    empty = follow(auth, auth.post("/rules/drafts", {"title": "   "}))
+    empty = auth.post("/rules/drafts", {"title": "   "})
+    assert empty.status_code == 422
     assert "Give the draft a title: what does it change, and why?" in text_of(empty)
     long_title = "A" * 121
     refused = auth.post("/rules/drafts", {"title": long_title})
@@ -326,6 +342,11 @@ def test_saving_shows_each_error_beside_its_line(app: Flask, auth: Auth) -> None
     saved = follow(auth, edit(auth, draft_id, "candidates.yaml", *TYPO))
     page = saved.get_data(as_text=True)
     assert "Saved; 1 problem." in text_of(saved)
+    # A draft that no longer loads is an error to fix, not a note.
+    assert re.search(
+        r'class="notice notice-error" role="alert">\s*<p><strong>The draft does not load:</strong> Saved;', page
+    )
+    assert "notice-warning" not in page
     assert TYPO_ERROR in text_of(saved)
     assert f'<a href="#line-7"><code>{escape(TYPO_ERROR)}' in page
     assert '<span id="line-7" class="gutter-error">!   7</span>' in page

@@ -21,13 +21,24 @@ log = logging.getLogger(__name__)
 
 
 def init_app(app: Flask) -> None:
-    """Give the app a registry watching its rules directory; set this process's budget for evaluating rule text."""
+    """Give the app a registry watching its rules directory; set this process's budget for evaluating rule text.
+
+    The registry counts as serving (listed on the rules home) from the first request the app handles, or from
+    ``mark_serving`` (web and task entry points); command-line commands never make it so.
+    """
     budget.configure(budget.Budget.from_config(app.config))
-    app.extensions[EXTENSION_KEY] = Registry(
+    rules = Registry(
         Path(app.config["RULES_DIR"]),
         lambda: db.new_session(app),
         check_seconds=float(app.config["RULES_CHECK_SECONDS"]),
     )
+    app.extensions[EXTENSION_KEY] = rules
+    app.before_request(rules.mark_serving)
+
+
+def mark_serving(app: Flask) -> None:
+    """Note that this process serves requests or tasks, so the rules home lists it among the workers."""
+    registry(app).mark_serving()
 
 
 def registry(app: Flask | None = None) -> Registry:

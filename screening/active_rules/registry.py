@@ -10,6 +10,10 @@ The rules directory on disk is the authoring format. It is activated on its own 
 first start (nothing activated yet); after that it changes the active version only through
 publishing. Each process still watches it and reports whether it matches the active version, is a
 valid unpublished change, or is invalid (with the errors).
+
+Only serving processes (web workers, task consumers) write the status row the rules home lists; a
+command-line process (``rules activate``, ``seed``) follows the same pointer but serves nobody, so it
+stays off the list until ``mark_serving``.
 """
 
 from __future__ import annotations
@@ -134,8 +138,12 @@ HEARTBEAT_SECONDS = 30.0
 class Registry:
     """Holds the active rule set of this process and switches when the database names another."""
 
-    def __init__(self, directory: Path, sessions: Callable[[], orm.Session], *, check_seconds: float) -> None:
+    def __init__(
+        self, directory: Path, sessions: Callable[[], orm.Session], *, check_seconds: float, serving: bool = False
+    ) -> None:
         self.directory = directory
+        #: Whether this process serves requests or tasks, and so reports its state on the rules home.
+        self.serving = serving
         self.sessions = sessions
         self.check_seconds = check_seconds
         self.active: RuleSet | None = None
@@ -151,6 +159,12 @@ class Registry:
         self._reported: tuple[object, ...] | None = None
         self._reported_at = float("-inf")
         self._lock = threading.Lock()
+
+    def mark_serving(self) -> None:
+        """Note that this process serves requests or tasks: its next check reports its state on the rules home."""
+        if not self.serving:
+            self.serving = True
+            self._checked = float("-inf")  # report at the next call, not a check period later
 
     def current(self, now: datetime) -> RuleSet | None:
         """Return the active rule set, first switching if the database names another version."""
@@ -273,7 +287,9 @@ class Registry:
             session.commit()
 
     def _report(self, now: datetime) -> None:
-        """Write this worker's status row when it changed, and at least every HEARTBEAT_SECONDS."""
+        """Write this worker's status row when it changed, and at least every HEARTBEAT_SECONDS (serving only)."""
+        if not self.serving:
+            return
         failure = self.last_failure
         state = (self.version, self.files_state, self.files_version, failure.version if failure else None)
         if state == self._reported and time.monotonic() - self._reported_at < HEARTBEAT_SECONDS:

@@ -59,6 +59,8 @@ guard_blueprint(bp, "staff", "admin", "physician", home={"staff": "tuning.home"}
 #: Ids in addresses: larger numbers are no row's id (and overflow PostgreSQL's integer), so they are a 404.
 ID = "int(max=2147483647)"
 WARNING = "warning"
+#: The message of a save that leaves the draft unloadable: saved, yet an error to fix.
+UNLOADABLE = "unloadable"
 
 
 @bp.context_processor
@@ -132,11 +134,11 @@ def start() -> Response | tuple[str, int]:
         db.commit()
     except TuningError as error:
         db.rollback()
-        if not isinstance(error, TuningInvalid) or not (form.title.data or "").strip():
+        if not isinstance(error, TuningInvalid):
             flash(error.message, ERROR)
             return redirect(url_for("tuning.home") + "#start-heading")
-        form.title.errors = [error.message]
-        return home(form, error.http_status, error.message)
+        form.title.errors = [error.message]  # beside the field and in the error summary, which takes the focus
+        return home(form, error.http_status)
     flash(f"Draft {draft.id} started from the active version.")
     return redirect(url_for("tuning.draft", draft_id=draft.id))
 
@@ -202,7 +204,7 @@ def save_file(draft_id: int, name: str) -> Response | tuple[str, int]:
             form.started_from.data = draft_pages.started_from(theirs)
             return _editor_again(db, found, name, form, error.message, 409, theirs=theirs, conflict=True)
         return _editor_again(db, found, name, form, error.message, error.http_status)
-    flash(_saved_message(check), WARNING if check.problems else "message")
+    flash(_saved_message(check), _saved_category(check))
     return redirect(url_for("tuning.edit_file", draft_id=draft_id, name=name))
 
 
@@ -217,6 +219,13 @@ def _editor_again(
     """Render the editor again with the user's own text, the reason, and (on a conflict) the other text."""
     context = editor_context(db, draft, name, form, may_edit=_may_edit(), message=message, **conflict)
     return render_template("tuning/editor.html", **context), status
+
+
+def _saved_category(check: checks.Check) -> str:
+    """Return how a save's message is shown: an error when the draft does not load, a note for other problems."""
+    if not check.loads:
+        return UNLOADABLE
+    return WARNING if check.problems else "message"
 
 
 def _saved_message(check: checks.Check) -> str:

@@ -99,7 +99,7 @@ def test_a_staff_draft_goes_from_first_edit_to_publication(
     original = editor.input_value()
     editor.fill(original.replace(*TYPO))
     page.get_by_role("button", name="Save", exact=True).click()
-    expect(page.get_by_role("status")).to_contain_text("Saved; 1 problem.")
+    expect(page.get_by_role("alert").filter(has_text="The draft does not load")).to_contain_text("Saved; 1 problem.")
     expect(page.locator("#file-errors")).to_contain_text(TYPO_ERROR)
     expect(page.locator(".editor-gutter .gutter-error")).to_have_text(["!   7"])
     axe.check(page, "editor: with errors")
@@ -146,6 +146,24 @@ def test_a_staff_draft_goes_from_first_edit_to_publication(
     page.goto(live_server("/rules/"))
     expect(page.locator("#active-heading + dl .hash-full")).to_have_text(version.version)
     axe.check(page, "home: after publishing")
+    assert not axe.found, axe.report()
+
+
+def test_starting_a_draft_without_a_title_moves_focus_to_the_error_summary(
+    page: Page, live_server: LiveServer, users: Users, axe: AxeChecker
+) -> None:
+    staff = users.create("staff", email="untitled@clinic.test")
+    sign_in(page, live_server, users, staff, "/rules/")
+    page.get_by_role("button", name="Start a draft").click()
+    summary = page.locator(".error-summary")
+    expect(summary).to_be_focused()
+    expect(summary.get_by_role("link")).to_contain_text("Give the draft a title")
+    title = page.get_by_label("Title of the draft")
+    expect(title).to_have_attribute("aria-invalid", "true")
+    expect(title).to_have_accessible_description(re.compile("Give the draft a title"))
+    summary.get_by_role("link").click()
+    expect(title).to_be_focused()
+    axe.check(page, "home: start a draft without a title")
     assert not axe.found, axe.report()
 
 
