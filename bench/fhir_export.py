@@ -21,6 +21,7 @@ from pathlib import Path
 
 from audit_export import make_app  # run from bench/: the same fresh database
 
+from screening.active_rules import require_ruleset
 from screening.db import engine_for
 from screening.db import new_session
 from screening.fhir.service import export_ndjson
@@ -35,7 +36,7 @@ def run(count: int, database_url: str | None) -> None:
     with tempfile.TemporaryDirectory() as folder:
         app = make_app(Path(folder), database_url)
         with new_session(app) as session:
-            seed_submissions(session, count, seed=1, now=NOW, ruleset=None)
+            seed_submissions(session, count, seed=1, now=NOW, ruleset=require_ruleset(app))
             session.commit()
         out = Path(folder) / "export"
         started = time.perf_counter()
