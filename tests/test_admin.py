@@ -64,7 +64,7 @@ def test_admin_sees_every_user(client: FlaskClient, auth: Auth, users: Users) ->
     users.create("staff", email="locked@clinic.test", locked_until=datetime.now(UTC) + timedelta(minutes=10))
     admin = auth.login_as("admin")
     page = client.get("/admin/users").get_data(as_text=True)
-    assert "<caption>4 users</caption>" in page
+    assert '<caption id="users-caption">4 users</caption>' in page
     for email in ("doc@clinic.test", "ops@clinic.test", "locked@clinic.test", admin.email):
         assert f'<th scope="row">{email}</th>' in page
     assert "2026-03-04 05:06" in page and "Never" in page
