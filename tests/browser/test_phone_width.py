@@ -1,12 +1,13 @@
 """The clinic's pages on a phone: at 375 x 667 no page scrolls sideways and no reference code breaks.
 
 Physicians open the urgent-alert link on a phone, so each signed-in page is opened at that size, by the role that
-works it, with data in its tables: the queue and a safety submission (physician), the rules home (staff), the users,
-audit and exports pages (admin). A wide table may scroll inside its own labelled region, never the page.
+works it, with data in its tables: the queue and a safety submission (physician), the rules home, a draft, its
+editor and its test cases (staff), the users, audit and exports pages (admin). A wide table may scroll inside its own labelled region, never the page.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Callable
 
@@ -98,6 +99,14 @@ def test_the_staff_and_admin_pages_fit_a_phone(
     staff_page = new_context(viewport=PHONE).new_page()
     sign_in(staff_page, live_server, users, users.create("staff"), lands_on="/rules/")
     check_fits(staff_page, axe, "rules home")
+    staff_page.get_by_label("Title of the draft").fill("Phone check")
+    staff_page.get_by_role("button", name="Start a draft").click()
+    check_fits(staff_page, axe, "draft")
+    staff_page.get_by_role("link", name="candidates.yaml").click()
+    check_fits(staff_page, axe, "editor")
+    staff_page.get_by_role("link", name=re.compile("^Back to draft")).click()
+    staff_page.get_by_role("link", name=re.compile("^Run the tests")).click()
+    check_fits(staff_page, axe, "test cases")
 
     admin_page = new_context(viewport=PHONE).new_page()
     sign_in(admin_page, live_server, users, users.create("admin"), lands_on="/admin/users")
