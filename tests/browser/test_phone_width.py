@@ -2,7 +2,8 @@
 
 Physicians open the urgent-alert link on a phone, so each signed-in page is opened at that size, by the role that
 works it, with data in its tables: the queue and a safety submission (physician), the rules home, a draft, its
-editor and its test cases (staff), the users, audit and exports pages (admin). A wide table may scroll inside its own labelled region, never the page.
+editor and its test cases (staff), the users, audit and exports pages (admin). A wide table may scroll inside its own
+labelled region, never the page.
 """
 
 from __future__ import annotations
