@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -112,6 +113,31 @@ def test_signed_in_user_sees_sign_out_on_every_page(client: FlaskClient, auth: A
         assert 'action="/logout"' in page and ">Sign out</button>" in page
     response = client.get("/login")
     assert response.status_code == 302  # already signed in: go on
+
+
+#: Each role's links in the signed-in header: the clinic areas its role may open, in menu order.
+AREA_LINKS = {
+    "physician": [("/review/", "Review queue"), ("/rules/", "Rules")],
+    "staff": [("/rules/", "Rules")],
+    "admin": [("/rules/", "Rules"), ("/admin/users", "Admin")],
+}
+
+
+@pytest.mark.parametrize("role", sorted(AREA_LINKS))
+def test_the_signed_in_header_links_the_areas_the_role_may_open(client: FlaskClient, auth: Auth, role: str) -> None:
+    auth.login_as(role)
+    page = client.get("/").get_data(as_text=True)
+    nav = page.split('<nav class="clinic-areas" aria-label="Clinic areas">', 1)[1].split("</nav>", 1)[0]
+    links = re.findall(r'<a href="([^"]+)"[^>]*>([^<]+)</a>', nav)
+    assert links == AREA_LINKS[role]
+    for path, _ in links:
+        area = client.get(path)
+        assert area.status_code == 200, (role, path, area.status_code)
+        assert 'aria-current="page">' in area.get_data(as_text=True).split('aria-label="Clinic areas"', 1)[1]
+
+
+def test_nobody_signed_in_sees_no_clinic_areas(client: FlaskClient) -> None:
+    assert "Clinic areas" not in client.get("/").get_data(as_text=True)
 
 
 def test_empty_form_is_refused_with_an_error_summary(client: FlaskClient, auth: Auth) -> None:

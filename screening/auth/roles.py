@@ -32,8 +32,15 @@ ROLES = ("physician", "staff", "admin")
 
 #: Where each role lands after signing in, filled by guard_blueprint(..., home=...).
 HOMES: dict[str, str] = {}
-#: blueprint name -> the roles that may use it, for access-matrix tests.
+#: blueprint name -> the roles that may use it, for access-matrix tests and the header's areas.
 GUARDED: dict[str, frozenset[str]] = {}
+#: The clinic's areas in the signed-in header, in menu order: (blueprint, the endpoint it opens on, its label).
+AREAS = (("review", "review.queue", "Review queue"), ("tuning", "tuning.home", "Rules"), ("admin", "admin.users", "Admin"))
+
+
+def areas_for(role: str) -> list[tuple[str, str, str]]:
+    """Return (blueprint, endpoint, label) of each clinic area that ``role`` may open, in menu order."""
+    return [area for area in AREAS if role in GUARDED.get(area[0], ())]
 
 
 def guard_blueprint(bp: Blueprint, *roles: str, home: str | Mapping[str, str] | None = None) -> None:

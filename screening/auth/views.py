@@ -64,6 +64,7 @@ def init_app(app: Flask) -> None:
     rate_limit.init_app(app)
     app.before_request(enforce_session_lifetime)
     app.add_template_global(signed_in_account)
+    app.add_template_global(roles.areas_for, "clinic_areas")
     app.register_blueprint(bp)
 
 
