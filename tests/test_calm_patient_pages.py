@@ -8,6 +8,7 @@ empty PHQ-9 step links each question by its number rather than repeating its wor
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 from flask import Flask
 
@@ -54,7 +55,7 @@ def test_no_success_panel_follows_the_crisis_help(app: Flask, patient: Patient) 
 def test_the_safety_confirmation_headings_are_in_order(app: Flask, patient: Patient) -> None:
     levels = [int(level) for level in HEADING.findall(_safety_confirmation(patient))]
     assert levels[0] == 1 and levels.count(1) == 1
-    assert all(later - earlier <= 1 for earlier, later in zip(levels, levels[1:])), levels
+    assert all(later - earlier <= 1 for earlier, later in pairwise(levels)), levels
 
 
 def test_the_confirmation_without_safety_keeps_its_title_and_reference(app: Flask, patient: Patient) -> None:

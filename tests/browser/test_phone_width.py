@@ -5,6 +5,7 @@ confirmation reads title, crisis help, then what happens next, with headings in 
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 from typing import Callable
 
 import pytest
@@ -48,7 +49,7 @@ def test_the_safety_confirmation_on_a_phone_reads_in_one_calm_order(
     expect(crisis).to_contain_text("988")
     levels = page.evaluate(HEADING_LEVELS)
     assert levels[0] == 1 and levels.count(1) == 1, levels
-    assert all(later - earlier <= 1 for earlier, later in zip(levels, levels[1:])), levels
+    assert all(later - earlier <= 1 for earlier, later in pairwise(levels)), levels
     title = page.get_by_role("heading", level=1).bounding_box()
     help_box = crisis.bounding_box()
     reference = page.locator("#reference-code").bounding_box()
