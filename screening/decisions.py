@@ -26,6 +26,7 @@ from .engine.model import RuleSet
 from .engine.safety import ERROR_PRIORITY_AT_MOST
 from .engine.safety import SAFETY_MESSAGE
 from .engine.safety import SAFETY_OUTCOME
+from .engine.safety import SAFETY_RULE_ID
 from .engine.safety import at_risk
 from .engine.safety import item9_of
 
@@ -151,9 +152,16 @@ def submission_by_reference(session: orm.Session, reference: str) -> Submission 
     return session.scalar(sa.select(Submission).where(sa.func.replace(Submission.reference, "-", "") == code))
 
 
-def patient_notes(decision: Decision) -> list[str]:
-    """Return the texts of the notes addressed to the patient."""
-    return [note["text"] for note in decision.notes if note["audience"] == "patient"]
+def patient_notes(decision: Decision, *, beside_crisis_help: bool = False) -> list[str]:
+    """Return the texts of the notes addressed to the patient.
+
+    Beside the crisis help the safety rule's own note is left out: it says what the crisis help says.
+    """
+    return [
+        note["text"]
+        for note in decision.notes
+        if note["audience"] == "patient" and not (beside_crisis_help and note.get("rule") == SAFETY_RULE_ID)
+    ]
 
 
 def reevaluate(

@@ -77,7 +77,9 @@ def test_item9_gives_the_safety_outcome_with_crisis_resources_first(app: Flask, 
     [decision] = decisions(app)
     assert (decision.outcome, decision.priority) == ("safety", 1)
     assert html.index("988") < html.index("reference-code")
-    assert "call or text 988" in html  # the safety rule's own patient note
+    assert decision.notes[0]["audience"] == "patient"  # the safety rule's own patient note is kept ...
+    assert decision.notes[0]["text"] not in html  # ... but the page says it once, in the crisis help
+    assert html.count("Call or text") == 1
     assert "ineligible" not in html.lower() and "not a candidate" not in html.lower()
 
 

@@ -476,7 +476,8 @@ def test_the_confirmation_shows_crisis_resources_first_and_the_submission_is_fla
     patient.answer_all({"mood": {"phq9_9": "2"}})
     patient.submit()
     html = patient.get("/intake/done").get_data(as_text=True)
-    _crisis_first(html, 'id="reference-code"', "We have received your answers")
+    _crisis_first(html, 'id="reference-code"', "What happens next")
+    assert html.index("<h1>We have received your answers</h1>") < html.index('<section class="crisis"')
     submission = _submitted(app)
     assert submission.safety_flag is True
     assert submission.scores["phq9_item9"] == 2

@@ -10,14 +10,12 @@ from playwright.sync_api import BrowserContext
 from playwright.sync_api import Page
 from playwright.sync_api import expect
 
-from tests.patient import DEFAULT_ANSWERS
 
 from .conftest import AxeChecker
 from .conftest import LiveServer
 from .wizard import answer_steps
-from .wizard import fill_step
+from .wizard import answer_with_thoughts_of_self_harm
 from .wizard import path_of
-from .wizard import press_next
 from .wizard import send_answers
 
 pytestmark = pytest.mark.browser
@@ -25,27 +23,10 @@ pytestmark = pytest.mark.browser
 NewContext = Callable[..., BrowserContext]
 
 
-def _send_with_thoughts_of_self_harm(page: Page, live_server: LiveServer) -> None:
-    """Answer every step, with PHQ-9 item 9 above 0, up to the review page."""
-    answer_steps(page, live_server.url, until="mood")
-    fill_step(page, "mood", {**DEFAULT_ANSWERS["mood"], "phq9_9": "2"})
-    press_next(page, "support")
-    page.get_by_role("link", name="Continue the form").click()
-    for key, following in (
-        ("anxiety", "sleep"),
-        ("sleep", "treatments"),
-        ("treatments", "history"),
-        ("history", "contact"),
-        ("contact", "review"),
-    ):
-        fill_step(page, key)
-        press_next(page, following)
-
-
 def test_the_next_visitor_on_the_same_browser_gets_a_fresh_form(
     page: Page, live_server: LiveServer, axe: AxeChecker
 ) -> None:
-    _send_with_thoughts_of_self_harm(page, live_server)
+    answer_with_thoughts_of_self_harm(page, live_server.url)
     reference = send_answers(page)
     status_link = page.locator("#status-link").get_attribute("href")
     assert status_link

@@ -122,3 +122,20 @@ def send_answers(page: Page) -> str:
     reference = code.inner_text().strip()
     assert REFERENCE.fullmatch(reference), reference
     return reference
+
+
+def answer_with_thoughts_of_self_harm(page: Page, base_url: str) -> None:
+    """Answer every step, with PHQ-9 item 9 above 0, up to the review page."""
+    answer_steps(page, base_url, until="mood")
+    fill_step(page, "mood", {**DEFAULT_ANSWERS["mood"], "phq9_9": "2"})
+    press_next(page, "support")
+    page.get_by_role("link", name="Continue the form").click()
+    for key, following in (
+        ("anxiety", "sleep"),
+        ("sleep", "treatments"),
+        ("treatments", "history"),
+        ("history", "contact"),
+        ("contact", "review"),
+    ):
+        fill_step(page, key)
+        press_next(page, following)

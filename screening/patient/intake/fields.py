@@ -30,7 +30,15 @@ YES_NO = (SelectChoice("yes", "Yes"), SelectChoice("no", "No"))
 
 
 class ChoiceField(RadioField):
-    """A radio group whose error for a value that is not offered reads plainly."""
+    """A radio group whose error for a value that is not offered reads plainly.
+
+    ``summary_label``, when given, names the group in the error summary instead of its full wording
+    ("Question 9" rather than the self-harm item's text).
+    """
+
+    def __init__(self, *args: Any, summary_label: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.summary_label = summary_label
 
     def process_formdata(self, valuelist: list[Any]) -> None:
         """Read the posted value; one that cannot be read is not among the answers."""
@@ -124,16 +132,21 @@ def item_field(instrument: Instrument, item: Item, **kwargs: Any) -> ChoiceField
 
 
 def instrument_form(instrument: Instrument, *instruments: Instrument) -> type[Form]:
-    """Return a form class with one radio group per item of the given instruments."""
+    """Return a form class with one radio group per item of the given instruments.
+
+    A form of one questionnaire names its items in the error summary by the number shown beside them; with
+    several questionnaires the numbers repeat, so the items keep their wording there.
+    """
     attributes: dict[str, Any] = {}
     for each in (instrument, *instruments):
-        for item in each.items:
-            attributes[item.key] = item_field(each, item)
+        for number, item in enumerate(each.items, 1):
+            summary_label = None if instruments else f"Question {number}"
+            attributes[item.key] = item_field(each, item, summary_label=summary_label)
     return type(f"{instrument.key.title()}Form", (Form,), attributes)
 
 
 def error_list(form: Form) -> list[tuple[str, str, str]]:
-    """Return (field id, field label, message) for every error, nested rows included."""
+    """Return (field id, label for the summary, message) for every error, nested rows included."""
     return [error for field in form for error in _field_errors(field)]
 
 
@@ -146,8 +159,9 @@ def _field_errors(field: Field) -> Iterator[tuple[str, str, str]]:
         for subfield in field.form:
             yield from _field_errors(subfield)
     else:
+        label = getattr(field, "summary_label", None) or field.label.text
         for message in field.errors:
-            yield field.id, field.label.text, message
+            yield field.id, label, message
 
 
 def aria(field: Field, **attributes: Any) -> dict[str, Any]:

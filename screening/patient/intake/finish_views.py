@@ -29,20 +29,21 @@ from .views import current_draft
 
 @bp.get("/intake/done")
 def done() -> Response | str:
-    """Show the reference code once, with crisis resources first when they apply; then forget the submission."""
+    """Show the reference code once, crisis resources straight under the title when they apply; then forget it."""
     draft = current_draft()
     submission = service.submission_for(get_session(), draft) if draft is not None else None
     if draft is None or submission is None:
         return redirect(url_for("intake.welcome"))
     decision = latest_decision(get_session(), submission)
     status_url = _status_url(session_state.take_status_token(), submission)
+    safety = service.safety_flagged(draft, submission)
     page = render_template(
         "intake/done.html",
         reference=submission.reference,
         status_url=status_url,
-        safety=service.safety_flagged(draft, submission),
+        safety=safety,
         message=decision.message if decision else FALLBACK_ERROR_MESSAGE,
-        notes=patient_notes(decision) if decision else [],
+        notes=patient_notes(decision, beside_crisis_help=safety) if decision else [],
         declined_contact=not has_contact(get_session(), submission.id),
     )
     session_state.forget_patient()  # shown once: opening the site again starts a new form
