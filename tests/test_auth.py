@@ -147,6 +147,7 @@ def test_empty_form_is_refused_with_an_error_summary(client: FlaskClient, auth: 
     assert "<title>Error: Sign in" in page
     assert 'href="#email"' in page and "Enter your email address." in page
     assert "Enter your password." in page
+    assert "There are 2 problems with this form" in page  # a clinic page: not "your answers"
 
 
 def test_sign_in_without_csrf_token_is_refused(client: FlaskClient, users: Users) -> None:
