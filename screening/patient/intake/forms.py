@@ -136,6 +136,7 @@ class MedicationTrialForm(Form):
         ],
         validate_choice=True,
         default="",  # a row whose medicine was not posted at all is a blank row, not a bad choice
+        render_kw={"data-other": OTHER_DRUG},  # the choice that shows the name field, for intake.js
     )
     other_name = StringField("Name of the other medicine", description="The generic name, e.g. paroxetine.")
     dose_mg_per_day = FiniteDecimalField(
