@@ -30,6 +30,8 @@ DOSE_RANGE = "Enter a daily dose in mg between 0.1 and 10000."
 WEEKS_RANGE = "Enter a number of weeks between 0 and 1000."
 PERCENT_RANGE = "Enter a percentage between 0 and 100."
 DRUG_NAME = "Type the medicine's name using letters, numbers, spaces or hyphens."
+DRUG_NAME_MISSING = "Enter the name of the medicine."
+DOSE_MISSING = "Enter the highest daily dose in mg."
 PREGNANCY_REQUIRED = "Choose an answer, or 'Does not apply to me'."
 ROW_BLANK = {
     "medications-0-drug": "",
@@ -265,11 +267,14 @@ CASES = [
         id="current-episode-unknown",
     ),
     Case(
-        "treatments", {"medications-0-other_name": DRUG_NAME}, {"medications-0-drug": "other"}, id="other-without-name"
+        "treatments",
+        {"medications-0-other_name": DRUG_NAME_MISSING},
+        {"medications-0-drug": "other"},
+        id="other-without-name",
     ),
     Case(
         "treatments",
-        {"medications-0-other_name": DRUG_NAME},
+        {"medications-0-other_name": DRUG_NAME_MISSING},
         {"medications-0-drug": "other", "medications-0-other_name": "   "},
         id="other-blank-name",
     ),
@@ -346,7 +351,9 @@ def test_every_validation_error_is_shown_beside_its_field_and_in_the_summary(pat
     assert linked == {f"#{field_id}" for field_id in case.errors}
     for field_id, message in case.errors.items():
         texts = [text for href, text in shown.summary_links if href == f"#{field_id}"]
-        assert " ".join(text.split(": ", 1)[1] for text in texts) == message
+        # A medicine row's message is headed by the row ("Medicine 2 (Duloxetine): "), then the field's label.
+        parts = 2 if field_id.startswith("medications-") else 1
+        assert " ".join(text.split(": ", parts)[parts] for text in texts) == message
     count = len(shown.summary_links)
     heading = "There is a problem with your answers" if count == 1 else f"There are {count} problems with your answers"
     assert heading in shown.html
@@ -440,3 +447,49 @@ def test_the_welcome_error_keeps_the_patient_on_the_welcome_page(client: FlaskCl
     assert response.status_code == 422
     assert "Please tick the box to agree before you start." in response.get_data(as_text=True)
     assert client.get("/intake/age").headers["Location"] == "/"
+
+
+def test_the_summary_names_the_medicine_row_each_error_is_about(patient: Patient) -> None:
+    patient.answer_all(until="treatments")
+    rows_posted = {
+        "medications-2-drug": "other",
+        "medications-2-other_name": "Agomelatine",
+        "medications-2-dose_mg_per_day": "",
+        "medications-2-weeks": "6",
+        "medications-2-improvement_pct": "0",
+        "medications-2-current_episode": "no",
+        "medications-2-stopped_early": "no",
+        "medications-3-drug": "",
+        "medications-3-dose_mg_per_day": "20",
+        "medications-3-weeks": "4",
+        "medications-3-improvement_pct": "0",
+        "medications-3-current_episode": "no",
+        "medications-3-stopped_early": "no",
+    }
+    response = patient.answer(
+        "treatments",
+        {"medications-0-dose_mg_per_day": "", "medications-1-drug": "escitalopram", **rows_posted},
+        drop=("medications-1-dose_mg_per_day",),
+    )
+    shown = page(response)
+    assert shown.status == 422
+    assert shown.summary_links == [
+        ("#medications-0-dose_mg_per_day", f"Medicine 1 (Sertraline): Highest daily dose, in mg: {DOSE_MISSING}"),
+        ("#medications-1-dose_mg_per_day", f"Medicine 2 (Escitalopram): Highest daily dose, in mg: {DOSE_MISSING}"),
+        ("#medications-2-dose_mg_per_day", f"Medicine 3 (agomelatine): Highest daily dose, in mg: {DOSE_MISSING}"),
+        ("#medications-3-drug", "Medicine 4: Medicine: Choose the medicine."),
+    ]
+    # The message beside each field is the field's own, without the row.
+    assert shown.field_errors()["medications-1-dose_mg_per_day"] == DOSE_MISSING
+
+
+def test_a_row_whose_typed_name_is_missing_or_invalid_is_named_by_its_number_alone(patient: Patient) -> None:
+    patient.answer_all(until="treatments")
+    response = patient.answer(
+        "treatments",
+        {"medications-0-drug": "other", "medications-1-drug": "other", "medications-1-other_name": "para$etamol"},
+    )
+    assert page(response).summary_links == [
+        ("#medications-0-other_name", f"Medicine 1: Name of the other medicine: {DRUG_NAME_MISSING}"),
+        ("#medications-1-other_name", f"Medicine 2: Name of the other medicine: {DRUG_NAME}"),
+    ]

@@ -10,6 +10,21 @@
     group.hidden = Boolean(male && male.checked);
   }
 
+  // In a medicine row, show the field for a typed name only while "Another medicine" is the chosen medicine.
+  function syncOtherName(select) {
+    var row = select.closest(".medication");
+    var name = row && row.querySelector('input[name$="-other_name"]');
+    var field = name && name.closest(".field");
+    if (field) { field.hidden = select.value !== select.dataset.other; }
+  }
+
+  function watchMedicineRows() {
+    document.querySelectorAll(".medication select[data-other]").forEach(function (select) {
+      syncOtherName(select);
+      select.addEventListener("change", function () { syncOtherName(select); });
+    });
+  }
+
   // Move focus to the error summary so screen readers announce it.
   function focusErrors() {
     var summary = document.querySelector(".error-summary");
@@ -31,6 +46,7 @@
     document.querySelectorAll('input[name="sex_at_birth"]').forEach(function (input) {
       input.addEventListener("change", syncPregnancy);
     });
+    watchMedicineRows();
     focusErrors();
     guardSubmit();
   });

@@ -150,18 +150,25 @@ def error_list(form: Form) -> list[tuple[str, str, str]]:
     return [error for field in form for error in _field_errors(field)]
 
 
-def _field_errors(field: Field) -> Iterator[tuple[str, str, str]]:
-    """Yield the errors of one field, descending into lists and sub-forms."""
+def _field_errors(field: Field, row: str = "") -> Iterator[tuple[str, str, str]]:
+    """Yield the errors of one field, descending into lists and sub-forms; a row's title heads its labels."""
     if isinstance(field, FieldList):
-        for entry in field.entries:
-            yield from _field_errors(entry)
+        for number, entry in enumerate(field.entries, 1):
+            yield from _field_errors(entry, _row_title(entry, number))
     elif isinstance(field, FormField):
         for subfield in field.form:
-            yield from _field_errors(subfield)
+            yield from _field_errors(subfield, row)
     else:
         label = getattr(field, "summary_label", None) or field.label.text
+        label = f"{row}: {label}" if row else label
         for message in field.errors:
             yield field.id, label, message
+
+
+def _row_title(entry: Field, number: int) -> str:
+    """Return the title of row ``number`` of a list, when its sub-form names its rows ("Medicine 2 (...)")."""
+    title = getattr(getattr(entry, "form", None), "row_title", None)
+    return title(number) if callable(title) else ""
 
 
 def aria(field: Field, **attributes: Any) -> dict[str, Any]:

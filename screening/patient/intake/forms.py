@@ -136,6 +136,7 @@ class MedicationTrialForm(Form):
         ],
         validate_choice=True,
         default="",  # a row whose medicine was not posted at all is a blank row, not a bad choice
+        render_kw={"data-other": OTHER_DRUG},  # the choice that shows the name field, for intake.js
     )
     other_name = StringField("Name of the other medicine", description="The generic name, e.g. paroxetine.")
     dose_mg_per_day = FiniteDecimalField(
@@ -187,13 +188,26 @@ class MedicationTrialForm(Form):
 
     def _validate_other_name(self) -> bool:
         """Require a plausible medicine name when "another medicine" was chosen."""
-        if self.drug.data != OTHER_DRUG:
+        if self.drug.data != OTHER_DRUG or self.typed_name():
             return True
-        name = normalized_drug_name(self.other_name.data or "")
-        if len(name) <= 60 and _DRUG_NAME.match(name):
-            return True
-        self.other_name.errors.append("Type the medicine's name using letters, numbers, spaces or hyphens.")
+        if normalized_drug_name(self.other_name.data or ""):
+            self.other_name.errors.append("Type the medicine's name using letters, numbers, spaces or hyphens.")
+        else:
+            self.other_name.errors.append("Enter the name of the medicine.")
         return False
+
+    def typed_name(self) -> str:
+        """Return the typed medicine name normalized, or "" when it is missing or not a plausible name."""
+        name = normalized_drug_name(self.other_name.data or "")
+        return name if len(name) <= 60 and _DRUG_NAME.match(name) else ""
+
+    def row_title(self, number: int) -> str:
+        """Return "Medicine 2 (Escitalopram)", or "Medicine 2" while the row names no known medicine."""
+        if self.drug.data == OTHER_DRUG:
+            name = self.typed_name()
+        else:
+            name = vocabulary.MEDICATIONS.get(self.drug.data or "", "").split(" (", 1)[0]
+        return f"Medicine {number} ({name})" if name else f"Medicine {number}"
 
 
 def normalized_drug_name(name: str) -> str:
