@@ -35,7 +35,11 @@ HOMES: dict[str, str] = {}
 #: blueprint name -> the roles that may use it, for access-matrix tests and the header's areas.
 GUARDED: dict[str, frozenset[str]] = {}
 #: The clinic's areas in the signed-in header, in menu order: (blueprint, the endpoint it opens on, its label).
-AREAS = (("review", "review.queue", "Review queue"), ("tuning", "tuning.home", "Rules"), ("admin", "admin.users", "Admin"))
+AREAS = (
+    ("review", "review.queue", "Review queue"),
+    ("tuning", "tuning.home", "Rules"),
+    ("admin", "admin.users", "Admin"),
+)
 
 
 def areas_for(role: str) -> list[tuple[str, str, str]]:

@@ -59,7 +59,7 @@ def test_the_physicians_invitation_arrives_in_the_patients_mailbox(
     body = body_of(received)
     assert reference in body and "consultation" in body
     assert NOTE not in body  # the note was not marked for the patient
-    messages = doctor.get_by_role("region", name="Messages to the patient")
+    messages = doctor.get_by_role("region", name="Messages to the patient", exact=True)
     expect(messages).to_contain_text("Invitation to a consultation")
     expect(messages).to_contain_text("Sent ")
     expect(doctor.locator("table.history")).to_contain_text("Attempt 1 sent")

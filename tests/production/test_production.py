@@ -199,7 +199,7 @@ def test_a_candidate_resumes_on_another_device_and_a_physician_claims_and_decide
         assert word.lower() not in (body + invitation.message["Subject"]).lower(), word
     assert "send_patient_message" in deployment.consumer.log.read_text(), deployment.consumer.tail()
     physician.reload()
-    expect(physician.get_by_role("region", name="Messages to the patient")).to_contain_text("Sent ")
+    expect(physician.get_by_role("region", name="Messages to the patient", exact=True)).to_contain_text("Sent ")
     for log in sorted({*deployment.stage.files, *(process.log for process in deployment.stage.processes)}):
         assert address not in (log.read_text(errors="replace") if log.exists() else ""), f"{log.name} holds the address"
 
