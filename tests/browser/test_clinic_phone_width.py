@@ -9,7 +9,6 @@ labelled region, never the page.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from typing import Callable
 
 import pytest
@@ -19,12 +18,10 @@ from playwright.sync_api import Page
 from playwright.sync_api import expect
 
 from tests.accounts import Users
-from tests.test_review_views import COUNSELING
-from tests.test_review_views import CONTRAINDICATION
-from tests.test_review_views import SAFETY
 
 from .conftest import AxeChecker
 from .conftest import LiveServer
+from .test_review_pages import FOUR_CASES
 from .test_review_pages import seed
 from .test_tuning_pages import sign_in
 
@@ -78,13 +75,7 @@ REFERENCES = ("SAFE-0001", "CONT-0001", "CAND-0001", "COUN-0001")
 def test_the_physicians_pages_fit_a_phone(
     new_context: NewContext, app: Flask, live_server: LiveServer, users: Users, axe: AxeChecker
 ) -> None:
-    seed(
-        app,
-        ("CAND-0001", {}, timedelta(days=2)),
-        ("CONT-0001", CONTRAINDICATION, timedelta(hours=6)),
-        ("SAFE-0001", SAFETY, timedelta(minutes=30)),
-        ("COUN-0001", COUNSELING, timedelta(hours=1)),
-    )
+    seed(app, *FOUR_CASES)
     page = new_context(viewport=PHONE).new_page()
     physician = users.create("physician", email="dr.ada@clinic.test")
     sign_in(page, live_server, users, physician, lands_on="/review/")

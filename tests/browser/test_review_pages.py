@@ -54,6 +54,15 @@ def seed(app: Flask, *cases: tuple[str, dict[str, object], timedelta]) -> dict[s
     return stored
 
 
+#: One submission of each outcome the queue lists, and one it does not (counseling): (reference, changes, waited).
+FOUR_CASES = (
+    ("CAND-0001", {}, timedelta(days=2)),
+    ("CONT-0001", CONTRAINDICATION, timedelta(hours=6)),
+    ("SAFE-0001", SAFETY, timedelta(minutes=30)),
+    ("COUN-0001", COUNSELING, timedelta(hours=1)),
+)
+
+
 def sign_in(page: Page, live_server: LiveServer, users: Users, user: User) -> None:
     """Sign in through the sign-in page, as a physician would, and land on the queue."""
     page.goto(live_server("/review/"))
@@ -91,13 +100,7 @@ def assert_nothing_injected(page: Page) -> None:
 
 
 def test_a_physician_works_the_top_safety_case(page: Page, app: Flask, live_server: LiveServer, users: Users) -> None:
-    seed(
-        app,
-        ("CAND-0001", {}, timedelta(days=2)),
-        ("CONT-0001", CONTRAINDICATION, timedelta(hours=6)),
-        ("SAFE-0001", SAFETY, timedelta(minutes=30)),
-        ("COUN-0001", COUNSELING, timedelta(hours=1)),
-    )
+    seed(app, *FOUR_CASES)
     physician = users.create("physician", email="dr.ada@clinic.test")
     sign_in(page, live_server, users, physician)
 
