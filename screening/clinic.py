@@ -30,7 +30,9 @@ HOURS = "CLINIC_HOURS"
 WEBSITE = "CLINIC_WEBSITE"
 #: How a patient invited to a consultation books it: the invitation e-mail quotes it.
 BOOKING = "CLINIC_BOOKING"
-SETTINGS = (NAME, PHONE, EMAIL, ADDRESS, HOURS, WEBSITE, BOOKING)
+#: The clinic's own support line for the people who work in the app: the footer of their pages gives it.
+STAFF_SUPPORT_PHONE = "CLINIC_STAFF_SUPPORT_PHONE"
+SETTINGS = (NAME, PHONE, EMAIL, ADDRESS, HOURS, WEBSITE, BOOKING, STAFF_SUPPORT_PHONE)
 
 #: Production refuses to start without these: a patient's pages must say who the clinic is and how to call it.
 REQUIRED_IN_PRODUCTION = (NAME, PHONE)
@@ -68,6 +70,8 @@ class Clinic:
     website: str | None = None
     #: How to book a consultation, one line per item (``Book online at https://clinic.example/book``).
     booking: tuple[str, ...] = ()
+    #: The support line of the clinic's staff, for the footer of the signed-in pages (never a patient's page).
+    staff_support_phone: Phone | None = None
 
     @property
     def website_label(self) -> str | None:
@@ -98,6 +102,7 @@ def clinic_from_config(config: Mapping[str, Any]) -> Clinic:
     phone = _text(config, PHONE)
     email = _text(config, EMAIL)
     website = _text(config, WEBSITE)
+    support = _text(config, STAFF_SUPPORT_PHONE)
     return Clinic(
         name=_text(config, NAME),
         phone=None if phone is None else parse_phone(phone),
@@ -106,6 +111,7 @@ def clinic_from_config(config: Mapping[str, Any]) -> Clinic:
         hours=_lines(config, HOURS),
         website=None if website is None else parse_website(website),
         booking=_lines(config, BOOKING),
+        staff_support_phone=None if support is None else parse_phone(support, STAFF_SUPPORT_PHONE),
     )
 
 
@@ -115,9 +121,9 @@ def missing_settings(clinic: Clinic) -> list[str]:
     return [f"SCREENING_{key}" for key in REQUIRED_IN_PRODUCTION if values[key] is None]
 
 
-def parse_phone(text: str) -> Phone:
-    """Return the phone number ``text`` (with its country code, or one of PHONE_REGION); refuse an invalid one."""
-    problem = f"SCREENING_{PHONE} {text!r} is not a valid phone number: write it as +1 212 555 0123"
+def parse_phone(text: str, key: str = PHONE) -> Phone:
+    """Return the phone number ``text`` of setting ``key`` (with its country code, or one of PHONE_REGION)."""
+    problem = f"SCREENING_{key} {text!r} is not a valid phone number: write it as +1 212 555 0123"
     try:
         number = phonenumbers.parse(text, PHONE_REGION)
     except phonenumbers.NumberParseException:

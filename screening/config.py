@@ -125,8 +125,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SMTP_STARTTLS": False,
         "SMTP_FROM": "screening@localhost",
         "SMTP_TIMEOUT": 10.0,
-        # The clinic the pages name, and how patients reach it (screening.clinic): production needs the name and
-        # the phone number. Address and hours are text with one line per item, or a list of lines.
+        # The clinic the pages name, how patients reach it, and its staff's support line (screening.clinic):
+        # production needs the name and the phone number. Address and hours are text with one line per item, or a
+        # list of lines.
         "CLINIC_NAME": None,
         "CLINIC_PHONE": None,
         "CLINIC_EMAIL": None,
@@ -134,6 +135,7 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "CLINIC_HOURS": None,
         "CLINIC_WEBSITE": None,
         "CLINIC_BOOKING": None,
+        "CLINIC_STAFF_SUPPORT_PHONE": None,
         # Fernet keys that encrypt patients' contact details, comma-separated, newest first (screening.contacts):
         # production needs one; development generates one into instance/contact_key.
         "CONTACT_KEYS": None,
