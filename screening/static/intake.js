@@ -10,12 +10,16 @@
     group.hidden = Boolean(male && male.checked);
   }
 
-  // In a medicine row, show the field for a typed name only while "Another medicine" is the chosen medicine.
+  // In a medicine row, show the field for a typed name only while "Another medicine" is the chosen medicine; while
+  // hidden it is disabled, so a name typed and then set aside is not sent (the server would ignore it anyway).
   function syncOtherName(select) {
     var row = select.closest(".medication");
     var name = row && row.querySelector('input[name$="-other_name"]');
     var field = name && name.closest(".field");
-    if (field) { field.hidden = select.value !== select.dataset.other; }
+    if (field) {
+      field.hidden = select.value !== select.dataset.other;
+      name.disabled = field.hidden;
+    }
   }
 
   function watchMedicineRows() {

@@ -100,3 +100,17 @@ def test_without_javascript_every_row_shows_the_name_field(
     send_with_errors(page)
     expect(medicine(page, 1).get_by_label(OTHER_NAME)).to_be_visible()
     expect(medicine(page, 2).get_by_label(OTHER_NAME)).to_be_visible()
+
+
+def test_a_name_hidden_by_choosing_a_listed_medicine_is_not_sent(page: Page, live_server: LiveServer) -> None:
+    """A name typed for "Another medicine" and then hidden goes nowhere: not in the post, not into the draft."""
+    answer_steps(page, live_server.url, until="treatments")
+    fill_medicine(page, 0, {"drug": "other", "other_name": "Zuranolone"})
+    fill_medicine(page, 0, {"drug": "sertraline"})
+    fill_step(page, "treatments", {**ROWS_WITH_ERRORS, "medications-0-drug": "sertraline"})
+    with page.expect_request(lambda request: request.method == "POST") as posted:
+        page.get_by_role("button", name="Save and continue", exact=True).click()
+    assert "medications-0-drug=sertraline" in (posted.value.post_data or "")
+    assert "Zuranolone" not in (posted.value.post_data or "")
+    fill_medicine(page, 0, {"drug": "other"})
+    expect(medicine(page, 1).get_by_label(OTHER_NAME)).to_be_enabled()
