@@ -11,6 +11,8 @@ the page goes on for an anonymous visitor.
 from __future__ import annotations
 
 import secrets
+from collections.abc import MutableMapping
+from typing import Any
 
 from flask import current_app
 from flask import flash
@@ -38,6 +40,10 @@ ENDED_MESSAGE = "Your session has ended. Please sign in again."
 STARTED = "auth_started"
 SEEN = "auth_seen"
 NONCE = "auth_nonce"
+#: The notes of when a browser was last seen (here and in the patient's session) move in steps of this many
+#: seconds: a request within a minute of the last note leaves the session as it was, so the response does not
+#: sign and send the cookie again. An idle timeout may end a session up to this much early, never late.
+SEEN_STEP_SECONDS = 60
 #: The blueprint of the sign-in pages (``views.bp``), which show why a session ended themselves.
 SIGN_IN_BLUEPRINT = "auth"
 
@@ -88,8 +94,15 @@ def enforce_session_lifetime() -> Response | None:
         return _end_session(EXPIRED_MESSAGE, reason="lifetime")
     if not current_user.is_authenticated:
         return _end_session(ENDED_MESSAGE)
-    session[SEEN] = int(moment)
+    note_seen(session, SEEN, moment)
     return None
+
+
+def note_seen(held: MutableMapping[str, Any], key: str, moment: float) -> None:
+    """Note in ``held[key]`` that the browser was seen at ``moment``, unless the note is under a step old."""
+    seen = held.get(key)
+    if not isinstance(seen, int | float) or not 0 <= moment - seen < SEEN_STEP_SECONDS:
+        held[key] = int(moment)
 
 
 def _end_session(message: str, *, reason: str | None = None) -> Response | None:

@@ -17,6 +17,7 @@ from flask import session
 from werkzeug.wrappers import Response
 
 from ...auth import clock
+from ...auth.sessions import note_seen
 
 #: The resume token of the form this browser fills in.
 DRAFT = "draft_token"
@@ -115,7 +116,7 @@ def forget_if_idle() -> None:
 def mark_seen(response: Response) -> Response:
     """Note when the patient was last seen, while the session holds anything of theirs (an after_request hook)."""
     if holds_patient_state():
-        session[SEEN] = int(clock.now().timestamp())
+        note_seen(session, SEEN, clock.now().timestamp())
     elif SEEN in session:  # only then: an untouched session sends no cookie
         session.pop(SEEN)
     return response
