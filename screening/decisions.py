@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
+from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy import orm
@@ -40,12 +42,36 @@ FALLBACK_ERROR_MESSAGE = (
 )
 
 
+#: What a decision sets on its submission, where the review queue reads it.
+DECIDED_FIELDS = ("outcome", "priority", "needs_action")
+
+
 class NoRuleSet(RuntimeError):
     """No rule set was available to decide with."""
 
 
+class Decidable(Protocol):
+    """What deciding reads of a submission: a stored ``Submission``, or the row of one about to be inserted."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def answers(self) -> dict[str, Any]: ...
+    @property
+    def scores(self) -> dict[str, Any]: ...
+    @property
+    def context_facts(self) -> dict[str, Any] | None: ...
+    @property
+    def form_version(self) -> str: ...
+
+
 def decide(submission: Submission, ruleset: RuleSet | None, *, now: datetime) -> Decision:
     """Return a new decision for ``submission``; the caller adds it to the session."""
+    return Decision(**decision_values(submission, ruleset, now=now))
+
+
+def decision_values(submission: Decidable, ruleset: RuleSet | None, *, now: datetime) -> dict[str, Any]:
+    """Return the column values of a new decision for ``submission`` (``decide`` without the ORM object)."""
     try:
         if ruleset is None:
             raise NoRuleSet("no valid rule set is active")
@@ -62,18 +88,18 @@ def decide(submission: Submission, ruleset: RuleSet | None, *, now: datetime) ->
 
 
 def _decision(
-    submission: Submission,
+    submission: Decidable,
     evaluation: Evaluation,
     ruleset: RuleSet | None,
     now: datetime,
     *,
     facts: dict[str, object],
     trials: list[dict[str, object]],
-) -> Decision:
+) -> dict[str, Any]:
     """Return the decision recording ``evaluation``; the safety outcome takes the engine's own message."""
     safety = evaluation.outcome == SAFETY_OUTCOME
     spec = ruleset.outcomes[evaluation.outcome] if ruleset is not None and not safety else None
-    return Decision(
+    return dict(
         submission_id=submission.id,
         created_at=now,
         outcome=evaluation.outcome,
@@ -92,8 +118,8 @@ def _decision(
 
 
 def _safety_decision_after_failure(
-    submission: Submission, ruleset: RuleSet | None, error: Exception, now: datetime
-) -> Decision:
+    submission: Decidable, ruleset: RuleSet | None, error: Exception, now: datetime
+) -> dict[str, Any]:
     """Return the safety decision of a submission whose rules could not be evaluated at all."""
     item9 = {"phq9_item9": item9_of(submission.answers)}
     evaluation = safety_evaluation(ruleset, item9, [], describe_failure(error))
@@ -106,10 +132,10 @@ def describe_failure(error: Exception) -> str:
     return text[:2000]
 
 
-def _error_decision(submission: Submission, ruleset: RuleSet | None, error: Exception, now: datetime) -> Decision:
+def _error_decision(submission: Decidable, ruleset: RuleSet | None, error: Exception, now: datetime) -> dict[str, Any]:
     """Return the decision recorded when the rules could not be evaluated: it needs action, never parked."""
     spec = ruleset.outcomes.get(ruleset.error_outcome) if ruleset is not None else None
-    return Decision(
+    return dict(
         submission_id=submission.id,
         created_at=now,
         outcome=ruleset.error_outcome if ruleset is not None else FALLBACK_ERROR_OUTCOME,
@@ -129,9 +155,8 @@ def _error_decision(submission: Submission, ruleset: RuleSet | None, error: Exce
 
 def apply_to_submission(submission: Submission, decision: Decision) -> None:
     """Copy the decision's outcome onto the submission, where the review queue reads it."""
-    submission.outcome = decision.outcome
-    submission.priority = decision.priority
-    submission.needs_action = decision.needs_action
+    for key in DECIDED_FIELDS:
+        setattr(submission, key, getattr(decision, key))
 
 
 def latest_decision(session: orm.Session, submission: Submission) -> Decision | None:

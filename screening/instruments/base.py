@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from dataclasses import field
+from functools import cached_property
 from typing import Sequence
 
 
@@ -67,6 +68,11 @@ class Instrument:
     def options_for(self, item: Item) -> tuple[Option, ...]:
         """Return the options offered for ``item``."""
         return item.options or self.options
+
+    @cached_property
+    def points_by_item(self) -> tuple[tuple[int, ...], ...]:
+        """Return, item by item, the points its options score (scoring checks every answer against them)."""
+        return tuple(tuple(option.points for option in self.options_for(item)) for item in self.items)
 
     @property
     def max_total(self) -> int:

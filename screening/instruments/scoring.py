@@ -39,10 +39,10 @@ _AREAS_BY_KEY: Mapping[str, PainArea] = {area.key: area for area in PAIN_AREAS}
 
 def _check_points(instrument: Instrument, index: int, answer: object) -> int:
     """Return ``answer`` if it is one of the item's option points, else raise ValueError."""
-    item = instrument.items[index]
-    allowed = [option.points for option in instrument.options_for(item)]
+    allowed = instrument.points_by_item[index]
     if isinstance(answer, bool) or not isinstance(answer, int) or answer not in allowed:
-        raise ValueError(f"{instrument.key} item {index + 1} ({item.key}): {answer!r} is not one of {allowed}")
+        item = instrument.items[index]
+        raise ValueError(f"{instrument.key} item {index + 1} ({item.key}): {answer!r} is not one of {list(allowed)}")
     return answer
 
 

@@ -2,7 +2,7 @@
 
 Each fake intake is scored and decided by the real code (the active rule set), so the queue shows
 the mix of outcomes, priorities and safety flags real intakes would produce. All rows go in the
-caller's one transaction, as Core multi-row INSERTs of a chunk per table, with no ORM unit of work.
+caller's one transaction, as Core multi-row INSERTs of a chunk per table, with no ORM objects at all.
 Deciding is the expensive part; the active rule set decides each intake with its conditions compiled
 into one plain Python function (``engine.native``), as every screening does.
 """
@@ -10,6 +10,7 @@ into one plain Python function (``engine.native``), as every screening does.
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
 from typing import Any
@@ -18,8 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 
 from .. import audit
-from ..decisions import apply_to_submission
-from ..decisions import decide
+from ..decisions import DECIDED_FIELDS
+from ..decisions import decision_values
 from ..engine.model import RuleSet
 from ..fake import answers_documents
 from ..instruments.scoring import score_answers
@@ -40,10 +41,17 @@ _SUBMISSIONS = sa.inspect(Submission).local_table
 _DECISIONS = sa.inspect(Decision).local_table
 _ALERTS = sa.inspect(Alert).local_table
 _DECISION_COLUMNS = tuple(attr.key for attr in sa.inspect(Decision).column_attrs if attr.key != "id")
-_SUBMISSION_COLUMNS = (
-    "reference", "submitted_at", "form_version", "answers", "scores", "safety_flag",
-    "outcome", "priority", "needs_action", "status", "row_version",
-)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Unsaved:
+    """What deciding reads of a fake submission not inserted yet (``decisions.Decidable``)."""
+
+    answers: dict[str, Any]
+    scores: dict[str, Any]
+    form_version: str
+    id: int | None = None
+    context_facts: dict[str, Any] | None = None
 
 
 def seed_submissions(session: orm.Session, count: int, *, seed: int, now: datetime, ruleset: RuleSet | None) -> int:
@@ -78,17 +86,17 @@ def _seed_chunk(
     ruleset: RuleSet | None,
 ) -> None:
     """Score, decide and insert ``size`` submissions."""
-    submissions: list[Submission] = []
+    submissions: list[dict[str, Any]] = []
     decisions: list[dict[str, Any]] = []
     for document in answers_documents(size, seed=rng.getrandbits(32)):
         submission = _fake_submission(rng, document, taken, now)
-        decision = decide(submission, ruleset, now=submission.submitted_at)
-        apply_to_submission(submission, decision)
+        unsaved = _Unsaved(answers=document, scores=submission["scores"], form_version=FORM_VERSION)
+        decision = decision_values(unsaved, ruleset, now=submission["submitted_at"])
+        submission.update({key: decision[key] for key in DECIDED_FIELDS})
         submissions.append(submission)
-        decisions.append({key: getattr(decision, key) for key in _DECISION_COLUMNS})
-    rows = [{key: getattr(submission, key) for key in _SUBMISSION_COLUMNS} for submission in submissions]
-    connection.execute(sa.insert(_SUBMISSIONS), rows)  # one executemany: RETURNING would go row by row
-    references = [submission.reference for submission in submissions]
+        decisions.append({key: decision.get(key) for key in _DECISION_COLUMNS})
+    connection.execute(sa.insert(_SUBMISSIONS), submissions)  # one executemany: RETURNING would go row by row
+    references = [submission["reference"] for submission in submissions]
     id_of = dict(
         connection.execute(
             sa.select(_SUBMISSIONS.c.reference, _SUBMISSIONS.c.id).where(_SUBMISSIONS.c.reference.in_(references))
@@ -101,36 +109,36 @@ def _seed_chunk(
     alerts = [
         _alert_row(rng, submission_id, submission)
         for submission_id, submission in zip(ids, submissions, strict=True)
-        if submission.outcome == "safety"
+        if submission["outcome"] == "safety"
     ]
     if alerts:
         connection.execute(sa.insert(_ALERTS), alerts)
 
 
-def _fake_submission(rng: random.Random, document: dict[str, Any], taken: set[str], now: datetime) -> Submission:
-    """Return an unsaved submission of ``document``, sent at a random time in the past SPREAD_DAYS."""
+def _fake_submission(rng: random.Random, document: dict[str, Any], taken: set[str], now: datetime) -> dict[str, Any]:
+    """Return the row of a submission of ``document``, sent at a random time in the past SPREAD_DAYS, undecided."""
     scores = score_answers(document).as_dict()
-    return Submission(
-        reference=_reference(rng, taken),
-        submitted_at=now - timedelta(seconds=rng.uniform(0, SPREAD_DAYS * 86400)),
-        form_version=FORM_VERSION,
-        answers=document,
-        scores=scores,
-        safety_flag=bool(scores["phq9_item9"]),
-        status="open",
-        row_version=1,
-    )
+    return {
+        "reference": _reference(rng, taken),
+        "submitted_at": now - timedelta(seconds=rng.uniform(0, SPREAD_DAYS * 86400)),
+        "form_version": FORM_VERSION,
+        "answers": document,
+        "scores": scores,
+        "safety_flag": bool(scores["phq9_item9"]),
+        "status": "open",
+        "row_version": 1,
+    }
 
 
-def _alert_row(rng: random.Random, submission_id: int, submission: Submission) -> dict[str, Any]:
+def _alert_row(rng: random.Random, submission_id: int, submission: dict[str, Any]) -> dict[str, Any]:
     """Return an urgent alert for a safety submission: sent within seconds, or failed after its retries."""
     failed = rng.random() < FAILED_ALERT_SHARE
     return {
         "submission_id": submission_id,
-        "created_at": submission.submitted_at,
+        "created_at": submission["submitted_at"],
         "status": "failed" if failed else "sent",
         "attempts": 5 if failed else 1,
-        "sent_at": None if failed else submission.submitted_at + timedelta(seconds=rng.randint(1, 30)),
+        "sent_at": None if failed else submission["submitted_at"] + timedelta(seconds=rng.randint(1, 30)),
         "last_error": "seeded: SMTP server refused the connection" if failed else None,
     }
 
