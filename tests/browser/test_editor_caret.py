@@ -21,13 +21,16 @@ from playwright.sync_api import expect
 from tests.accounts import Users
 from tests.test_tuning_views import TYPO
 
+from . import test_tuning_pages
 from .conftest import AxeChecker
 from .conftest import LiveServer
-from .test_tuning_pages import app  # noqa: F401  (the app with the rule files activated)
 from .test_tuning_pages import saved_draft
 from .test_tuning_pages import sign_in
 
 pytestmark = pytest.mark.browser
+
+#: The fixture of the app whose rules directory is a copy of rules/, with the files activated.
+app = test_tuning_pages.app
 
 NewContext = Callable[..., BrowserContext]
 #: Comment lines put before the file's text, so that the line with the typo is well below the first screen.
@@ -69,7 +72,7 @@ def with_typo_far_down(text: str) -> str:
 
 
 def open_editor(page: Page, app: Flask, live_server: LiveServer, users: Users) -> Locator:
-    """Sign in as staff, open the editor of a draft whose candidates.yaml has an error far down, return its text area."""
+    """Sign in as staff and open the editor of a draft whose candidates.yaml has an error far down: its text area."""
     staff = users.create("staff")
     draft_id, _ = saved_draft(app, staff, "Error far down", with_typo_far_down)
     sign_in(page, live_server, users, staff, "/rules/")
@@ -85,11 +88,12 @@ def place(area: Locator, number: int) -> dict[str, Any]:
 def assert_in_view(area: Locator, number: int) -> None:
     """Check that line ``number`` is inside the text area's visible box and on the screen."""
     where = place(area, number)
-    assert where["top"] >= max(where["boxTop"], 0) and where["bottom"] <= min(where["boxBottom"], where["viewport"]), where
+    assert where["top"] >= max(where["boxTop"], 0), where
+    assert where["bottom"] <= min(where["boxBottom"], where["viewport"]), where
 
 
 def assert_numbers_match(area: Locator) -> None:
-    """Check that the gutter has one number per line, and that the first visible and the caret's lines are numbered right."""
+    """Check that the gutter has one number per line, and that the first visible, caret's and last lines have theirs."""
     lines = area.evaluate(TEXT_LINES)
     expect(area.page.locator(".editor-gutter span")).to_have_count(lines)
     for number in {place(area, 1)["firstVisible"], area.evaluate(CARET_LINE), lines}:
