@@ -76,6 +76,25 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def saved_draft(app: Flask, author: User, title: str, change: Callable[[str], str]) -> tuple[int, int]:
+    """Start a draft and save ``change`` of its candidates.yaml; return the ids of the draft and its base version."""
+    with new_session(app) as session:
+        user = session.get_one(User, author.id)
+        draft = drafts.start_draft(session, title=title, user=user, now=now())
+        text = draft.sources["candidates.yaml"]
+        drafts.save_file(
+            session,
+            draft,
+            name="candidates.yaml",
+            text=change(text),
+            started_from=drafts.digest(text),
+            user=user,
+            now=now(),
+        )
+        session.commit()
+        return draft.id, draft.base_version_id
+
+
 def test_a_staff_draft_goes_from_first_edit_to_publication(
     page: Page, new_context: NewContext, app: Flask, live_server: LiveServer, users: Users, axe: AxeChecker
 ) -> None:
@@ -171,21 +190,7 @@ def test_axe_finds_no_violation_on_tests_diff_and_version_pages(
     page: Page, app: Flask, live_server: LiveServer, users: Users, axe: AxeChecker
 ) -> None:
     staff = users.create("staff")
-    with new_session(app) as session:
-        user = session.get_one(User, staff.id)
-        draft = drafts.start_draft(session, title="Stricter PHQ-9", user=user, now=now())
-        text = draft.sources["candidates.yaml"]
-        drafts.save_file(
-            session,
-            draft,
-            name="candidates.yaml",
-            text=text.replace(*STRICTER),
-            started_from=drafts.digest(text),
-            user=user,
-            now=now(),
-        )
-        session.commit()
-        draft_id, version_id = draft.id, draft.base_version_id
+    draft_id, version_id = saved_draft(app, staff, "Stricter PHQ-9", lambda text: text.replace(*STRICTER))
     sign_in(page, live_server, users, staff, "/rules/")
 
     page.goto(live_server(f"/rules/drafts/{draft_id}/tests"))
