@@ -8,6 +8,9 @@ tables are emptied after every test.
 from __future__ import annotations
 
 import os
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from contextlib import contextmanager
 from typing import Any
 from typing import Iterator
@@ -20,6 +23,7 @@ from flask.testing import FlaskCliRunner
 
 from screening import create_app
 from screening import migrate
+from screening.auth import clock as auth_clock
 from screening.db import Model
 from screening.db import engine_for
 
@@ -151,3 +155,24 @@ def runner(app: Flask) -> FlaskCliRunner:
 def patient(client: FlaskClient) -> Patient:
     """Return a helper that walks the wizard as a patient."""
     return Patient(client)
+
+
+class Clock:
+    """A clock the tests move by hand; installed as ``screening.auth.clock.now`` by ``clock``."""
+
+    def __init__(self) -> None:
+        self.moment = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+    def advance(self, **delta: float) -> None:
+        self.moment += timedelta(**delta)
+
+
+@pytest.fixture()
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """Freeze the app's clock (``screening.auth.clock``) at now; tests advance it."""
+    frozen = Clock()
+    monkeypatch.setattr(auth_clock, "now", frozen)
+    return frozen

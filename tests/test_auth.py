@@ -17,7 +17,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from screening.auth import accounts as auth_accounts
-from screening.auth import clock as auth_clock
 from screening.auth import roles as auth_roles
 from screening.auth import sessions as auth_sessions
 from screening.auth import views as auth_views
@@ -31,6 +30,7 @@ from screening.models import User
 from .accounts import DEFAULT_PASSWORD
 from .accounts import Auth
 from .accounts import Users
+from .conftest import Clock
 
 COOKIE = "screening_session"
 
@@ -51,27 +51,6 @@ def assert_no_secrets(app: Flask, *secrets: str) -> None:
         assert "@" not in text, text
         for secret in (DEFAULT_PASSWORD, *secrets):
             assert secret not in text, text
-
-
-class Clock:
-    """A clock the tests move by hand; installed as ``screening.auth.clock.now``."""
-
-    def __init__(self) -> None:
-        self.moment = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.moment
-
-    def advance(self, **delta: float) -> None:
-        self.moment += timedelta(**delta)
-
-
-@pytest.fixture()
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    """Freeze the auth clock at now; tests advance it."""
-    frozen = Clock()
-    monkeypatch.setattr(auth_clock, "now", frozen)
-    return frozen
 
 
 def login_redirect(response: object, next_page: str | None = None) -> None:

@@ -7,23 +7,13 @@ timeouts still end an idle session on time.
 
 from __future__ import annotations
 
-import pytest
 from werkzeug.test import TestResponse
 
-from screening.auth import clock as auth_clock
 from screening.auth import sessions as auth_sessions
 
 from .accounts import Auth
 from .patient import Patient
-from .test_auth import Clock
-
-
-@pytest.fixture()
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    """Freeze the app's clock at now; tests advance it."""
-    frozen = Clock()
-    monkeypatch.setattr(auth_clock, "now", frozen)
-    return frozen
+from .conftest import Clock
 
 
 def writes_cookie(response: TestResponse) -> bool:

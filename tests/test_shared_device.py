@@ -13,11 +13,9 @@ import re
 from datetime import UTC
 from datetime import datetime
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from screening.auth import clock as auth_clock
 from screening.models import Draft
 from screening.models import Submission
 
@@ -27,20 +25,12 @@ from .patient import Patient
 from .patient import only_draft
 from .patient import page
 from .patient import rows
-from .test_auth import Clock
+from .conftest import Clock
 from .test_auth import audit_rows
 
 REFERENCE = re.compile(r'id="reference-code">\s*([^<\s]+)\s*<')
 STATUS_LINK = re.compile(r"/status/[A-Za-z0-9_-]+")
 PATIENT_KEYS = {"draft_token", "status_token", "pending_steps", "resume_token", "patient_seen"}
-
-
-@pytest.fixture()
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    """Freeze the app's clock at now; tests advance it."""
-    frozen = Clock()
-    monkeypatch.setattr(auth_clock, "now", frozen)
-    return frozen
 
 
 def _new_patient(app: Flask) -> Patient:
