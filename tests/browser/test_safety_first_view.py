@@ -25,7 +25,7 @@ from tests.accounts import Users
 
 from .conftest import AxeChecker
 from .conftest import LiveServer
-from .test_clinic_phone_width import PHONE
+from .phone import PHONE
 from .test_review_pages import FOUR_CASES
 from .test_review_pages import seed
 
