@@ -1,20 +1,17 @@
 """An open safety case's page leads with what to do now: the instruction and the claim, then the callback details.
 
 The phone-sized layout is checked in a browser (``browser/test_safety_first_view.py``); here the order of the page
-for each state of the submission, and that a case that is not urgent keeps its claim among the actions.
+while it is open and once claimed (held by a colleague: ``test_review_views``), and that a case that is not urgent keeps its claim among the actions.
 """
 
 from __future__ import annotations
 
-from flask import Flask
 from sqlalchemy import orm
 
 from .accounts import Auth
-from .accounts import Users
 from .test_review_service import add_submission
 from .test_review_views import act
 from .test_review_views import db  # noqa: F401  (fixture)
-from .test_review_views import second_physician
 from .test_review_views import text
 
 INSTRUCTION = 'id="safety-instruction"'
@@ -42,23 +39,6 @@ def test_an_open_safety_case_leads_with_the_instruction_and_the_claim(
     order = positions(page, INSTRUCTION, ">Release</button>", 'id="contact-heading"', "Record the safety follow-up")
     assert -1 not in order and order == sorted(order), order
     assert "Risk of self-harm:</strong>\n  contact the patient now, then" in page
-
-
-def test_a_safety_case_held_by_a_colleague_says_who_is_calling(
-    app: Flask,
-    auth: Auth,
-    db: orm.Session,  # noqa: F811
-    users: Users,
-) -> None:
-    submission = add_submission(db, "safety")
-    db.commit()
-    _, other, colleague = second_physician(app, users)
-    act(other, submission, "claim")
-    auth.login_as("physician")
-    page = text(auth.client.get(f"/review/submissions/{submission.id}"))
-    assert f"make sure {colleague.email} is contacting the patient now, or take it over" in page
-    order = positions(page, INSTRUCTION, ">Take over</button>", 'id="actions-heading"', "take it over at the top")
-    assert -1 not in order and order == sorted(order), order
 
 
 def test_a_decided_safety_case_and_a_routine_case_keep_the_claim_among_the_actions(

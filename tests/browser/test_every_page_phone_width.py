@@ -19,10 +19,7 @@ from playwright.sync_api import BrowserContext
 from playwright.sync_api import Page
 from playwright.sync_api import expect
 
-from screening.db import new_session
 from screening.models import Submission
-from screening.models import User
-from screening.tuning import drafts
 from tests.accounts import Users
 from tests.patient import DEFAULT_ANSWERS
 from tests.patient import STEP_ORDER
@@ -30,7 +27,6 @@ from tests.patient import Answers
 from tests.patient import rows
 from tests.test_backtest import store_fixture
 from tests.test_dry_run_views import draft_moving_fibromyalgia
-from tests.test_tuning_views import STRICTER
 
 from . import test_clinic_phone_width
 from . import test_patient_phone_width
@@ -42,7 +38,7 @@ from .phone import checked_routes
 from .test_outcomes import THERAPIES_ONLY
 from .test_review_pages import FOUR_CASES
 from .test_review_pages import seed
-from .test_tuning_pages import now
+from .test_tuning_pages import draft_with_a_change
 from .test_tuning_pages import sign_in
 from .wizard import answer_steps
 from .wizard import fill_step
@@ -188,25 +184,6 @@ def test_the_confirmation_of_each_outcome_fits_a_phone(
     assert submission.outcome == outcome
     assert not axe.found, axe.report()
     assert checked_routes(app, axe) == OUTCOME_PAGES
-
-
-def draft_with_a_change(app: Flask, staff: User) -> tuple[int, int]:
-    """Start a draft that makes the candidate threshold stricter; return its id and its base version's."""
-    with new_session(app) as session:
-        user = session.get_one(User, staff.id)
-        draft = drafts.start_draft(session, title="Stricter PHQ-9", user=user, now=now())
-        text = draft.sources["candidates.yaml"]
-        drafts.save_file(
-            session,
-            draft,
-            name="candidates.yaml",
-            text=text.replace(*STRICTER),
-            started_from=drafts.digest(text),
-            user=user,
-            now=now(),
-        )
-        session.commit()
-        return draft.id, draft.base_version_id
 
 
 def test_the_other_clinic_pages_fit_a_phone(

@@ -167,10 +167,8 @@ def test_starting_a_draft_without_a_title_moves_focus_to_the_error_summary(
     assert not axe.found, axe.report()
 
 
-def test_axe_finds_no_violation_on_tests_diff_and_version_pages(
-    page: Page, app: Flask, live_server: LiveServer, users: Users, axe: AxeChecker
-) -> None:
-    staff = users.create("staff")
+def draft_with_a_change(app: Flask, staff: User) -> tuple[int, int]:
+    """Start a draft that makes the candidate threshold stricter; return its id and its base version's."""
     with new_session(app) as session:
         user = session.get_one(User, staff.id)
         draft = drafts.start_draft(session, title="Stricter PHQ-9", user=user, now=now())
@@ -185,7 +183,14 @@ def test_axe_finds_no_violation_on_tests_diff_and_version_pages(
             now=now(),
         )
         session.commit()
-        draft_id, version_id = draft.id, draft.base_version_id
+        return draft.id, draft.base_version_id
+
+
+def test_axe_finds_no_violation_on_tests_diff_and_version_pages(
+    page: Page, app: Flask, live_server: LiveServer, users: Users, axe: AxeChecker
+) -> None:
+    staff = users.create("staff")
+    draft_id, version_id = draft_with_a_change(app, staff)
     sign_in(page, live_server, users, staff, "/rules/")
 
     page.goto(live_server(f"/rules/drafts/{draft_id}/tests"))
