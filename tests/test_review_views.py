@@ -422,6 +422,11 @@ def test_taking_over_a_case_claimed_by_someone_else(app: Flask, auth: Auth, db: 
 
     page = text(auth.client.get(f"/review/submissions/{submission.id}"))
     assert f"{colleague.email} has claimed this submission" in page and "Record the decision" not in page
+    # A safety case: the instruction and the take-over lead the page.
+    assert f"make sure {colleague.email} is contacting the patient now, or take it over" in page
+    assert (
+        page.index(">Take over</button>") < page.index('id="actions-heading"') < page.index("take it over at the top")
+    )
     page = act(auth, submission, "decide", decision="consult", note="Mine now?")
     assert "Not done:" in page and service.CLAIMED_BY_OTHER in page and 'role="alert"' in page
     page = act(auth, submission, "claim")

@@ -148,6 +148,8 @@ class AxeChecker:
         self.test = test
         self.found: dict[str, list[dict[str, Any]]] = {}
         self.checked: list[str] = []
+        #: The address of each page checked, in order.
+        self.urls: list[str] = []
 
     def check(self, page: Page, name: str) -> None:
         """Run the WCAG 2.2 AA rules on the page as it is now, keeping any violations under ``name``.
@@ -159,6 +161,7 @@ class AxeChecker:
         self.html.save(page.content(), f"{self.test}: {name}")
         results = self.axe.run(page, options=AXE_OPTIONS)
         self.checked.append(name)
+        self.urls.append(page.url)
         violations = list(results.response["violations"])
         id_problems = page.evaluate(ID_CHECKS)
         if id_problems:

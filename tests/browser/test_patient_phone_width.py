@@ -9,22 +9,28 @@ from itertools import pairwise
 from typing import Callable
 
 import pytest
+from flask import Flask
 from playwright.sync_api import BrowserContext
 from playwright.sync_api import expect
 
 from .conftest import AxeChecker
 from .conftest import LiveServer
+from .phone import PHONE
+from .phone import checked_routes
 from .wizard import answer_with_thoughts_of_self_harm
 from .wizard import send_answers
 
 pytestmark = pytest.mark.browser
 
-PHONE = {"width": 375, "height": 667}
+#: The routes of the pages each test checks (``test_every_page_phone_width`` opens the others).
+WELCOME_PAGES = {"/"}
+CONFIRMATION_PAGES = {"/intake/done"}
+PAGES = WELCOME_PAGES | CONFIRMATION_PAGES
 HEADING_LEVELS = "() => [...document.querySelectorAll('main h1, main h2, main h3, main h4')].map(h => +h.tagName[1])"
 
 
 def test_the_consent_checkbox_sits_beside_its_label_on_a_phone(
-    new_context: Callable[..., BrowserContext], live_server: LiveServer, axe: AxeChecker
+    new_context: Callable[..., BrowserContext], app: Flask, live_server: LiveServer, axe: AxeChecker
 ) -> None:
     page = new_context(viewport=PHONE).new_page()
     page.goto(live_server("/"))
@@ -37,10 +43,11 @@ def test_the_consent_checkbox_sits_beside_its_label_on_a_phone(
     assert box["x"] + box["width"] <= text["x"], (box, text)
     axe.check(page, "welcome at 375 px")
     assert not axe.found, axe.report()
+    assert checked_routes(app, axe) == WELCOME_PAGES
 
 
 def test_the_safety_confirmation_on_a_phone_reads_in_one_calm_order(
-    new_context: Callable[..., BrowserContext], live_server: LiveServer, axe: AxeChecker
+    new_context: Callable[..., BrowserContext], app: Flask, live_server: LiveServer, axe: AxeChecker
 ) -> None:
     page = new_context(viewport=PHONE).new_page()
     answer_with_thoughts_of_self_harm(page, live_server.url)
@@ -59,3 +66,4 @@ def test_the_safety_confirmation_on_a_phone_reads_in_one_calm_order(
     expect(page.get_by_text("You told us you have had thoughts")).to_have_count(1)
     axe.check(page, "safety confirmation at 375 px")
     assert not axe.found, axe.report()
+    assert checked_routes(app, axe) == CONFIRMATION_PAGES
