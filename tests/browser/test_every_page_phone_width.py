@@ -27,6 +27,7 @@ from tests.patient import Answers
 from tests.patient import rows
 from tests.test_backtest import store_fixture
 from tests.test_dry_run_views import draft_moving_fibromyalgia
+from tests.test_tuning_views import STRICTER
 
 from . import test_clinic_phone_width
 from . import test_patient_phone_width
@@ -38,7 +39,6 @@ from .phone import checked_routes
 from .test_outcomes import THERAPIES_ONLY
 from .test_review_pages import FOUR_CASES
 from .test_review_pages import seed
-from .test_tuning_pages import STRICTER
 from .test_tuning_pages import saved_draft
 from .test_tuning_pages import sign_in
 from .wizard import answer_steps
