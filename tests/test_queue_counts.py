@@ -17,6 +17,7 @@ from sqlalchemy import event
 from sqlalchemy import orm
 
 from screening import migrate
+from screening.active_rules import require_ruleset
 from screening.db import engine_for
 from screening.db import make_engine
 from screening.db import new_session
@@ -26,6 +27,8 @@ from screening.models import Submission
 from screening.review import service
 from screening.review.errors import ReviewError
 from screening.review.queue import OPEN_STATUSES
+from screening.review.seed import CHUNK_SIZE
+from screening.review.seed import seed_submissions
 
 from .test_review_service import NOTE
 from .test_review_service import NOW
@@ -173,3 +176,54 @@ def test_the_migration_counts_the_submissions_already_stored(tmp_path: Path) -> 
         assert "queue_count" not in sa.inspect(connection).get_table_names()
         connection.execute(sa.text("UPDATE submission SET status = 'decided'"))  # no trigger is left behind
     engine.dispose()
+
+
+# --- Many rows in one statement ------------------------------------------------------------------------------
+
+
+def count_row_writes(session: orm.Session) -> int:
+    """Return how many rows of queue_count this transaction has inserted or updated so far (PostgreSQL)."""
+    statistics = session.execute(
+        sa.text("SELECT n_tup_ins + n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'queue_count'")
+    )
+    return int(statistics.scalar_one())
+
+
+def test_one_statement_of_many_rows_writes_each_count_once(db: orm.Session) -> None:
+    """On PostgreSQL every write of a count row leaves a version that one long transaction cannot clean up, so
+    counts kept row by row made a bulk insert (seeding 100,000) slower with every row; they are kept per statement.
+    """
+    if db.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite keeps no row versions: its triggers count row by row")
+    rows = [
+        {"reference": f"BULK-{n}", "submitted_at": NOW, "form_version": "test", "answers": {}, "scores": {},
+         "safety_flag": False, "outcome": outcome, "priority": OUTCOMES[outcome][0],
+         "needs_action": OUTCOMES[outcome][1], "status": "open", "row_version": 1}
+        for n, outcome in enumerate(["candidate", "counseling", "manual_review"] * 100)
+    ]  # fmt: skip
+    before = count_row_writes(db)
+    db.execute(sa.insert(Submission).values(rows))
+    assert count_row_writes(db) - before == 3  # one per (list, outcome), not 300
+    before = count_row_writes(db)
+    db.execute(sa.update(Submission).where(Submission.outcome == "candidate").values(status="decided"))
+    db.execute(sa.update(Submission).values(row_version=Submission.row_version + 1))  # no count changes: no write
+    assert count_row_writes(db) - before == 1
+    assert counts(db) == ({"manual_review": 100}, {"counseling": 100})
+    db.execute(sa.delete(Submission).where(Submission.outcome == "manual_review"))
+    assert counts(db) == ({}, {"counseling": 100})
+
+
+def test_seeding_inserts_a_chunk_of_submissions_per_statement(app: Flask, db: orm.Session) -> None:
+    rows_per_statement: list[int] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith("INSERT INTO submission "):
+            rows_per_statement.append(statement.count("), (") + 1)
+
+    event.listen(engine_for(app), "before_cursor_execute", seen)
+    try:
+        seed_submissions(db, 2 * CHUNK_SIZE + 1, seed=3, now=NOW, ruleset=require_ruleset(app))
+    finally:
+        event.remove(engine_for(app), "before_cursor_execute", seen)
+    assert rows_per_statement == [CHUNK_SIZE, CHUNK_SIZE, 1]  # not a statement per row
+    assert counts(db) == (recount(db, True), recount(db, False))

@@ -95,14 +95,11 @@ def _seed_chunk(
         submission.update({key: decision[key] for key in DECIDED_FIELDS})
         submissions.append(submission)
         decisions.append({key: decision.get(key) for key in _DECISION_COLUMNS})
-    connection.execute(sa.insert(_SUBMISSIONS), submissions)  # one executemany: RETURNING would go row by row
-    references = [submission["reference"] for submission in submissions]
-    id_of = dict(
-        connection.execute(
-            sa.select(_SUBMISSIONS.c.reference, _SUBMISSIONS.c.id).where(_SUBMISSIONS.c.reference.in_(references))
-        ).all()
-    )
-    ids = [id_of[reference] for reference in references]
+    # RETURNING makes SQLAlchemy send the chunk as one multi-row statement ("insertmanyvalues"), so the database
+    # keeps its queue counts once per chunk, not once per row; rows may come back in any order.
+    inserted = sa.insert(_SUBMISSIONS).returning(_SUBMISSIONS.c.reference, _SUBMISSIONS.c.id)
+    id_of: dict[str, int] = dict(connection.execute(inserted, submissions).all())
+    ids = [id_of[submission["reference"]] for submission in submissions]
     for submission_id, decision_row in zip(ids, decisions, strict=True):
         decision_row["submission_id"] = submission_id
     connection.execute(sa.insert(_DECISIONS), decisions)
