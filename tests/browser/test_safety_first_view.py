@@ -1,8 +1,8 @@
 """A safety submission opened on a phone from the urgent alert: what the physician must do first is on the first screen.
 
 The alert tells the physician to claim the submission and call the patient now. At 375 x 667 CSS pixels, signed in
-from the alert's link, the page shows, without scrolling: the title with its safety badge, the instruction and the
-Claim button. Once claimed, the patient's phone number comes next, before the follow-up to record.
+from the alert's link, the page shows, without scrolling: the title with its safety badge, the instruction with the
+patient's number and the Claim button. Once claimed, the number to call is still on the first screen.
 """
 
 from __future__ import annotations
@@ -94,23 +94,30 @@ def test_a_safety_submission_on_a_phone_shows_the_first_steps_without_scrolling(
     title = page.get_by_role("heading", level=1)
     expect(title).to_contain_text("SAFE-0001")
     expect(title).to_contain_text("Safety")
-    instruction = page.get_by_text("claim it and contact the patient now")
+    instruction = page.locator("#safety-instruction")
+    expect(instruction).to_have_text(
+        f"Risk of self-harm: claim it and call the patient now at {PHONE_SHOWN}, then record the safety follow-up."
+    )
     claim = page.get_by_role("button", name="Claim")
-    for element in (instruction, claim):
-        expect(element).to_be_visible()
-    assert below_the_first_screen(page, title=title, instruction=instruction, claim=claim) == {
+    call = instruction.get_by_role("link", name=PHONE_SHOWN)
+    expect(call).to_have_attribute("href", "tel:+12125550187")
+    assert below_the_first_screen(page, title=title, instruction=instruction, call=call, claim=claim) == {
         "title": 0,
         "instruction": 0,
+        "call": 0,
         "claim": 0,
     }
     axe.check(page, "safety submission on a phone, unclaimed")
 
     claim.click()
     expect(page.get_by_role("status")).to_have_text("You have claimed this submission.")
-    expect(page.get_by_text("contact the patient now, then record the safety follow-up")).to_be_visible()
-    # Next the call: the phone number comes before the follow-up form, and before the clinical detail.
+    expect(instruction).to_have_text(
+        f"Risk of self-harm: call the patient now at {PHONE_SHOWN}, then record the safety follow-up."
+    )
+    assert below_the_first_screen(page, call=call) == {"call": 0}  # the call, one tap away
+    # The callback details come before the follow-up form, and before the clinical detail.
     order = [
-        top(page.get_by_role("link", name=PHONE_SHOWN)),
+        top(page.locator("#contact-heading")),
         top(page.get_by_role("heading", name="Record the safety follow-up")),
     ]
     assert order == sorted(order), order
