@@ -19,7 +19,7 @@ from tests.patient import CONTACT_DETAILS
 from .conftest import AxeChecker
 from .conftest import LiveServer
 from .test_review_pages import sign_in
-from .wizard import answer_steps
+from .wizard import post_steps
 from .wizard import send_answers
 
 pytestmark = pytest.mark.browser
@@ -38,7 +38,7 @@ def test_the_physicians_invitation_arrives_in_the_patients_mailbox(
     axe: AxeChecker,
 ) -> None:
     app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp.port, SMTP_FROM="screening@clinic.example", SMTP_TIMEOUT=5)
-    answer_steps(page, live_server.url, overrides={"contact": CONTACT_DETAILS})
+    post_steps(page, live_server.url, overrides={"contact": CONTACT_DETAILS})
     reference = send_answers(page)
 
     doctor = new_context().new_page()

@@ -43,6 +43,7 @@ from .test_tuning_pages import saved_draft
 from .test_tuning_pages import sign_in
 from .wizard import answer_steps
 from .wizard import fill_step
+from .wizard import post_steps
 from .wizard import press_next
 from .wizard import send_answers
 
@@ -177,7 +178,7 @@ def test_the_confirmation_of_each_outcome_fits_a_phone(
     new_context: NewContext, app: Flask, live_server: LiveServer, axe: AxeChecker, outcome: str
 ) -> None:
     page = new_context(viewport=PHONE).new_page()
-    answer_steps(page, live_server.url, overrides=OUTCOMES[outcome])
+    post_steps(page, live_server.url, overrides=OUTCOMES[outcome])
     check_fits(page, axe, f"check your answers: {outcome}")
     reference = send_answers(page)
     check_fits(page, axe, f"confirmation: {outcome}", (reference,))

@@ -1,4 +1,7 @@
-"""Browser journeys ending on the outcome the clinic's rules give: counseling and candidate."""
+"""The outcome the clinic's rules give, read in a browser: counseling and candidate.
+
+The steps are sent from the browser's session (``post_steps``); ``test_journey`` fills them in by hand.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from playwright.sync_api import expect
 from tests.patient import DEFAULT_ANSWERS
 
 from .conftest import LiveServer
-from .wizard import answer_steps
+from .wizard import post_steps
 from .wizard import send_answers
 
 pytestmark = pytest.mark.browser
@@ -19,7 +22,7 @@ THERAPIES_ONLY = {
 
 
 def test_fibromyalgia_alone_ends_on_the_candid_counseling_note(page: Page, live_server: LiveServer) -> None:
-    answer_steps(page, live_server.url, overrides={"treatments": THERAPIES_ONLY})
+    post_steps(page, live_server.url, overrides={"treatments": THERAPIES_ONLY})
     send_answers(page)
     note = page.locator(".patient-note").filter(has_text="preliminary")
     expect(note).to_contain_text("short-lived")
@@ -30,7 +33,7 @@ def test_fibromyalgia_alone_ends_on_the_candid_counseling_note(page: Page, live_
 
 
 def test_fibromyalgia_with_trd_ends_as_a_candidate(page: Page, live_server: LiveServer) -> None:
-    answer_steps(page, live_server.url)
+    post_steps(page, live_server.url)
     send_answers(page)
     message = page.locator(".outcome-message")
     expect(message).to_contain_text("A physician will review your answers")

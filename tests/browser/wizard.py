@@ -8,6 +8,7 @@ a question's wording or an option's position.
 from __future__ import annotations
 
 import re
+from urllib.parse import urlencode
 from typing import Iterable
 from typing import Mapping
 
@@ -29,6 +30,8 @@ from tests.patient import step_path
 Answers = Mapping[str, str | Iterable[str]]
 REFERENCE = re.compile(r"^[0-9A-Z]{4}-[0-9A-Z]{4}$")
 MEDICATION = re.compile(r"^medications-(\d+)-(\w+)$")
+#: The headers of a form post.
+FORM_POST = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 def path_of(key: str) -> re.Pattern[str]:
@@ -110,6 +113,29 @@ def answer_steps(
         fill_step(page, key, (overrides or {}).get(key))
         following = order[position + 1] if position + 1 < len(order) else "review"
         press_next(page, following, "Start" if key == "welcome" else "Save and continue")
+
+
+def post_steps(page: Page, base_url: str, *, overrides: Mapping[str, Answers] | None = None) -> None:
+    """Send every step's answers as its form would, from the page's own browser session, and open the review page.
+
+    For tests of the pages after the wizard: the steps themselves are filled in by hand in ``answer_steps``. The
+    posts go through the browser context's cookies and the form token the welcome page shows.
+    """
+    page.goto(base_url + "/")
+    token = page.locator('input[name="csrf_token"]').first.get_attribute("value")
+    assert token, "the welcome page has no form token"
+    for key in STEP_ORDER:
+        answers = (overrides or {}).get(key) or DEFAULT_ANSWERS[key]
+        pairs = [(name, value) for name, values in answers.items() for value in _values(values)]
+        body = urlencode([*pairs, ("csrf_token", token), ("action", "next")])
+        posted = page.request.post(base_url + step_path(key), data=body, headers=FORM_POST, max_redirects=0)
+        assert posted.status == 302, (key, posted.status, posted.text()[:500])
+    page.goto(base_url + "/intake/review")
+
+
+def _values(value: str | Iterable[str]) -> list[str]:
+    """Return the values a form posts for an answer: one, or one per ticked box."""
+    return [value] if isinstance(value, str) else list(value)
 
 
 def send_answers(page: Page) -> str:
