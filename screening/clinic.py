@@ -123,7 +123,7 @@ def missing_settings(clinic: Clinic) -> list[str]:
 
 def parse_phone(text: str, key: str = PHONE) -> Phone:
     """Return the phone number ``text`` of setting ``key`` (with its country code, or one of PHONE_REGION)."""
-    problem = f"SCREENING_{key} {text!r} is not a valid phone number: write it as +1 212 555 0123"
+    problem = f"SCREENING_{key} {quoted(text)} is not a valid phone number: write it as +1 212 555 0123"
     try:
         number = phonenumbers.parse(text, PHONE_REGION)
     except phonenumbers.NumberParseException:
@@ -143,7 +143,7 @@ def parse_email(text: str) -> str:
     try:
         return validate_email(text, check_deliverability=False).normalized
     except EmailNotValidError as error:
-        raise ClinicSettingError(f"SCREENING_{EMAIL} {text!r} is not a valid e-mail address: {error}") from None
+        raise ClinicSettingError(f"SCREENING_{EMAIL} {quoted(text)} is not a valid e-mail address: {error}") from None
 
 
 def parse_website(text: str) -> str:
@@ -151,9 +151,18 @@ def parse_website(text: str) -> str:
     parts = urlsplit(text)
     if parts.scheme.lower() not in {"http", "https"} or not parts.hostname or any(c.isspace() for c in text):
         raise ClinicSettingError(
-            f"SCREENING_{WEBSITE} {text!r} is not a website address: write it as https://clinic.example"
+            f"SCREENING_{WEBSITE} {quoted(text)} is not a website address: write it as https://clinic.example"
         )
     return text
+
+
+#: A bad value is quoted in its message up to this many characters, so the message stays one readable line.
+QUOTED_LENGTH = 40
+
+
+def quoted(text: str) -> str:
+    """Return ``text`` quoted for a message about it, cut after QUOTED_LENGTH characters."""
+    return repr(text if len(text) <= QUOTED_LENGTH else text[:QUOTED_LENGTH] + "…")
 
 
 def _text(config: Mapping[str, Any], key: str) -> str | None:
