@@ -49,8 +49,13 @@ def broken_references(page: Page, references: tuple[str, ...]) -> list[str]:
 
 
 def check_fits(page: Page, axe: AxeChecker, name: str, references: tuple[str, ...] = ()) -> None:
-    """Check that the page fits a phone's width, its reference codes are whole, and axe finds nothing."""
+    """Check that the page fits a phone's width, its reference codes are whole, and axe finds nothing.
+
+    It measures once the page has loaded: right after a redirect the heading can show before the stylesheets
+    apply, and an unstyled table is wider than the phone.
+    """
     expect(page.get_by_role("heading", level=1)).to_be_visible()
+    page.wait_for_load_state("load")
     assert sideways_overflow(page) == 0, (name, sideways_overflow(page), sticking_out(page))
     assert broken_references(page, references) == [], name
     for region in page.locator(".table-scroll").all():
