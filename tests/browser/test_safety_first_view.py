@@ -55,7 +55,11 @@ def give_callback_details(app: Flask, submission: Submission) -> None:
 
 
 def below_the_first_screen(page: Page, **elements: Locator) -> dict[str, float]:
-    """Return how far (CSS pixels) each named element's bottom edge reaches past the first screen; 0 when inside."""
+    """Return how far (CSS pixels) each named element's bottom edge reaches past the first screen; 0 when inside.
+
+    It measures once the page has loaded, its stylesheets applied (the page may just have followed a redirect).
+    """
+    page.wait_for_load_state("load")
     past = {}
     for name, element in elements.items():
         box = element.bounding_box()
