@@ -9,7 +9,6 @@ from typing import Any
 
 from wtforms import BooleanField
 from wtforms import Form
-from wtforms import SelectField
 from wtforms import SelectChoice
 from wtforms import StringField
 from wtforms.validators import InputRequired
@@ -25,6 +24,7 @@ from ...contacts.details import normalized_phone
 from ...contacts.details import parse_contact
 from .fields import CHOOSE_ONE
 from .fields import ChoiceField
+from .fields import OptionListField
 
 #: Changes whenever CONTACT_CONSENT_WORDING changes; stored with every patient's contact details.
 CONTACT_CONSENT_VERSION = "contact-2026.12-1"
@@ -58,7 +58,7 @@ class ContactForm(Form):
         "When is a good time?",
         choices=[SelectChoice(code, label) for code, label in TIME_LABELS.items()],
     )
-    state = SelectField(
+    state = OptionListField(
         "Which US state do you live in?",
         description="The clinic can only see patients in the states it serves.",
         choices=[SelectChoice("", "Choose a state"), *(SelectChoice(code, code) for code in STATES)],

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Any
 from typing import Iterator
 from typing import Mapping
 
+from markupsafe import Markup
+from wtforms import Choice
 from wtforms import Field
 from wtforms import FieldList
 from wtforms import Form
@@ -14,6 +17,7 @@ from wtforms import FormField
 from wtforms import IntegerField
 from wtforms import RadioField
 from wtforms import SelectChoice
+from wtforms import SelectField
 from wtforms import SelectMultipleField
 from wtforms import widgets
 from wtforms.fields import DecimalField
@@ -73,6 +77,34 @@ class CheckboxesField(SelectMultipleField):
         unknown = [value for value in self.data or () if value not in offered]
         if unknown:
             raise ValidationError(f"{', '.join(map(str, unknown))} is not one of the answers listed.")
+
+
+class KeptOptionsSelect(widgets.Select):
+    """WTForms' select widget, writing the same markup, with each option's markup built once and kept.
+
+    A list of medicines or states never changes, so a page only picks each option's selected or unselected
+    markup instead of building and escaping its attributes again (WTForms' ``html_params`` per option was the
+    dearest part of the treatments and contact pages).
+    """
+
+    @classmethod
+    def render_option(cls, choice: Any, **kwargs: Any) -> Markup:
+        """Return an option's markup, kept for a plain choice (no per-option attributes)."""
+        if kwargs or choice.render_kw or type(choice.value) is not str or type(choice.label) is not str:
+            return super().render_option(choice, **kwargs)
+        return _plain_option(choice.value, choice.label, bool(choice.selected))
+
+
+@lru_cache(maxsize=1024)
+def _plain_option(value: str, label: str, selected: bool) -> Markup:
+    """Return the markup WTForms writes for one plain option (only offered choices come here: bounded)."""
+    return widgets.Select.render_option(Choice(value, label, selected, None))
+
+
+class OptionListField(SelectField):
+    """A drop-down list whose options never change (medicines, states): their markup is kept."""
+
+    widget = KeptOptionsSelect()
 
 
 class WholeNumberField(IntegerField):

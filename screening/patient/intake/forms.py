@@ -10,7 +10,6 @@ from wtforms import BooleanField
 from wtforms import Form
 from wtforms import FormField
 from wtforms import SelectChoice
-from wtforms import SelectField
 from wtforms import StringField
 from wtforms.validators import InputRequired
 from wtforms.validators import NumberRange
@@ -30,6 +29,7 @@ from ...instruments.definitions import SSS_SYMPTOMS
 from .fields import CHOOSE_ONE
 from .fields import CheckboxesField
 from .fields import FiniteDecimalField
+from .fields import OptionListField
 from .fields import RowList
 from .fields import WholeNumberField
 from .fields import ChoiceField
@@ -127,7 +127,7 @@ IsiForm = instrument_form(ISI)
 class MedicationTrialForm(Form):
     """One medicine taken before: which, how much, how long, and how well it worked."""
 
-    drug = SelectField(
+    drug = OptionListField(
         "Medicine",
         choices=[
             SelectChoice("", "Choose a medicine"),
