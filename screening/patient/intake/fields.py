@@ -9,6 +9,7 @@ from typing import Iterator
 from typing import Mapping
 
 from markupsafe import Markup
+from markupsafe import escape
 from wtforms import Choice
 from wtforms import Field
 from wtforms import FieldList
@@ -212,3 +213,29 @@ def aria(field: Field, **attributes: Any) -> dict[str, Any]:
     if described:
         attributes["aria-describedby"] = " ".join(described)
     return attributes
+
+
+#: What separates the options of a group in the page (render_choices' indentation, kept byte for byte).
+_OPTION_BREAK = "\n      "
+
+
+def choice_items(field: Field) -> Markup:
+    """Return the ``<li>`` of every choice of a radio or checkbox group, as ``render_choices`` shows them.
+
+    The markup is WTForms' option widget's (the same attributes in the same order), written here rather than
+    in a template loop: a questionnaire page has dozens of options, and Jinja escaping each part of each one
+    was the dearest part of showing it.
+    """
+    group = escape(field.id)
+    opening = '<input aria-invalid="true"' if field.errors else "<input"
+    required = " required" if field.flags.required else ""
+    shared = f' name="{escape(field.name)}"{required} type="{escape(field.option_widget.input_type)}"'
+    items = []
+    for index, choice in enumerate(field.iter_choices()):
+        checked = " checked" if choice.selected else ""
+        label = escape(choice.label or choice.value)
+        items.append(
+            f'{_OPTION_BREAK}<li>{opening}{checked} id="{group}-{index}"{shared} value="{escape(choice.value)}"> '
+            f'<label for="{group}-{index}">{label}</label></li>{_OPTION_BREAK}'
+        )
+    return Markup("".join(items))
