@@ -7,6 +7,7 @@ import re
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
+from typing import Any
 from urllib.parse import parse_qs
 from urllib.parse import urlsplit
 
@@ -14,9 +15,11 @@ import pytest
 import sqlalchemy as sa
 from flask import Blueprint
 from flask import Flask
+from flask import request
 from flask.testing import FlaskClient
 
 from screening.auth import accounts as auth_accounts
+from screening.auth import rate_limit
 from screening.auth import roles as auth_roles
 from screening.auth import sessions as auth_sessions
 from screening.auth import views as auth_views
@@ -263,6 +266,27 @@ def test_too_many_attempts_from_one_address_get_the_429_page(app: Flask, client:
     other_token = Auth(other, None).csrf_token()  # type: ignore[arg-type]
     elsewhere = other.post("/login", data={**data, "csrf_token": other_token}, environ_base={"REMOTE_ADDR": "10.0.0.7"})
     assert elsewhere.status_code == 422  # another address has its own allowance
+
+
+def test_only_sign_in_attempts_reach_the_rate_limiter(
+    app: Flask, client: FlaskClient, auth: Auth, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    limiter = app.extensions[rate_limit.LIMITER_KEY]
+    looked_up: list[str | None] = []
+    resolve = limiter.limit_manager.resolve_limits
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        looked_up.append(request.endpoint)
+        return resolve(*args, **kwargs)
+
+    monkeypatch.setattr(limiter.limit_manager, "resolve_limits", spy)
+    assert client.get("/").status_code == 200
+    assert client.get("/login").status_code == 200
+    assert client.get("/no-such-page").status_code == 404
+    assert looked_up == []  # a patient's page, the sign-in form and a 404 look up no limits
+    token = auth.csrf_token()
+    client.post("/login", data={"email": "someone@clinic.test", "password": "whatever-it-is", "csrf_token": token})
+    assert looked_up == ["auth.login_submit"]
 
 
 # -- sessions ---------------------------------------------------------------------------------
