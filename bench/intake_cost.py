@@ -13,6 +13,12 @@ session cookie, CSRF, queries, templates; no network socket):
 
 It prints each as a ratio against the bare POST measured in the same minutes. ``--profile post|get|intake``
 prints the cProfile of that part instead (sorted by cumulative time).
+
+``--instructions`` counts, instead of timing, the instructions each part executes in user space, under
+valgrind's callgrind (a few minutes). The counts repeat exactly from run to run, whatever else the machine
+does, so they compare two versions of the code where timings on a shared machine move by 30 %. They leave out
+the kernel's work (the bare POST's SQLite commits wait on the disk in the kernel), so their ratios are higher
+than the CPU-time ones.
 """
 
 from __future__ import annotations
@@ -20,8 +26,12 @@ from __future__ import annotations
 import argparse
 import cProfile
 import pstats
+import os
 import re
+import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -288,14 +298,72 @@ def profile(what: str, requests: int) -> None:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
 
 
+#: What marks the end of one phase under callgrind: each ``time.sleep(0)`` dumps the counts since the last one.
+PHASE_MARK = "time_sleep"
+
+
+def phases(requests: int, intakes: int) -> None:
+    """Run each part after a warm-up, between two phase marks (the counted run of ``--instructions``)."""
+    with tempfile.TemporaryDirectory(prefix="intake-bench-") as folder:
+        for name, run in parts(Path(folder)).items():
+            run()
+            run()
+            time.sleep(0)  # the warm-up ends a phase, which is not counted
+            for _ in range(intakes if name == "whole intake" else requests):
+                run()
+            time.sleep(0)  # the counted phase ends
+
+
+def instructions(requests: int, intakes: int) -> None:
+    """Print the instructions each part executes, and their ratio to the bare POST's, counted by callgrind."""
+    if shutil.which("valgrind") is None:
+        raise SystemExit("--instructions needs valgrind (Debian package valgrind)")
+    names = ["bare POST", "step POST", "step GET", "whole intake"]
+    with tempfile.TemporaryDirectory(prefix="intake-instructions-") as folder:
+        out = Path(folder) / "callgrind.out"
+        command = [
+            "valgrind", "--tool=callgrind", "--cache-sim=no", f"--dump-before={PHASE_MARK}",
+            f"--callgrind-out-file={out}", sys.executable, __file__, "--phases",
+            "--requests", str(requests), "--intakes", str(intakes),
+        ]  # fmt: skip
+        environment = {**os.environ, "PYTHONHASHSEED": "0"}  # the same hashing, so the same dict layouts, each run
+        subprocess.run(command, check=True, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        dumps = sorted(Path(folder).glob("callgrind.out.*"), key=lambda path: int(path.suffix[1:]))
+        totals = [_total(path) for path in dumps]
+    if len(totals) < 2 * len(names):
+        raise SystemExit(f"expected {2 * len(names)} phases, callgrind wrote {len(totals)}")
+    counts = {
+        name: totals[2 * index + 1] / (intakes if name == "whole intake" else requests)
+        for index, name in enumerate(names)
+    }
+    bare = counts["bare POST"]
+    print(f"{'':<14}{'instructions':>14}   ratio to the bare POST")
+    for name, count in counts.items():
+        print(f"{name:<14}{count / 1e6:>12.2f} M   {'(reference)' if name == 'bare POST' else f'{count / bare:.2f}x'}")
+
+
+def _total(dump: Path) -> int:
+    """Return the instructions counted in one callgrind dump."""
+    for line in dump.read_text().splitlines():
+        if line.startswith(("totals:", "summary:")):
+            return int(line.split()[1])
+    raise SystemExit(f"{dump}: no totals")
+
+
 def main() -> None:
     """Parse the arguments and run the bench."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--requests", type=int, default=300, help="requests per single-request part")
     parser.add_argument("--intakes", type=int, default=20, help="whole intakes")
     parser.add_argument("--profile", choices=("post", "get", "intake"), help="print the cProfile of one part")
+    parser.add_argument("--instructions", action="store_true", help="count instructions under callgrind instead")
+    parser.add_argument("--phases", action="store_true", help=argparse.SUPPRESS)  # the run --instructions counts
     arguments = parser.parse_args()
-    if arguments.profile:
+    if arguments.phases:
+        phases(arguments.requests, arguments.intakes)
+    elif arguments.instructions:
+        instructions(arguments.requests, arguments.intakes)
+    elif arguments.profile:
         profile(arguments.profile, arguments.requests)
     else:
         report(arguments.requests, arguments.intakes)
