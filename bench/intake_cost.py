@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import pstats
 import os
+import pstats
 import re
 import shutil
 import statistics
@@ -318,7 +318,7 @@ def instructions(requests: int, intakes: int) -> None:
     """Print the instructions each part executes, and their ratio to the bare POST's, counted by callgrind."""
     if shutil.which("valgrind") is None:
         raise SystemExit("--instructions needs valgrind (Debian package valgrind)")
-    names = ["bare POST", "step POST", "step GET", "whole intake"]
+    names = ["bare POST", "step POST", "step GET", "whole intake"]  # as parts() returns them
     with tempfile.TemporaryDirectory(prefix="intake-instructions-") as folder:
         out = Path(folder) / "callgrind.out"
         command = [
@@ -330,7 +330,7 @@ def instructions(requests: int, intakes: int) -> None:
         subprocess.run(command, check=True, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         dumps = sorted(Path(folder).glob("callgrind.out.*"), key=lambda path: int(path.suffix[1:]))
         totals = [_total(path) for path in dumps]
-    if len(totals) < 2 * len(names):
+    if len(totals) != 2 * len(names):  # another time.sleep would shift every phase
         raise SystemExit(f"expected {2 * len(names)} phases, callgrind wrote {len(totals)}")
     counts = {
         name: totals[2 * index + 1] / (intakes if name == "whole intake" else requests)
