@@ -219,23 +219,29 @@ def aria(field: Field, **attributes: Any) -> dict[str, Any]:
 _OPTION_BREAK = "\n      "
 
 
-def choice_items(field: Field) -> Markup:
-    """Return the ``<li>`` of every choice of a radio or checkbox group, as ``render_choices`` shows them.
+def choice_input(field: Field, index: int, choice: Any, invalid: bool = False) -> Markup:
+    """Return one choice of a radio or checkbox group and its label, as WTForms' option widget writes them.
 
-    The markup is WTForms' option widget's (the same attributes in the same order), written here rather than
-    in a template loop: a questionnaire page has dozens of options, and Jinja escaping each part of each one
-    was the dearest part of showing it.
+    The same attributes in the same order, from the choice itself: no field object is built per option, and no
+    template loop escapes each part (a questionnaire page has dozens of options).
     """
-    group = escape(field.id)
-    opening = '<input aria-invalid="true"' if field.errors else "<input"
+    option = f"{escape(field.id)}-{index}"
+    aria_invalid = ' aria-invalid="true"' if invalid else ""
+    checked = " checked" if choice.selected else ""
     required = " required" if field.flags.required else ""
-    shared = f' name="{escape(field.name)}"{required} type="{escape(field.option_widget.input_type)}"'
-    items = []
-    for index, choice in enumerate(field.iter_choices()):
-        checked = " checked" if choice.selected else ""
-        label = escape(choice.label or choice.value)
-        items.append(
-            f'{_OPTION_BREAK}<li>{opening}{checked} id="{group}-{index}"{shared} value="{escape(choice.value)}"> '
-            f'<label for="{group}-{index}">{label}</label></li>{_OPTION_BREAK}'
+    return Markup(
+        f'<input{aria_invalid}{checked} id="{option}" name="{escape(field.name)}"{required} '
+        f'type="{escape(field.option_widget.input_type)}" value="{escape(choice.value)}"> '
+        f'<label for="{option}">{escape(choice.label or choice.value)}</label>'
+    )
+
+
+def choice_items(field: Field) -> Markup:
+    """Return the ``<li>`` of every choice of a radio or checkbox group, as ``render_choices`` shows them."""
+    invalid = bool(field.errors)
+    return Markup(
+        "".join(
+            f"{_OPTION_BREAK}<li>{choice_input(field, index, choice, invalid)}</li>{_OPTION_BREAK}"
+            for index, choice in enumerate(field.iter_choices())
         )
-    return Markup("".join(items))
+    )

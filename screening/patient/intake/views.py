@@ -36,12 +36,14 @@ from . import service
 from . import session_state
 from . import steps
 from .fields import aria
+from .fields import choice_input
 from .fields import choice_items
 from .fields import error_list
 
 bp = Blueprint("intake", __name__)
 bp.add_app_template_global(error_list)
 bp.add_app_template_global(aria)
+bp.add_app_template_global(choice_input)
 bp.add_app_template_global(choice_items)
 bp.before_request(session_state.forget_if_idle)
 bp.after_request(session_state.mark_seen)
