@@ -25,6 +25,7 @@ from screening.patient.intake import forms
 from screening.patient.intake import steps
 from tests.patient import DEFAULT_ANSWERS
 from tests.patient import STEP_ORDER
+from tests.patient import posted_pairs
 from tests.patient import step_path
 
 Answers = Mapping[str, str | Iterable[str]]
@@ -126,16 +127,10 @@ def post_steps(page: Page, base_url: str, *, overrides: Mapping[str, Answers] | 
     assert token, "the welcome page has no form token"
     for key in STEP_ORDER:
         answers = (overrides or {}).get(key) or DEFAULT_ANSWERS[key]
-        pairs = [(name, value) for name, values in answers.items() for value in _values(values)]
-        body = urlencode([*pairs, ("csrf_token", token), ("action", "next")])
+        body = urlencode([*posted_pairs(answers), ("csrf_token", token), ("action", "next")])
         posted = page.request.post(base_url + step_path(key), data=body, headers=FORM_POST, max_redirects=0)
         assert posted.status == 302, (key, posted.status, posted.text()[:500])
     page.goto(base_url + "/intake/review")
-
-
-def _values(value: str | Iterable[str]) -> list[str]:
-    """Return the values a form posts for an answer: one, or one per ticked box."""
-    return [value] if isinstance(value, str) else list(value)
 
 
 def send_answers(page: Page) -> str:
