@@ -225,23 +225,33 @@ def choice_input(field: Field, index: int, choice: Any, invalid: bool = False) -
     The same attributes in the same order, from the choice itself: no field object is built per option, and no
     template loop escapes each part (a questionnaire page has dozens of options).
     """
-    option = f"{escape(field.id)}-{index}"
-    aria_invalid = ' aria-invalid="true"' if invalid else ""
-    checked = " checked" if choice.selected else ""
-    required = " required" if field.flags.required else ""
-    return Markup(
-        f'<input{aria_invalid}{checked} id="{option}" name="{escape(field.name)}"{required} '
-        f'type="{escape(field.option_widget.input_type)}" value="{escape(choice.value)}"> '
-        f'<label for="{option}">{escape(choice.label or choice.value)}</label>'
-    )
+    return Markup(_input_and_label(_group_attributes(field), index, choice, invalid))
 
 
 def choice_items(field: Field) -> Markup:
     """Return the ``<li>`` of every choice of a radio or checkbox group, as ``render_choices`` shows them."""
-    invalid = bool(field.errors)
+    group, invalid = _group_attributes(field), bool(field.errors)
     return Markup(
         "".join(
-            f"{_OPTION_BREAK}<li>{choice_input(field, index, choice, invalid)}</li>{_OPTION_BREAK}"
+            f"{_OPTION_BREAK}<li>{_input_and_label(group, index, choice, invalid)}</li>{_OPTION_BREAK}"
             for index, choice in enumerate(field.iter_choices())
         )
+    )
+
+
+def _group_attributes(field: Field) -> tuple[str, str]:
+    """Return a group's escaped id, and the attributes every one of its inputs shares, escaped once."""
+    required = " required" if field.flags.required else ""
+    return escape(field.id), f' name="{escape(field.name)}"{required} type="{escape(field.option_widget.input_type)}"'
+
+
+def _input_and_label(group: tuple[str, str], index: int, choice: Any, invalid: bool) -> str:
+    """Return the markup of one choice of a group whose id and shared attributes are ``group``."""
+    group_id, shared = group
+    option = f"{group_id}-{index}"
+    aria_invalid = ' aria-invalid="true"' if invalid else ""
+    checked = " checked" if choice.selected else ""
+    return (
+        f'<input{aria_invalid}{checked} id="{option}"{shared} value="{escape(choice.value)}"> '
+        f'<label for="{option}">{escape(choice.label or choice.value)}</label>'
     )
