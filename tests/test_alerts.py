@@ -312,11 +312,11 @@ def test_a_real_consumer_process_sends_the_alert(
     consumer = start_consumer((screening.queues.ALERT_CONSUMER,), env, tmp_path / "consumer.log")
     queue = alert_huey_for(web)
     try:
-        # On start the consumer also queues its every-minute tasks behind the alert: stop it once it has run them
-        # too, so that the queue it leaves is empty.
+        # The consumer records the alert as sent just after the e-mail leaves, and on start it queues its every-minute
+        # tasks behind the alert: stop it once both are done, so that the queue it leaves is empty.
         wait_until(
-            "the alert e-mail arrives and the queue is worked off",
-            lambda: bool(smtp.messages) and queue.pending_count() == 0,
+            "the alert e-mail arrives, is recorded and the queue is worked off",
+            lambda: bool(smtp.messages) and rows(web, Alert)[0].status == "sent" and queue.pending_count() == 0,
             [consumer],
             30,
         )

@@ -253,6 +253,13 @@ def test_a_real_consumer_sends_the_re_alert(
     consumer = start_consumer(("screening.tasks.alerts",), sending_env(consumer_env, smtp), tmp_path / "consumer.log")
     try:
         wait_until("the safety alert and the re-alert arrive", lambda: len(smtp.messages) == 2, [consumer], 30)
+        # Each is recorded as sent just after its e-mail leaves.
+        wait_until(
+            "the re-alert is recorded as sent",
+            lambda: [alert.status for alert in escalations(web)] == ["sent"],
+            [consumer],
+            10,
+        )
     finally:
         stop_consumers([consumer])
     subjects = sorted(received.message["Subject"] for received in smtp.messages)
