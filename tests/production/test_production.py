@@ -22,6 +22,7 @@ from playwright.sync_api import expect
 
 from screening.instruments import PHQ9
 from screening.models import Alert
+from screening.models import PatientMessage
 from screening.models import RulesWorker
 from screening.models import Submission
 from tests.browser.wizard import answer_steps
@@ -107,6 +108,13 @@ def alert_status(deployment: Deployment, submission_id: int) -> str:
     """Return the status of the one alert about a submission."""
     with sa.orm.Session(deployment.engine) as session:
         return session.scalars(sa.select(Alert.status).where(Alert.submission_id == submission_id)).one()
+
+
+def message_statuses(deployment: Deployment, submission_id: int) -> list[str]:
+    """Return the status of each message to the patient about a submission."""
+    with sa.orm.Session(deployment.engine) as session:
+        query = sa.select(PatientMessage.status).where(PatientMessage.submission_id == submission_id)
+        return list(session.scalars(query.order_by(PatientMessage.id)))
 
 
 # --- The journeys -----------------------------------------------------------------------------------
@@ -198,6 +206,10 @@ def test_a_candidate_resumes_on_another_device_and_a_physician_claims_and_decide
     for word in ANSWERS:
         assert word.lower() not in (body + invitation.message["Subject"]).lower(), word
     assert "send_patient_message" in deployment.consumer.log.read_text(), deployment.consumer.tail()
+    # The consumer records the message as sent just after it leaves.
+    wait_for(
+        "the invitation is recorded as sent", lambda: message_statuses(deployment, candidate.id) == ["sent"], deployment
+    )
     physician.reload()
     expect(physician.get_by_role("region", name="Messages to the patient", exact=True)).to_contain_text("Sent ")
     for log in sorted({*deployment.stage.files, *(process.log for process in deployment.stage.processes)}):
