@@ -206,13 +206,53 @@ def _row_title(entry: Field, number: int) -> str:
 
 def aria(field: Field, **attributes: Any) -> dict[str, Any]:
     """Return HTML attributes for ``field`` that tie its hint and error message to it."""
-    described = [f"{field.id}-hint"] if field.description else []
     if field.errors:
-        described.append(f"{field.id}-error")
         attributes["aria-invalid"] = "true"
+    described = described_by(field)
     if described:
-        attributes["aria-describedby"] = " ".join(described)
+        attributes["aria-describedby"] = described
     return attributes
+
+
+def described_by(field: Field) -> str:
+    """Return the ids of the hint and the error message ``hint_and_errors`` writes for ``field``, or ""."""
+    hint = f"{field.id}-hint" if field.description else ""
+    error = f"{field.id}-error" if field.errors else ""
+    return f"{hint} {error}" if hint and error else hint or error
+
+
+def hint_and_errors(field: Field) -> Markup:
+    """Return a field's hint and its error messages, each with the id ``described_by`` names."""
+    field_id = escape(field.id)
+    hint = f'<p class="hint" id="{field_id}-hint">{escape(field.description)}</p>' if field.description else ""
+    errors = (
+        f'\n  <p class="field-error" id="{field_id}-error"><span class="visually-hidden">Error:</span> '
+        f"{Markup(' ').join(field.errors)}</p>\n  "
+        if field.errors
+        else ""
+    )
+    return Markup(f"\n  {hint}\n  {errors}\n")
+
+
+def render_choices(
+    field: Field, legend: str | None = None, number: int | None = None, classes: str = "choices"
+) -> Markup:
+    """Return a radio or checkbox group: its fieldset, legend (numbered when ``number``), hint, errors and choices.
+
+    Written in Python rather than as a template macro: a questionnaire page shows a dozen groups, and each
+    macro call costs more than the markup it writes.
+    """
+    field_id = escape(field.id)
+    invalid = " field-invalid" if field.errors else ""
+    described = described_by(field)
+    describing = f' aria-describedby="{escape(described)}"' if described else ""
+    numbered = f'<span class="item-number">{escape(number)}.</span> ' if number else ""
+    return Markup(
+        f'\n  \n  <fieldset id="{field_id}" class="field {escape(classes)}{invalid}" tabindex="-1"{describing}>'
+        f"\n    <legend>{numbered}{escape(legend or field.label.text)}</legend>"
+        f"\n    {hint_and_errors(field)}"
+        f'\n    <ul class="options">\n      {choice_items(field)}\n    </ul>\n  </fieldset>\n'
+    )
 
 
 #: What separates the options of a group in the page (render_choices' indentation, kept byte for byte).
@@ -229,7 +269,7 @@ def choice_input(field: Field, index: int, choice: Any, invalid: bool = False) -
 
 
 def choice_items(field: Field) -> Markup:
-    """Return the ``<li>`` of every choice of a radio or checkbox group, as ``render_choices`` shows them."""
+    """Return the ``<li>`` of every choice of a radio or checkbox group, as ``render_choices`` writes them."""
     group, invalid = _group_attributes(field), bool(field.errors)
     return Markup(
         "".join(

@@ -38,13 +38,19 @@ from . import steps
 from .fields import aria
 from .fields import choice_input
 from .fields import choice_items
+from .fields import described_by
 from .fields import error_list
+from .fields import hint_and_errors
+from .fields import render_choices
 
 bp = Blueprint("intake", __name__)
 bp.add_app_template_global(error_list)
 bp.add_app_template_global(aria)
 bp.add_app_template_global(choice_input)
 bp.add_app_template_global(choice_items)
+bp.add_app_template_global(described_by)
+bp.add_app_template_global(hint_and_errors)
+bp.add_app_template_global(render_choices)
 bp.before_request(session_state.forget_if_idle)
 bp.after_request(session_state.mark_seen)
 
